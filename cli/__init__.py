@@ -1,0 +1,1 @@
+"""The voicebank command line (a thin typer app)."""

@@ -1,0 +1,1 @@
+"""Fine-tuning recipes (TOML), shipped as package data."""

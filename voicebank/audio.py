@@ -1,0 +1,177 @@
+"""Audio values shared by every part of voicebank: chunks, formats, file reading.
+
+This module imports nothing of ours but ``errors``.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+
+from .errors import AudioFormatError
+
+PathLike = Union[str, Path]
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    """Sample rate and channel count of a stream of samples."""
+
+    sample_rate: int
+    channels: int = 1
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """A piece of a stream: samples plus where it stands in the utterance.
+
+    ``samples`` is float32 in [-1, 1] (or int16), shape ``(frames,)`` for mono or
+    ``(frames, channels)``.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    sentence_start: bool = False
+    sentence_end: bool = False
+    utterance_end: bool = False
+
+    @property
+    def frames(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def duration(self) -> float:
+        return self.frames / float(self.sample_rate)
+
+    def as_float32(self) -> np.ndarray:
+        if self.samples.dtype == np.int16:
+            return self.samples.astype(np.float32) / 32768.0
+        return self.samples.astype(np.float32, copy=False)
+
+    def as_int16(self) -> np.ndarray:
+        if self.samples.dtype == np.int16:
+            return self.samples
+        return (np.clip(self.samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds, read from its header."""
+
+    sample_rate: int
+    channels: int
+    frames: int
+    format: str
+    subtype: str
+
+    @property
+    def duration(self) -> float:
+        return self.frames / float(self.sample_rate) if self.sample_rate else 0.0
+
+    @property
+    def bits(self) -> int | None:
+        """Bits per sample for PCM subtypes (None for float/compressed)."""
+        table = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
+        return table.get(self.subtype)
+
+
+def _open_error(path: Path, exc: Exception) -> AudioFormatError:
+    return AudioFormatError(
+        f"{path} is not a readable audio file ({exc}). "
+        "It may be truncated, empty, or not audio at all; use WAV or FLAC."
+    )
+
+
+def audio_info(path: PathLike) -> AudioInfo:
+    """Read a file's header; raise AudioFormatError with a plain message if it is not audio."""
+    import soundfile as sf
+
+    p = Path(path)
+    if not p.exists():
+        raise AudioFormatError(f"{p} does not exist.")
+    if p.is_dir():
+        raise AudioFormatError(f"{p} is a folder, not an audio file.")
+    if p.stat().st_size == 0:
+        raise AudioFormatError(f"{p} is empty (0 bytes).")
+    try:
+        info = sf.info(str(p))
+    except Exception as exc:  # soundfile raises RuntimeError/LibsndfileError/TypeError
+        raise _open_error(p, exc) from exc
+    if info.frames <= 0:
+        raise AudioFormatError(f"{p} holds no audio samples.")
+    return AudioInfo(info.samplerate, info.channels, info.frames, info.format, info.subtype)
+
+
+def read_audio(path: PathLike, *, always_2d: bool = True) -> tuple[np.ndarray, int]:
+    """Read a whole file as float32 ``(frames, channels)``; clear error when unreadable.
+
+    A file whose header promises more frames than it holds (a truncated WAV) is an error,
+    not silently shortened audio.
+    """
+    import soundfile as sf
+
+    p = Path(path)
+    info = audio_info(p)
+    try:
+        data, rate = sf.read(str(p), dtype="float32", always_2d=always_2d)
+    except Exception as exc:
+        raise _open_error(p, exc) from exc
+    if data.shape[0] == 0:
+        raise AudioFormatError(f"{p} holds no audio samples.")
+    if info.format == "WAV" and data.shape[0] < info.frames:
+        raise AudioFormatError(
+            f"{p} is truncated: its header promises {info.frames} frames, the file holds {data.shape[0]}."
+        )
+    return data, int(rate)
+
+
+def check_wav_size(path: PathLike) -> None:
+    """Raise if a RIFF/WAV file's data chunk is shorter than its header says (a cut-off copy)."""
+    p = Path(path)
+    with open(p, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        size = p.stat().st_size
+        while True:
+            hdr = fh.read(8)
+            if len(hdr) < 8:
+                return
+            cid, clen = hdr[:4], int.from_bytes(hdr[4:], "little")
+            if cid == b"data":
+                if fh.tell() + clen > size:
+                    raise AudioFormatError(
+                        f"{p} is truncated: its data chunk promises {clen} bytes, "
+                        f"only {size - fh.tell()} are there. Copy the file again from its source."
+                    )
+                return
+            fh.seek(clen + (clen & 1), io.SEEK_CUR)
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """Average channels to mono float32 ``(frames,)``."""
+    if samples.ndim == 1:
+        return samples.astype(np.float32, copy=False)
+    return samples.mean(axis=1).astype(np.float32)
+
+
+def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
+    """Polyphase resampling along axis 0 (good quality, no state between calls)."""
+    if src_rate == dst_rate:
+        return samples
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(int(src_rate), int(dst_rate))
+    out = resample_poly(samples, dst_rate // g, src_rate // g, axis=0)
+    return out.astype(np.float32)
+
+
+def db(x: float, floor: float = -120.0) -> float:
+    """Amplitude ratio to decibels, with a floor for silence."""
+    return float(20.0 * np.log10(x)) if x > 10 ** (floor / 20.0) else floor
