@@ -1,1 +1,39 @@
-"""engines."""
+"""Speech engines: a voice reference in, a generator of :class:`~voicebank.audio.AudioChunk` out.
+
+>>> from voicebank.engines import load_engine
+>>> engine = load_engine("joe")                  # or a voice folder, an .onnx path, a registry name
+>>> for chunk in engine.stream("Hello there."):  # first chunk after a fraction of the sentence
+...     play(chunk.samples)
+
+Type-ahead (synthesize while the user types, play at Enter):
+
+>>> from voicebank.engines import TypeAhead
+>>> with TypeAhead(engine) as typing:
+...     typing.update("Hello th")                 # on every keystroke
+...     typing.update("Hello there. ")
+...     for chunk in typing.speak("Hello there. How are you?"):
+...         play(chunk.samples)
+
+Nothing heavy is imported here; ONNX Runtime and piper load inside :func:`load_engine`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Engine, SynthesisOptions
+from .registry import VoiceRef, resolve_voice
+from .typeahead import TypeAhead
+
+__all__ = ["Engine", "SynthesisOptions", "TypeAhead", "load_engine"]
+
+
+def load_engine(voice_ref: VoiceRef = None, **opts: Any) -> Engine:
+    """Load the engine for a voice reference (see :func:`.registry.resolve_voice`).
+
+    Keyword options go to the engine: ``threads`` (ONNX Runtime intra-op threads, default 1),
+    ``espeak`` (``"auto"``, ``"piper"`` or ``"system"``), ``streaming`` (default True).
+    """
+    from .piper_onnx import PiperOnnxEngine
+
+    return PiperOnnxEngine(resolve_voice(voice_ref), **opts)

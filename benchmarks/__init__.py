@@ -1,0 +1,1 @@
+"""Benchmarks shipped as ``voicebank bench ...`` subcommands; each prints JSON."""

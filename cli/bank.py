@@ -1,0 +1,278 @@
+"""``voicebank bank ...``: create, inspect, check, verify, export and import voice banks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from voicebank.errors import UsageError
+
+app = typer.Typer(
+    help=(
+        "Create and look after a voice bank: a folder holding every take you record, "
+        "checked and checksummed so nothing is lost.\n\n"
+        "Typical use:  voicebank bank new ~/my-voice   then   voicebank record ~/my-voice"
+    ),
+    no_args_is_help=True,
+)
+message_app = typer.Typer(
+    help="Message banking: phrases of your own (names, sayings, 'I love you') recorded to be played back exactly.",
+    no_args_is_help=True,
+)
+app.add_typer(message_app, name="message")
+
+BankArg = typer.Argument(..., help="The bank folder.", show_default=False)
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+def _echo_json(data: object) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@app.command("new")
+def new(
+    bank: Path = BankArg,
+    speaker: str = typer.Option("", help="Name of the person whose voice this is."),
+    script: str = typer.Option("en-core", help="Prompt script to read (see 'voicebank prompts list')."),
+) -> None:
+    """Create a new, empty voice bank folder."""
+    from voicebank.bank.store import Bank
+
+    with Bank.create(bank, speaker=speaker, script=script) as b:
+        typer.echo(f"Created voice bank {b.root} (script {script}). Next: voicebank record {b.root}")
+
+
+@app.command("status")
+def status(bank: Path = BankArg, as_json: bool = JsonOpt) -> None:
+    """How much is recorded: prompts, takes, minutes of speech, QC verdicts."""
+    from voicebank.bank.store import Bank
+
+    with Bank.open(bank, writable=False) as b:
+        st = b.status()
+    if as_json:
+        _echo_json(st.to_dict())
+        return
+    typer.echo(f"Bank        {st.path}" + (f"  ({st.speaker})" if st.speaker else ""))
+    typer.echo(f"Prompts     {st.prompts} ({st.prompts_with_takes} with takes, {st.chosen} with a chosen take)")
+    typer.echo(f"Takes       {st.takes}: " + ", ".join(f"{v} {k}" for k, v in st.by_status.items() if v))
+    typer.echo("QC          " + (", ".join(f"{v} {k}" for k, v in sorted(st.by_verdict.items())) or "none yet"))
+    typer.echo(f"Speech      {st.speech_minutes:.1f} min in chosen takes ({st.all_minutes:.1f} min in all takes)")
+    if st.flagged:
+        typer.echo("Marked      " + ", ".join(f"{v} {k}" for k, v in st.flagged.items()))
+    if st.recovered:
+        typer.echo(f"Recovered   {st.recovered} takes were saved by crash recovery; listen to them once.")
+
+
+@app.command("verify")
+def verify(bank: Path = BankArg, as_json: bool = JsonOpt) -> None:
+    """Re-read every take and compare it with its checksum; exit 1 if anything is wrong."""
+    from voicebank.bank.store import Bank
+
+    with Bank.open(bank, writable=False) as b:
+        rep = b.verify()
+    if as_json:
+        _echo_json(rep.to_dict())
+    else:
+        typer.echo(f"Checked {rep.checked} takes.")
+        for label, items in (("missing", rep.missing), ("damaged", rep.corrupt), ("not in the manifest", rep.orphans)):
+            for item in items:
+                typer.echo(f"  {label}: {item}")
+        if rep.leftovers:
+            typer.echo(f"  {len(rep.leftovers)} leftovers of an interrupted save (cleaned on the next recording session)")
+        typer.echo("All takes are intact." if rep.ok else "PROBLEMS FOUND: do not delete anything; restore from an export.")
+    raise typer.Exit(0 if rep.ok else 1)
+
+
+@app.command("export")
+def export(
+    bank: Path = BankArg,
+    archive: Optional[Path] = typer.Argument(None, help="Archive file to write (default: BANK-YYYYMMDD.vbank.tar beside the bank)."),
+) -> None:
+    """Pack the whole bank (takes, manifest, checksums) into one archive file for safekeeping."""
+    from datetime import date
+
+    from voicebank.bank.archive import export_bank
+
+    out = archive or bank.with_name(f"{bank.name}-{date.today():%Y%m%d}.vbank.tar")
+    index = export_bank(bank, out)
+    size = out.stat().st_size / 1e6
+    typer.echo(f"Exported {index['takes']} takes ({len(index['files'])} files, {size:.1f} MB) to {out}")
+
+
+@app.command("import")
+def import_(
+    archive: Path = typer.Argument(..., help="An archive made by 'voicebank bank export'."),
+    dest: Path = typer.Argument(..., help="New folder for the bank."),
+) -> None:
+    """Recreate a bank from an export archive, checking every file's checksum."""
+    from voicebank.bank.archive import import_bank
+
+    with import_bank(archive, dest) as b:
+        typer.echo(f"Imported {len(b.takes)} takes into {b.root}; every checksum matched.")
+
+
+@app.command("import-audio")
+def import_audio(
+    bank: Path = BankArg,
+    sources: List[Path] = typer.Argument(
+        ..., help="An LJSpeech-style folder (wavs/ + metadata.csv), or long recordings to cut into utterances."
+    ),
+    transcript: Optional[Path] = typer.Option(
+        None,
+        help="For a long recording: subtitles (.srt/.vtt), an Audacity label file (start end text), "
+        "or plain text with one line per utterance.",
+    ),
+    speaker: str = typer.Option("", help="Speaker name, when the bank is created by this command."),
+) -> None:
+    """Bring existing recordings into a bank (created if missing); every take is quality-checked."""
+    from voicebank.bank.importer import Importer, cues_for, is_ljspeech_folder
+    from voicebank.bank.store import MANIFEST, Bank
+
+    for src in sources:
+        if not src.exists():
+            raise UsageError(f"{src} does not exist.")
+        if src.is_dir() and not is_ljspeech_folder(src):
+            raise UsageError(f"{src} is a folder but not an LJSpeech dataset (it needs wavs/ and metadata.csv).")
+    if transcript is not None and (len(sources) != 1 or sources[0].is_dir()):
+        raise UsageError("--transcript goes with exactly one long recording.")
+    if (bank / MANIFEST).exists():
+        b = Bank.open(bank)
+    else:
+        b = Bank.create(bank, speaker=speaker, script="imported")
+    counts = {"pass": 0, "warn": 0, "fail": 0, "skipped": 0}
+    with b:
+        imp = Importer(b)
+        for src in sources:
+            events = imp.import_ljspeech(src) if src.is_dir() else imp.import_long(src, cues_for(src, transcript))
+            for ev in events:
+                if ev.kind == "segmented":
+                    typer.echo(f"{ev.source}: {ev.message}")
+                elif ev.kind == "skipped":
+                    counts["skipped"] += 1
+                    typer.echo(f"  skipped {ev.source}: {ev.message}")
+                else:
+                    counts[ev.verdict] = counts.get(ev.verdict, 0) + 1
+                    typer.echo(f"  {ev.take_id:<24} {ev.duration:5.1f} s  {ev.verdict}")
+                    for p in ev.problems:
+                        typer.echo(f"      {p}")
+        st = b.status()
+    typer.echo(
+        f"Bank {st.path}: {st.takes} takes, {st.speech_minutes:.1f} min of speech in chosen takes "
+        f"({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, {counts['skipped']} skipped)."
+    )
+    if counts["skipped"] and not st.takes:
+        raise typer.Exit(1)
+    raise typer.Exit(1 if counts["skipped"] else 0)
+
+
+@app.command("add-take")
+def add_take(
+    bank: Path = BankArg,
+    prompt: str = typer.Argument(..., help="Prompt id (see 'voicebank bank takes BANK')."),
+    file: Path = typer.Argument(..., help="A WAV/FLAC file holding one utterance (16-bit or better)."),
+) -> None:
+    """Offer an existing recording as a take of one prompt (QC runs on it)."""
+    from voicebank.bank.importer import Importer
+    from voicebank.bank.store import Bank
+
+    with Bank.open(bank) as b:
+        ev = Importer(b).add_take_file(prompt, file)
+    typer.echo(f"Saved {ev.take_id} ({ev.duration:.1f} s): {ev.verdict}")
+    for p in ev.problems:
+        typer.echo(f"  {p}")
+
+
+@app.command("check")
+def check(
+    files: List[Path] = typer.Argument(..., help="Audio files to check."),
+    text: Optional[str] = typer.Option(None, help="What the file says (enables the speaking-rate measure)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Quality-check audio files: level, clipping, noise, silence, cut-off speech, format.
+
+    A lone file gets the absolute checks only; inside a bank every take is also compared
+    with the speaker's own usual duration and speaking rate. Exit 1 if any file fails.
+    """
+    from voicebank.bank.qc import check_file
+    from voicebank.errors import AudioFormatError
+
+    results = {}
+    worst = "pass"
+    for f in files:
+        try:
+            rep = check_file(f, text=text)
+        except AudioFormatError as exc:
+            results[str(f)] = {"verdict": "fail", "error": str(exc)}
+            worst = "fail"
+            if not as_json:
+                typer.echo(f"{f}: FAIL  {exc}")
+            continue
+        results[str(f)] = rep.to_dict()
+        if rep.verdict == "fail" or (rep.verdict == "warn" and worst == "pass"):
+            worst = rep.verdict
+        if not as_json:
+            m = rep.measures
+            typer.echo(
+                f"{f}: {rep.verdict.upper()}  ({m.get('duration_s', 0):.1f} s, peak {m.get('peak_dbfs', 0):.1f} dBFS, "
+                f"SNR {m.get('snr_db', 0):.0f} dB)"
+            )
+            for c in rep.problems():
+                typer.echo(f"  {c.verdict:<4} {c.name}: {c.message}")
+    if as_json:
+        _echo_json(results)
+    raise typer.Exit(1 if worst == "fail" else 0)
+
+
+@app.command("takes")
+def takes(
+    bank: Path = BankArg,
+    prompt: Optional[str] = typer.Argument(None, help="Only this prompt's takes."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List takes with their status, QC verdict and which one is chosen."""
+    from voicebank.bank.store import Bank
+
+    with Bank.open(bank, writable=False) as b:
+        rows = [t for t in b.takes.values() if prompt is None or t.prompt_id == prompt]
+        chosen = set(b.chosen.values())
+    if as_json:
+        _echo_json([dict(t.to_dict(), chosen=t.id in chosen) for t in rows])
+        return
+    for t in rows:
+        mark = "*" if t.id in chosen else " "
+        typer.echo(f"{mark} {t.id:<24} {t.duration:5.1f} s  {t.status:<8} {t.qc_verdict:<5} {t.text[:60]}")
+
+
+@app.command("choose")
+def choose(bank: Path = BankArg, take: str = typer.Argument(..., help="Take id to use for its prompt.")) -> None:
+    """Mark one take as the one to use for its prompt (other takes are kept)."""
+    from voicebank.bank.store import Bank
+
+    with Bank.open(bank) as b:
+        b.choose(take)
+        typer.echo(f"{take} is now the chosen take of {b.takes[take].prompt_id}.")
+
+
+@message_app.command("add")
+def message_add(bank: Path = BankArg, text: str = typer.Argument(..., help="The phrase, as you will say it.")) -> None:
+    """Add a phrase of your own to record for message banking."""
+    from voicebank.bank.store import Bank
+
+    with Bank.open(bank) as b:
+        p = b.add_prompt(text, kind="message")
+    typer.echo(f"Added message {p.id}: {p.text}")
+
+
+@message_app.command("list")
+def message_list(bank: Path = BankArg) -> None:
+    """List your banked messages and whether each is recorded."""
+    from voicebank.bank.store import Bank
+
+    with Bank.open(bank, writable=False) as b:
+        for p in b.prompts.values():
+            if p.kind == "message":
+                done = "recorded" if b.chosen.get(p.id) else "not yet"
+                typer.echo(f"{p.id:<8} {done:<9} {p.text}")

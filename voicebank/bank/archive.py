@@ -1,0 +1,168 @@
+"""Export a bank to one archive file and import it back, bit for bit.
+
+The archive is an uncompressed tar (FLAC is already compressed) whose first member,
+``voicebank-export.json``, lists every file with its size and sha256. Import checks
+every byte against that list before the bank appears at its destination, so a damaged
+or cut-off archive never produces a half bank.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ..audio import PathLike
+from ..errors import BankCorruptError, BankError, IntegrityError
+from .durable import fsync_dir
+from .store import JOURNAL, LOST_DIR, MANIFEST, TAKES_DIR, Bank, sha256_file
+
+INDEX = "voicebank-export.json"
+ARCHIVE_FORMAT = "voicebank-export"
+ARCHIVE_VERSION = 1
+
+
+def _bank_files(root: Path) -> list[str]:
+    rels = [MANIFEST, JOURNAL]
+    for sub in (TAKES_DIR, LOST_DIR):
+        base = root / sub
+        if base.exists():
+            rels += sorted(p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file())
+    return rels
+
+
+def export_bank(bank_path: PathLike, archive: PathLike) -> dict[str, Any]:
+    """Write the bank (manifest, journal, every take) and a checksum list into ``archive``.
+
+    Holds the bank's write lock while reading so no take changes under the export.
+    The archive is written to a temp name and renamed, so a failed export leaves nothing.
+    Returns the index that was stored.
+    """
+    out = Path(archive)
+    with Bank.open(bank_path, writable=True) as bank:
+        report = bank.verify()
+        if report.missing or report.corrupt:
+            raise IntegrityError(
+                f"The bank has missing or damaged takes ({len(report.missing)} missing, "
+                f"{len(report.corrupt)} damaged); run 'voicebank bank verify {bank.root}' first."
+            )
+        root = bank.root
+        files = []
+        for rel in _bank_files(root):
+            p = root / rel
+            files.append({"path": rel, "size": p.stat().st_size, "sha256": sha256_file(p)})
+        index = {
+            "format": ARCHIVE_FORMAT,
+            "version": ARCHIVE_VERSION,
+            "bank_id": bank.meta.get("bank_id"),
+            "speaker": bank.meta.get("speaker", ""),
+            "exported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "takes": len(bank.takes),
+            "files": files,
+        }
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.partial")
+        try:
+            with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+                data = json.dumps(index, indent=1).encode("utf-8")
+                ti = tarfile.TarInfo(INDEX)
+                ti.size = len(data)
+                ti.mtime = int(datetime.now(timezone.utc).timestamp())
+                tar.addfile(ti, io.BytesIO(data))
+                for f in files:
+                    tar.add(str(root / f["path"]), arcname=f["path"], recursive=False)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, out)
+            fsync_dir(out.parent)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    return index
+
+
+def _safe_member(name: str) -> bool:
+    p = PurePosixPath(name)
+    return not p.is_absolute() and ".." not in p.parts and name not in ("", ".")
+
+
+def import_bank(archive: PathLike, dest: PathLike) -> Bank:
+    """Recreate a bank from an export archive at ``dest`` (which must not exist or be empty)."""
+    src = Path(archive)
+    target = Path(dest)
+    if not src.is_file():
+        raise BankError(f"{src} does not exist or is not a file.")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise BankError(f"{target} already exists and is not empty; choose a new folder to import into.")
+    try:
+        tar = tarfile.open(src, "r:*")
+    except (tarfile.TarError, OSError) as exc:
+        raise BankCorruptError(f"{src} is not a voicebank export archive ({exc}).") from exc
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.importing-", dir=target.parent))
+    try:
+        with tar:
+            index = _read_index(tar, src)
+            wanted = {f["path"]: f for f in index["files"]}
+            seen: set[str] = set()
+            for member in tar:
+                if member.name == INDEX:
+                    continue
+                if not member.isfile() or not _safe_member(member.name) or member.name not in wanted:
+                    raise BankCorruptError(f"{src} holds an unexpected entry {member.name!r}; refusing to import it.")
+                dest_file = staging / member.name
+                dest_file.parent.mkdir(parents=True, exist_ok=True)
+                fh_in = tar.extractfile(member)
+                if fh_in is None:
+                    raise BankCorruptError(f"{src}: cannot read {member.name}.")
+                h = hashlib.sha256()
+                with open(dest_file, "wb") as fh_out:
+                    for block in iter(lambda: fh_in.read(1 << 20), b""):
+                        h.update(block)
+                        fh_out.write(block)
+                    fh_out.flush()
+                    os.fsync(fh_out.fileno())
+                if h.hexdigest() != wanted[member.name]["sha256"]:
+                    raise IntegrityError(f"{member.name} in {src} does not match its checksum; the archive is damaged.")
+                seen.add(member.name)
+            missing = sorted(set(wanted) - seen)
+            if missing:
+                raise IntegrityError(f"{src} is incomplete: {len(missing)} files are missing (first: {missing[0]}).")
+        with Bank.open(staging, writable=False) as check:
+            report = check.verify()
+            if not report.ok:
+                raise IntegrityError(f"The imported bank does not verify: {report.to_dict()}")
+        if target.exists():
+            target.rmdir()
+        os.replace(staging, target)
+        fsync_dir(target.parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Bank.open(target, writable=False)
+
+
+def _read_index(tar: tarfile.TarFile, src: Path) -> dict[str, Any]:
+    try:
+        member = tar.next()
+    except tarfile.TarError as exc:
+        raise BankCorruptError(f"{src} is damaged ({exc}).") from exc
+    if member is None or member.name != INDEX:
+        raise BankCorruptError(f"{src} is not a voicebank export (it does not start with {INDEX}).")
+    fh = tar.extractfile(member)
+    try:
+        index = json.loads(fh.read().decode("utf-8")) if fh else None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BankCorruptError(f"{src}: its checksum list is damaged ({exc}).") from exc
+    if not isinstance(index, dict) or index.get("format") != ARCHIVE_FORMAT:
+        raise BankCorruptError(f"{src} is not a voicebank export.")
+    if int(index.get("version", 0)) > ARCHIVE_VERSION:
+        raise BankCorruptError(f"{src} was written by a newer voicebank; update voicebank to import it.")
+    return index
