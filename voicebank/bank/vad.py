@@ -211,10 +211,10 @@ class _EnergyScorer:
     def score(self, frames: np.ndarray) -> np.ndarray:
         out = np.zeros(len(frames), dtype=np.float32)
         levels = 10.0 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+        if self._floor is None and len(levels):
+            self._floor = float(np.percentile(levels, 10))  # first block: its quiet tenth
         for i, lv in enumerate(levels):
-            if self._floor is None:
-                self._floor = float(lv)
-            elif lv < self._floor:
+            if lv < self._floor:
                 self._floor = 0.7 * self._floor + 0.3 * float(lv)
             else:
                 self._floor += self.RISE_DB_PER_FRAME

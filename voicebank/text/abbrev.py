@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from . import words
+from . import roman, words
 from .context import Rule, ends_sentence, is_capitalized, next_word, prev_word, with_final_dot
 
 # Titles are expanded before a name. The ones that double as street words
@@ -47,7 +47,7 @@ GENERAL = {
     "misc.": "miscellaneous", "govt.": "government", "incl.": "including",
     "Inc.": "Incorporated", "Ltd.": "Limited", "Corp.": "Corporation", "Co.": "Company",
     "Bros.": "Brothers", "a.k.a.": "also known as", "aka": "also known as",
-    "cf.": "compare", "et al.": "and others", "w/o": "without", "w/": "with",
+    "cf.": "compare", "et al.": "and others", "w/o": "without", "w/": "with", "and/or": "and or",
     "a.m.": "ay em", "p.m.": "pee em", "Ph.D.": "pee aitch dee", "PhD": "pee aitch dee",
     "OK": "okay", "BBQ": "barbecue", "Mon.": "Monday", "Tue.": "Tuesday",
     "Tues.": "Tuesday", "Wed.": "Wednesday", "Thu.": "Thursday", "Thurs.": "Thursday",
@@ -157,6 +157,7 @@ def _initial(m: re.Match[str]) -> str:
 
 
 RULES: list[Rule] = [
+    *roman.RULES,
     (_GENERAL, _general),
     (_DOTTED, _dotted),
     (_TITLE, _title),

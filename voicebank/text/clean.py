@@ -23,10 +23,12 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 # Terminal colour codes and other escape sequences pasted from a console.
 _ANSI = re.compile(r"\x1b(?:\[[0-9;?]{0,32}[ -/]{0,4}[@-~]|[@-Z\\-_])")
 _VULGAR = re.compile(r"([0-9]?)\s?([¼½¾⅐⅑⅒⅓⅔⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞])")
-_SUPERSCRIPTS = {"²": "^2", "³": "^3"}
+# Kept apart from NFKC, which would make "m²" "m2" and "™" "TM".
+_BEFORE_NFKC = {"²": "^2", "³": "^3", "™": " ", "℠": " "}
 _KEEP_WHITESPACE = {"\n": "\n", "\t": " ", "\x0b": " ", "\x0c": " ", "\r": "\n"}
 _LINE_BREAKS = {"\x85": "\n", "\u2028": "\n", "\u2029": "\n\n"}
 _QUOTES = {"’": "'", "‘": "'", "ʼ": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"'}
+_CJK_PUNCTUATION = {"。": ". ", "、": ", ", "・": " "}
 _CACHE_LIMIT = 20_000
 
 
@@ -48,6 +50,8 @@ def _map_char(ch: str) -> str:
         return _LINE_BREAKS[ch]
     if ch in _QUOTES:
         return _QUOTES[ch]
+    if ch in _CJK_PUNCTUATION:
+        return _CJK_PUNCTUATION[ch]
     cat = unicodedata.category(ch)
     if cat[0] == "C":  # Cc control, Cf format, Cs surrogate, Co private use, Cn unassigned
         return ""
@@ -97,9 +101,9 @@ def _sanitize_text(text: str) -> str:
     if "\x1b" in text:
         text = _ANSI.sub("", text)
     text = text.replace("\r\n", "\n")
-    if "²" in text or "³" in text:
-        for sup, plain in _SUPERSCRIPTS.items():
-            text = text.replace(sup, plain)
+    for special, plain in _BEFORE_NFKC.items():
+        if special in text:
+            text = text.replace(special, plain)
     text = _VULGAR.sub(_vulgar, text)
     text = unicodedata.normalize("NFKC", text)
     return text.translate(_TABLE)

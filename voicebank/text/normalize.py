@@ -114,7 +114,8 @@ def normalize_sentences(
 
 
 def _pipeline(emoji: str, digits: bool) -> list[list]:
-    stages: list[list] = [web.RULES]
+    emoticons, emoji_rule = symbols.emoji_rules(emoji)
+    stages: list[list] = [web.RULES, [emoticons]]
     if digits:
         stages += [
             dates.RULES,
@@ -124,6 +125,5 @@ def _pipeline(emoji: str, digits: bool) -> list[list]:
             measures.UNIT_RULES,
             numeric.LATE_RULES,
         ]
-    emoticons, emoji_rule = symbols.emoji_rules(emoji)
-    stages += [abbrev.RULES, [emoticons], symbols.RULES, [emoji_rule], symbols.TIDY]
+    stages += [abbrev.RULES, symbols.RULES, [emoji_rule], symbols.TIDY]
     return stages

@@ -187,7 +187,8 @@ def _year(m: re.Match[str]) -> str:
     if prev_word(text, m.start()).lower() in YEAR_CUES:
         return words.year(y)
     after = next_word(text, m.end())
-    if not after or after[0].isupper() or after.lower() in YEAR_FOLLOWERS:
+    # Standing alone ("in" or not, "1984." "1984, the year"), from 1500 on.
+    if y >= 1500 and (not after or after[0].isupper() or after.lower() in YEAR_FOLLOWERS):
         return words.year(y)
     return words.cardinal(y)
 
@@ -227,8 +228,11 @@ RULES: list[Rule] = [
     (_CUE, _cue),
     (_EMERGENCY, lambda m: "nine one one"),
 ]
+_POWER = re.compile(r"\^(?P<p>[23])(?![0-9])")
+
 DECADE_RULES: list[Rule] = [(_DECADE, _decade)]
 LATE_RULES: list[Rule] = [
+    (_POWER, lambda m: " squared " if m.group("p") == "2" else " cubed "),
     (_ORDINAL, _ordinal),
     (_PREFIX, _prefix),
     (_DIMENSION, _dimension),

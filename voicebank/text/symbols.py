@@ -105,7 +105,6 @@ _SYMBOL = re.compile("[" + re.escape("".join(SYMBOL_WORDS)) + "]")
 
 _SHARP = re.compile(r"(?<=\b[A-G])#(?![\w])")
 _HASHTAG = re.compile(r"#(?=[^\W\d_])")
-_POWER = re.compile(r"\^(?P<p>[23])(?![0-9])")
 _COMPARE = re.compile(r"(?<=\s)[<>](?=\s)")
 _ARROW = re.compile(r"\s(?:->|=>|-->)\s")
 _OR_SLASH = re.compile(r"(?<=[^\W\d_])/(?=[^\W\d_])")
@@ -127,7 +126,6 @@ def _ellipsis(m: re.Match[str]) -> str:
 RULES: list[Rule] = [
     (_SHARP, lambda m: " sharp"),
     (_HASHTAG, lambda m: "hashtag "),
-    (_POWER, lambda m: " squared " if m.group("p") == "2" else " cubed "),
     (_ARROW, lambda m: " to "),
     (_COMPARE, lambda m: " less than " if m.group(0) == "<" else " greater than "),
     (_SYMBOL, lambda m: SYMBOL_WORDS[m.group(0)]),
