@@ -100,10 +100,12 @@ class Importer:
             duration=take.duration,
         )
 
-    def _load_file(self, path: Path) -> tuple[np.ndarray, int, str]:
+    def _load_file(self, path: Path, *, single_take: bool = False) -> tuple[np.ndarray, int, str]:
         info = audio_info(path)
         check_wav_size(path)
         subtype = storage_subtype(info.subtype)
+        if single_take:  # refuse from the header, before reading an hour of audio
+            self._refuse_too_long(path, info.duration)
         data, rate = read_audio(path)
         samples = data[:, 0] if data.shape[1] == 1 else data
         return samples, rate, subtype
@@ -118,8 +120,7 @@ class Importer:
                 yield ImportEvent("skipped", str(wav), message="already in the bank")
                 continue
             try:
-                samples, rate, subtype = self._load_file(wav)
-                self._refuse_too_long(wav, samples.shape[0] / rate)
+                samples, rate, subtype = self._load_file(wav, single_take=True)
             except VoicebankError as exc:
                 yield ImportEvent("skipped", str(wav), message=str(exc))
                 continue
@@ -137,10 +138,9 @@ class Importer:
     def add_take_file(self, prompt_id: str, path: PathLike) -> ImportEvent:
         """Offer one existing file as a take of one prompt (refuses long recordings)."""
         p = Path(path)
-        samples, rate, subtype = self._load_file(p)
-        self._refuse_too_long(p, samples.shape[0] / rate)
         if prompt_id not in self.bank.prompts:
             raise UsageError(f"There is no prompt {prompt_id!r} in {self.bank.root}.")
+        samples, rate, subtype = self._load_file(p, single_take=True)
         return self._store(prompt_id, samples, rate, subtype, str(p))
 
     def import_long(self, path: PathLike, cues: list[Cue] | None) -> Iterator[ImportEvent]:

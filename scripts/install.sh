@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Set up voicebank on a Debian/Ubuntu machine: system libraries, a virtual environment
+# in .venv, the package with its offline voice, and the tools the tests use.
+# Safe to run again; it only adds what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  libportaudio2 libsndfile1          # microphone and speakers (sounddevice), audio files
+  espeak-ng wamerican                # phonemes for the prompt-script builder
+  ffmpeg sox                         # audio conversion (audiobooks, tools)
+  pulseaudio pulseaudio-utils libasound2-plugins tmux   # tests: a virtual sound card and a terminal
+)
+
+if command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+      echo "install.sh: not root and no sudo; install these Debian packages yourself: ${APT_PACKAGES[*]}" >&2
+      SUDO="skip"
+    fi
+  fi
+  if [ "$SUDO" != "skip" ]; then
+    missing=()
+    for p in "${APT_PACKAGES[@]}"; do
+      dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+      echo "Installing system packages: ${missing[*]}"
+      $SUDO apt-get update -q
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
+  fi
+else
+  echo "install.sh: no apt-get here; install PortAudio, libsndfile, espeak-ng and ffmpeg with your package manager." >&2
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv || {
+    echo "install.sh: '$PYTHON -m venv' failed; on Debian install python3-venv first." >&2
+    exit 1
+  }
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[all,dev]"
+echo "voicebank is installed in .venv (run: .venv/bin/voicebank --help)"
