@@ -161,7 +161,7 @@ class Importer:
             pieces = [c for c in cues if c.end > c.start and c.start < total]
         yield ImportEvent("segmented", str(p), message=f"{len(pieces)} utterances from {total / 60:.1f} min")
         stem = safe_id(p.stem)
-        pad = 0.15
+        pad = 0.15 if cues is not None else 0.0  # VAD pieces already carry their own margin
         for n, cue in enumerate(pieces, 1):
             a = max(0, int((cue.start - pad) * rate))
             b = min(samples.shape[0], int((cue.end + pad) * rate))

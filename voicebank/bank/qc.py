@@ -268,8 +268,8 @@ def _validated(samples: np.ndarray, sample_rate: int) -> np.ndarray:
         raise AudioFormatError(f"Expected audio samples shaped (frames,) or (frames, channels), got {np.shape(samples)}.")
     if sample_rate <= 0:
         raise AudioFormatError(f"The sample rate must be positive, not {sample_rate}.")
-    if x.dtype == np.int16:
-        x = x.astype(np.float32) / 32768.0
+    if np.issubdtype(x.dtype, np.integer):  # PCM integers: scale to full scale 1.0
+        x = x.astype(np.float32) / float(2 ** (8 * x.dtype.itemsize - 1))
     x = x.astype(np.float32, copy=False)
     if not np.isfinite(x).all():
         raise AudioFormatError("The audio holds invalid samples (NaN or infinity); record or export it again.")

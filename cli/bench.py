@@ -1,0 +1,19 @@
+"""``voicebank bench ...``: benchmarks that print JSON (speed targets live here, not in unit tests)."""
+
+from __future__ import annotations
+
+from typing import List
+
+import typer
+
+app = typer.Typer(help="Benchmarks (latency, real-time factor); each prints a report, or JSON with --json.", no_args_is_help=True)
+
+_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+@app.command("latency", context_settings=_PASS_THROUGH, add_help_option=False)
+def latency(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=True)) -> None:
+    """Time to first audio and real-time factor of the streaming engine vs piper-tts (--help for options)."""
+    from voicebank.benchmarks.latency import main
+
+    raise typer.Exit(main(list(args or []) + list(ctx.args)))

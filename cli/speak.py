@@ -1,0 +1,141 @@
+"""``voicebank speak``: type to speak, or speak one text (to the speakers or to a file)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from voicebank.errors import UsageError
+
+
+def _engine(voice: Optional[str], threads: int):  # type: ignore[no-untyped-def]
+    from voicebank.engines import load_engine
+
+    return load_engine(voice, threads=threads)
+
+
+def _options(speed: float):  # type: ignore[no-untyped-def]
+    from voicebank.engines import SynthesisOptions
+
+    if not 0.25 <= speed <= 4.0:
+        raise UsageError("--speed must be between 0.25 and 4.")
+    return SynthesisOptions(length_scale=None if speed == 1.0 else 1.0 / speed)
+
+
+def write_wav(chunks, out: Path) -> float:  # type: ignore[no-untyped-def]
+    """Collect a chunk stream into a 16-bit WAV, written atomically; return its duration."""
+    import os
+
+    import numpy as np
+    import soundfile as sf
+
+    parts, rate = [], 22050
+    for c in chunks:
+        parts.append(c.as_float32())
+        rate = c.sample_rate
+    audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    sf.write(tmp, audio, rate, subtype="PCM_16", format="WAV")
+    os.replace(tmp, out)
+    return len(audio) / rate
+
+
+def speak(
+    text: Optional[str] = typer.Argument(
+        None, help="What to say ('-' reads standard input). Leave out for the interactive type-to-speak prompt."
+    ),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write a WAV file instead of playing."),
+    voice: Optional[str] = typer.Option(
+        None, "--voice", "-v", help="A voice folder, an .onnx file, a voice name, or 'joe' (the stock voice)."
+    ),
+    speed: float = typer.Option(1.0, help="Speaking speed: 1.0 normal, 1.2 faster, 0.8 slower."),
+    threads: int = typer.Option(1, help="CPU threads for synthesis (1 is fastest to first sound on a busy laptop)."),
+    device: Optional[str] = typer.Option(None, help="Output device index or name (python -m sounddevice lists them)."),
+    phrase: Optional[int] = typer.Option(None, "--phrase", "-p", help="Speak saved phrase N instead of TEXT."),
+) -> None:
+    """Speak text in a voice: plays at once (sentence by sentence, first sound within a fraction of a second).
+
+    Examples:
+
+      voicebank speak "Hello, my name is Sam and this is my voice."
+
+      voicebank speak "See you at 3:30 pm on March 3rd." --out note.wav
+
+      voicebank speak            (interactive: type, Enter speaks, Esc stops, Up recalls, F1-F12 saved phrases)
+    """
+    from voicebank.phrases import PhraseBook, phrase_chunks
+
+    dev = int(device) if device is not None and device.isdigit() else device
+    engine = _engine(voice, threads)
+    opts = _options(speed)
+    if phrase is not None:
+        chunks = phrase_chunks(PhraseBook().get(phrase), engine)
+    elif text is None:
+        from .speak_interactive import run_interactive
+
+        run_interactive(engine, opts, dev)
+        return
+    else:
+        if text == "-":
+            text = sys.stdin.read()
+        chunks = engine.stream(text, opts)
+    if out is not None:
+        seconds = write_wav(chunks, out)
+        typer.echo(f"Wrote {out} ({seconds:.1f} s of speech).")
+        return
+    from voicebank.player import play_blocking
+
+    stats = play_blocking(chunks, dev)
+    if stats.first_audio_latency is not None:
+        typer.echo(f"first sound after {stats.first_audio_latency * 1000:.0f} ms", err=True)
+
+
+phrases_app = typer.Typer(help="Saved phrases for type-to-speak (also usable as F1-F12 in the interactive prompt).", no_args_is_help=True)
+
+
+@phrases_app.command("add")
+def phrases_add(
+    text: Optional[str] = typer.Argument(None, help="The phrase text."),
+    bank: Optional[Path] = typer.Option(None, help="With --message: the bank holding the recording."),
+    message: Optional[str] = typer.Option(None, help="A banked message's prompt id: play your recording verbatim."),
+) -> None:
+    """Save a phrase: typed text, or a message recorded in your bank."""
+    from voicebank.phrases import Phrase, PhraseBook, recorded_message
+
+    book = PhraseBook()
+    if message:
+        if bank is None:
+            raise UsageError("--message needs --bank (the bank where you recorded it).")
+        n = book.add(recorded_message(str(bank), message))
+    elif text:
+        n = book.add(Phrase(text))
+    else:
+        raise UsageError("Give the phrase text, or --bank and --message for a recorded message.")
+    typer.echo(f"Saved as phrase {n}: {book.get(n).label()}")
+
+
+@phrases_app.command("list")
+def phrases_list() -> None:
+    """List saved phrases with their numbers."""
+    from voicebank.phrases import PhraseBook
+
+    for n, p in enumerate(PhraseBook().phrases, 1):
+        typer.echo(f"{n:>3}  {p.label()}")
+
+
+@phrases_app.command("remove")
+def phrases_remove(number: int = typer.Argument(..., help="Phrase number.")) -> None:
+    """Remove a saved phrase."""
+    from voicebank.phrases import PhraseBook
+
+    gone = PhraseBook().remove(number)
+    typer.echo(f"Removed: {gone.label()}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("speak")(speak)
+    app.add_typer(phrases_app, name="phrases")
