@@ -48,7 +48,7 @@ GENERAL = {
     "Inc.": "Incorporated", "Ltd.": "Limited", "Corp.": "Corporation", "Co.": "Company",
     "Bros.": "Brothers", "a.k.a.": "also known as", "aka": "also known as",
     "cf.": "compare", "et al.": "and others", "w/o": "without", "w/": "with", "and/or": "and or",
-    "a.m.": "ay em", "p.m.": "pee em", "Ph.D.": "pee aitch dee", "PhD": "pee aitch dee",
+    "a.m.": "eigh em", "p.m.": "pee em", "Ph.D.": "pee aitch dee", "PhD": "pee aitch dee",
     "OK": "okay", "BBQ": "barbecue", "Mon.": "Monday", "Tue.": "Tuesday",
     "Tues.": "Tuesday", "Wed.": "Wednesday", "Thu.": "Thursday", "Thurs.": "Thursday",
     "Fri.": "Friday", "Sat.": "Saturday",
@@ -140,10 +140,10 @@ _SPELLED = re.compile(r"(?<![\w.'-])(?:" + "|".join(sorted(SPELLED, key=len, rev
 
 def _spelled(m: re.Match[str]) -> str:
     token = m.group(0)
-    plural = token.endswith("s") and token.rstrip("s").rstrip("'") in SPELLED and token not in SPELLED
-    stem = token[: -2 if token.endswith("'s") else -1] if plural else token
-    spoken = words.spell(stem)
-    return spoken + "'s" if plural else spoken
+    if token in SPELLED:
+        return words.spell(token)
+    stem = token[:-2] if token.endswith("'s") else token[:-1]  # "CEOs", "CEO's"
+    return words.spell(stem) + "'s"
 
 
 # A lone capital initial before a name: "J. K. Rowling" → "jay kay Rowling".
@@ -159,21 +159,22 @@ def _initial(m: re.Match[str]) -> str:
 RULES: list[Rule] = [
     *roman.RULES,
     (_GENERAL, _general),
-    (_DOTTED, _dotted),
+    (_DOTTED, _dotted, (".",)),
     (_TITLE, _title),
     (_LOWER_TITLE, _lower_title),
     (_ADDRESS, _address),
     (_SPELLED, _spelled),
-    (_INITIAL, _initial),
+    (_INITIAL, _initial, (".",)),
 ]
 
-# Used by the sentence splitter: a dot after these is not a sentence end,
-# unless a typical sentence opener follows ("... on Elm St. The next day").
-NO_BREAK_AFTER = {t.lower() for t in NAME_FOLLOWS} | {"e.g", "i.e", "vs", "cf", "approx", "w"}
-# ... and these only when a number follows ("No. 5", "p. 12", "vol. 3").
+# For the sentence splitter (lower case, without the final dot).
+# A dot after these never ends a sentence:
+NO_BREAK_AFTER = {t.lower() for t in NAME_FOLLOWS if t != "Ft"} | {"e.g", "i.e", "vs", "cf", "approx", "w"}
+# ... after these, only when no number follows ("No. 5", "p. 12", "vol. 3"):
 BREAK_UNLESS_NUMBER = {"no", "nos", "p", "pp", "vol", "ch", "fig", "eq", "art", "sec"}
+# ... after these, only when a typical sentence opener follows ("... Inc. The next day"):
 MAYBE_BREAK_AFTER = (
-    {"st", "dr", "jr", "sr", "esq", "etc", "inc", "ltd", "corp", "co", "bros", "a.m", "p.m", "ph.d"}
+    {"st", "dr", "ft", "jr", "sr", "esq", "etc", "inc", "ltd", "corp", "co", "bros", "a.m", "p.m", "ph.d"}
     | {a.lower() for a in ADDRESS}
     | {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
     | {"mon", "tue", "tues", "wed", "thu", "thurs", "fri", "sat", "sun"}

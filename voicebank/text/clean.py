@@ -30,9 +30,12 @@ _LINE_BREAKS = {"\x85": "\n", "\u2028": "\n", "\u2029": "\n\n"}
 _QUOTES = {"’": "'", "‘": "'", "ʼ": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"'}
 _CJK_PUNCTUATION = {"。": ". ", "、": ", ", "・": " "}
 _CACHE_LIMIT = 20_000
+_BLANKS = re.compile(r"[ \t]+")
+_LINE_END = re.compile(r" ?\n ?")
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
-class _CharMap(dict):
+class _CharMap(dict[int, str]):
     """str.translate table filled on demand, so we never build all of Unicode."""
 
     def __missing__(self, code: int) -> str:
@@ -106,7 +109,12 @@ def _sanitize_text(text: str) -> str:
             text = text.replace(special, plain)
     text = _VULGAR.sub(_vulgar, text)
     text = unicodedata.normalize("NFKC", text)
-    return text.translate(_TABLE)
+    text = text.translate(_TABLE)
+    # Bounded whitespace keeps every later pattern linear: one space, or at
+    # most a blank line.
+    text = _BLANKS.sub(" ", text)
+    text = _LINE_END.sub("\n", text)
+    return _BLANK_LINES.sub("\n\n", text)
 
 
 class Protected:

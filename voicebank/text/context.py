@@ -7,15 +7,19 @@ The rules run over several sentences at once, joined by ``SENTENCE_SEP``, so
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from .clean import SENTENCE_SEP
 
-Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
+Replace = Callable[[re.Match[str]], str]
+# (pattern, replacement) or (pattern, replacement, triggers): a rule with
+# triggers is skipped when none of them occurs in the text, which saves a
+# regex pass over long inputs.
+Rule = tuple[re.Pattern[str], Replace] | tuple[re.Pattern[str], Replace, tuple[str, ...]]
 
 _WINDOW = 48  # how far a rule looks around a match; keeps every look O(1)
 _CLOSERS = "\"')]}"
-_PREV_WORD = re.compile(r"([^\W_]+)[ \t]*\Z")
+_PREV_WORD = re.compile(r"([^\W_]+)\.?[ \t]*\Z")
 _NEXT_WORD = re.compile(r"\s*([^\W_][\w'-]*)")
 
 
@@ -52,6 +56,8 @@ def is_capitalized(word: str) -> bool:
 
 
 def apply_rules(text: str, rules: list[Rule]) -> str:
-    for pattern, replace in rules:
-        text = pattern.sub(replace, text)
+    for rule in rules:
+        if len(rule) == 3 and not any(t in text for t in rule[2]):
+            continue
+        text = rule[0].sub(rule[1], text)
     return text

@@ -16,11 +16,11 @@ MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
-_MONTH_FORMS = {name: i for i, name in enumerate(MONTHS, 1)}
-_MONTH_FORMS.update(
-    {"Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "Jun": 6, "Jul": 7, "Aug": 8,
-     "Sep": 9, "Sept": 9, "Oct": 10, "Nov": 11, "Dec": 12}  # fmt: skip
-)
+_MONTH_ABBREVIATIONS = {
+    "Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "Jun": 6, "Jul": 7, "Aug": 8,
+    "Sep": 9, "Sept": 9, "Oct": 10, "Nov": 11, "Dec": 12,
+}  # fmt: skip
+_MONTH_FORMS = {name: i for i, name in enumerate(MONTHS, 1)} | _MONTH_ABBREVIATIONS
 _MONTH = r"(?P<month>" + "|".join(sorted(_MONTH_FORMS, key=len, reverse=True)) + r")\.?"
 _DAY_SUFFIX = r"(?:st|nd|rd|th)?"
 _NOT_MORE_NUMBER = r"(?![0-9]|[.,:/-][0-9]|[^\W\d_])"
@@ -51,7 +51,9 @@ def _valid(month: int, day: int) -> bool:
 
 
 # 2024-03-14 and 2024/03/14
-_ISO = re.compile(r"(?<![\w.\-/])(?P<y>[0-9]{4})(?P<sep>[-/])(?P<m>[0-9]{1,2})(?P=sep)(?P<d>[0-9]{1,2})" + _NOT_MORE_NUMBER)
+_ISO = re.compile(
+    r"(?<![\w.\-/])(?P<y>[0-9]{4})(?P<sep>[-/])(?P<m>[0-9]{1,2})(?P=sep)(?P<d>[0-9]{1,2})" + _NOT_MORE_NUMBER
+)
 
 
 def _iso(m: re.Match[str]) -> str:
@@ -152,11 +154,11 @@ def _minutes(minute: int) -> str:
 
 
 def _am_pm(m: re.Match[str]) -> str:
-    return "ay em" if m.group("ap") in "aA" else "pee em"
+    return "eigh em" if m.group("ap") in "aA" else "pee em"
 
 
 def _clock(m: re.Match[str]) -> str:
-    hour_text, hour, minute = m.group("h"), int(m.group("h")), int(m.group("m"))
+    hour, minute = int(m.group("h")), int(m.group("m"))
     second = int(m.group("s")) if m.group("s") else None
     ap = m.group("ap")
     if minute > 59 or (second is not None and second > 59):
@@ -173,7 +175,7 @@ def _clock(m: re.Match[str]) -> str:
         spoken = words.cardinal(hour)
         if minute:
             spoken += " " + _minutes(minute)
-        elif hour <= 12 and not hour_text.startswith("0"):
+        elif hour <= 12:
             spoken += " o'clock"
         else:
             spoken += " hundred"
@@ -193,11 +195,11 @@ def _hour(m: re.Match[str]) -> str:
 
 
 RULES: list[Rule] = [
-    (_CLOCK, _clock),
-    (_HOUR, _hour),
-    (_ISO, _iso),
-    (_NUMERIC, _numeric),
-    (_DOTTED, _dotted),
+    (_CLOCK, _clock, (":",)),
+    (_HOUR, _hour, ("m", "M")),
+    (_ISO, _iso, ("-", "/")),
+    (_NUMERIC, _numeric, ("-", "/")),
+    (_DOTTED, _dotted, (".",)),
     (_MONTH_DAY, _month_day),
     (_DAY_MONTH, _day_month),
     (_MONTH_YEAR, _month_year),

@@ -18,9 +18,9 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from ..errors import VoicebankError
 from .clean import Protected, phoneme_marker
@@ -61,13 +61,13 @@ class LexiconEntry:
         return {"word": self.word, self.kind: self.pronunciation}
 
     @classmethod
-    def from_dict(cls, data: object) -> "LexiconEntry":
+    def from_dict(cls, data: object) -> LexiconEntry:
         if not isinstance(data, dict) or not isinstance(data.get("word"), str):
-            raise LexiconError(f"an entry must be an object with a \"word\", not {data!r}")
+            raise LexiconError(f'an entry must be an object with a "word", not {data!r}')
         kinds = [k for k in KINDS if k in data]
         if len(kinds) != 1 or not isinstance(data[kinds[0]], str):
             raise LexiconError(
-                f"the entry for {data['word']!r} needs exactly one of \"respelling\" or \"phonemes\" (a string)"
+                f'the entry for {data["word"]!r} needs exactly one of "respelling" or "phonemes" (a string)'
             )
         return make_entry(data["word"], data[kinds[0]], phonemes=kinds[0] == "phonemes")
 
@@ -79,7 +79,7 @@ def make_entry(word: str, pronunciation: str, *, phonemes: bool = False) -> Lexi
     if not word or len(word) > MAX_WORD or not _WORD.fullmatch(word):
         raise LexiconError(
             f"{word!r} cannot be a lexicon word: use one word of letters or digits "
-            f"(' . - allowed inside, a final dot for abbreviations like \"Dr.\"), at most {MAX_WORD} characters"
+            f'(\' . - allowed inside, a final dot for abbreviations like "Dr."), at most {MAX_WORD} characters'
         )
     if not pronunciation or len(pronunciation) > MAX_PRONUNCIATION:
         raise LexiconError(f"the pronunciation for {word!r} must be 1 to {MAX_PRONUNCIATION} characters")
@@ -87,8 +87,7 @@ def make_entry(word: str, pronunciation: str, *, phonemes: bool = False) -> Lexi
         raise LexiconError(f"the pronunciation for {word!r} contains control characters")
     if "[" in pronunciation or "]" in pronunciation:
         raise LexiconError(
-            f"the pronunciation for {word!r} must not contain [ or ]; "
-            "give phonemes without brackets and add --phonemes"
+            f"the pronunciation for {word!r} must not contain [ or ]; give phonemes without brackets and add --phonemes"
         )
     if not phonemes and not any(c.isalnum() for c in pronunciation):
         raise LexiconError(f"the respelling for {word!r} needs at least one letter")
@@ -113,7 +112,7 @@ class Lexicon:
     # --- file -----------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "Lexicon":
+    def load(cls, path: str | os.PathLike[str]) -> Lexicon:
         """Read a lexicon file; a missing file is an empty lexicon."""
         path = Path(path)
         try:
@@ -151,19 +150,19 @@ class Lexicon:
         return {"schema_version": SCHEMA_VERSION, "entries": [e.to_dict() for e in self.items()]}
 
     @classmethod
-    def from_dict(cls, data: object) -> "Lexicon":
+    def from_dict(cls, data: object) -> Lexicon:
         if not isinstance(data, dict):
-            raise LexiconError("expected a JSON object with \"schema_version\" and \"entries\"")
+            raise LexiconError('expected a JSON object with "schema_version" and "entries"')
         version = data.get("schema_version")
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise LexiconError("\"schema_version\" must be a positive integer")
+            raise LexiconError('"schema_version" must be a positive integer')
         if version > SCHEMA_VERSION:
             raise LexiconError(
                 f"it was written by a newer voicebank (schema {version}, this one reads {SCHEMA_VERSION}); upgrade voicebank"
             )
         entries = data.get("entries", [])
         if not isinstance(entries, list):
-            raise LexiconError("\"entries\" must be a list")
+            raise LexiconError('"entries" must be a list')
         return cls(LexiconEntry.from_dict(e) for e in entries)
 
     # --- editing --------------------------------------------------------------

@@ -48,9 +48,7 @@ SCALES = {
     "k": "thousand", "K": "thousand", "m": "million", "M": "million", "mn": "million",
     "MM": "million", "b": "billion", "B": "billion", "bn": "billion", "tn": "trillion",
 }  # fmt: skip
-_SCALE = (
-    r"(?:[ \t]?(?P<scale>thousand|million|billion|trillion)|(?P<short>k|K|MM|mn|m|M|bn|b|B|tn))(?![\w])"
-)
+_SCALE = r"(?:[ \t]?(?P<scale>thousand|million|billion|trillion)|(?P<short>k|K|MM|mn|m|M|bn|b|B|tn))(?![\w])"
 
 
 def _unsign(text: str | None) -> str:
@@ -64,10 +62,11 @@ def money(amount: str, currency: Currency, scale: str | None = None) -> str:
         return f"{words.number(amount)} {scale} {currency.many}"
     whole, _, frac = amount.partition(".")
     if frac and currency.sub_one and len(frac) <= 2:
-        units, cents = int(whole or "0"), int(frac.ljust(2, "0"))
+        cents = int(frac.ljust(2, "0"))
+        units = whole.lstrip("0")  # a string: int() refuses thousands of digits
         parts = []
         if units or not cents:
-            parts.append(f"{words.integer(whole or '0')} {currency.one if units == 1 else currency.many}")
+            parts.append(f"{words.integer(units or '0')} {currency.one if units == '1' else currency.many}")
         if cents:
             parts.append(f"{words.cardinal(cents)} {currency.sub_one if cents == 1 else currency.sub_many}")
         return " and ".join(parts)
@@ -163,6 +162,9 @@ UNITS = {
     "mg/dL": ("milligram per deciliter", "milligrams per deciliter"),
     "mg/dl": ("milligram per deciliter", "milligrams per deciliter"),
     "mmol/L": ("millimole per liter", "millimoles per liter"),
+    "mg/kg": ("milligram per kilogram", "milligrams per kilogram"),
+    "mg/ml": ("milligram per milliliter", "milligrams per milliliter"),
+    "mg/mL": ("milligram per milliliter", "milligrams per milliliter"),
     "m^2": ("square meter", "square meters"), "km^2": ("square kilometer", "square kilometers"),
     "cm^2": ("square centimeter", "square centimeters"), "ft^2": ("square foot", "square feet"),
     "sq ft": ("square foot", "square feet"), "sq m": ("square meter", "square meters"),
@@ -190,14 +192,16 @@ _FEET_INCHES = re.compile(r"(?<![\w.'])(?P<ft>[0-9])'[ \t]?(?P<inch>[0-9]{1,2})(
 
 def _feet_inches(m: re.Match[str]) -> str:
     ft, inch = int(m.group("ft")), int(m.group("inch"))
-    return f"{words.cardinal(ft)} {'foot' if ft == 1 else 'feet'} {words.cardinal(inch)} inch{'' if inch == 1 else 'es'}"
+    return (
+        f"{words.cardinal(ft)} {'foot' if ft == 1 else 'feet'} {words.cardinal(inch)} inch{'' if inch == 1 else 'es'}"
+    )
 
 
 MONEY_RULES: list[Rule] = [
-    (_SYMBOL_MONEY, _symbol_money),
-    (_CODE_BEFORE, _code_money),
-    (_CODE_AFTER, _code_money),
-    (_CENTS, _cents),
-    (_PERCENT, _percent),
+    (_SYMBOL_MONEY, _symbol_money, tuple(SYMBOLS)),
+    (_CODE_BEFORE, _code_money, tuple(CODES)),
+    (_CODE_AFTER, _code_money, tuple(CODES)),
+    (_CENTS, _cents, ("¢",)),
+    (_PERCENT, _percent, ("%", "‰")),
 ]
-UNIT_RULES: list[Rule] = [(_FEET_INCHES, _feet_inches), (_UNIT, _unit)]
+UNIT_RULES: list[Rule] = [(_FEET_INCHES, _feet_inches, ("'",)), (_UNIT, _unit)]

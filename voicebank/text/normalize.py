@@ -7,14 +7,18 @@ over the whole input rather than per sentence):
 1. inline phonemes ``[[...]]`` and lexicon phoneme entries are hidden from
    the rules; lexicon respellings replace their words (so a user's entry
    wins over every built-in rule);
-2. web and e-mail addresses;
+2. web and e-mail addresses, text emoticons;
 3. clock times and dates;
 4. phone numbers, money, percentages, decades, units of measure;
 5. ordinals, fractions, ranges, years, plain numbers;
-6. abbreviations, titles and initialisms;
-7. emoticons, symbols, emoji;
+6. Roman numerals, abbreviations, titles and initialisms;
+7. symbols, emoji;
 8. a tidy-up that leaves only words, apostrophes, hyphens inside words,
    the sentence punctuation ``. , ? ! ; :`` and phoneme markers.
+
+Each stage only sees what earlier stages left, so "$3.50" is money before
+"3.50" could be read as a plain number. The rule tables live in the modules
+named above; this module only orders them.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import TYPE_CHECKING
 from ..errors import UsageError
 from . import abbrev, dates, measures, numeric, symbols, web
 from .clean import SENTENCE_SEP, Protected, sanitize
-from .context import apply_rules
+from .context import Rule, apply_rules
 from .split import sentences_of_paragraph, split_paragraphs
 
 if TYPE_CHECKING:
@@ -56,7 +60,7 @@ class TextOptions:
         return {"schema_version": OPTIONS_SCHEMA_VERSION, **asdict(self)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> "TextOptions":
+    def from_dict(cls, data: dict[str, object]) -> TextOptions:
         """Build from a dict; unknown keys are ignored so newer files still load."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})  # type: ignore[arg-type]
@@ -113,9 +117,9 @@ def normalize_sentences(
     return [protected.restore(symbols.finish_sentence(part)) for part in joined.split(SENTENCE_SEP)]
 
 
-def _pipeline(emoji: str, digits: bool) -> list[list]:
+def _pipeline(emoji: str, digits: bool) -> list[list[Rule]]:
     emoticons, emoji_rule = symbols.emoji_rules(emoji)
-    stages: list[list] = [web.RULES, [emoticons]]
+    stages: list[list[Rule]] = [web.RULES, [emoticons]]
     if digits:
         stages += [
             dates.RULES,

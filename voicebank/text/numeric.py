@@ -21,7 +21,13 @@ from .measures import NUM
 _NANP = re.compile(
     r"(?<![\w+.\-/])(?:\+?1[-. \t]?)?(?:\([0-9]{3}\)[ \t]?|[0-9]{3}[-. \t])[0-9]{3}[-. \t][0-9]{4}(?![\w]|[-.][0-9])"
 )
-_INTERNATIONAL = re.compile(r"(?<![\w+])\+[0-9]{1,3}(?:[-. \t]?\(?[0-9]{1,5}\)?){1,6}(?![\w]|[-.][0-9])")
+# Each group after the country code starts with a separator or "(" (or
+# follows a ")"), so a digit run can be grouped one way only: no backtracking
+# explosion on "+1111111111111111111x".
+_INTERNATIONAL = re.compile(
+    r"(?<![\w+])\+[0-9]{1,3}(?:(?:[-. \t]\(?|\(|(?<=\)))[0-9]{1,5}\)?){1,6}(?![\w]|[-.][0-9])"
+    r"|(?<![\w+])\+[0-9]{7,15}(?![\w]|[-.][0-9])"
+)
 _LOCAL = re.compile(r"(?<![\w.\-/])[0-9]{3}-[0-9]{4}(?![\w]|[-.][0-9])")
 _CUE = re.compile(
     r"(?<![\w])(?P<cue>(?:[Cc]all|[Dd]ial|[Tt]ext|[Pp]hone|[Tt]el|[Ff]ax|[Rr]ing)\.?:?[ \t]+)(?P<n>[0-9]{3,15})(?![\w]|[.,:][0-9])"
@@ -54,7 +60,10 @@ _ORDINAL = re.compile(r"(?<![\w.,])(?P<n>[0-9]+)(?:st|nd|rd|th|ST|ND|RD|TH)(?![\
 
 
 def _ordinal(m: re.Match[str]) -> str:
-    return words.ordinal(int(m.group("n")))
+    n = m.group("n")
+    if len(n) > words.MAX_CARDINAL_DIGITS:
+        return words.digits(n)  # and never int() on thousands of digits
+    return words.ordinal(int(n))
 
 
 _DECADE = re.compile(r"(?<![\w.,'])(?:'(?P<short>[0-9]0)|(?P<full>[1-9][0-9]?0|1[0-9]{2}0|20[0-9]0))'?s(?![\w'])")
@@ -100,19 +109,26 @@ _DIMENSION = re.compile(r"(?<![\w.])(?P<a>" + NUM + r")[ \t]?[x×][ \t]?(?P<b>" 
 def _dimension(m: re.Match[str]) -> str:
     return f"{words.number(m.group('a'))} by {words.number(m.group('b'))}"
 
-_TIMES = re.compile(r"(?<![\w.])(?P<n>[0-9]+(?:\.[0-9]+)?)[x×](?![\w])")
+
+_TIMES = re.compile(r"(?<![\w.])(?P<n>[0-9]+(?:\.[0-9]+)?)[x×](?![\w])|(?<![\w.])[x×](?P<m>[0-9]+)(?![\w]|\.[0-9])")
 
 
 def _times(m: re.Match[str]) -> str:
-    return words.number(m.group("n")) + " times"
+    if m.group("m"):
+        return "times " + words.integer(m.group("m"))  # "x2" (twice)
+    return words.number(m.group("n")) + " times"  # "2x" (two times)
 
 
 # --- fractions, ranges -----------------------------------------------------------
 
-_FRACTION = re.compile(
-    r"(?<![\w./\-])(?:(?P<whole>[0-9]+)[ \t]+)?(?P<a>[0-9]+)/(?P<b>[0-9]+)(?![\w/]|[.,][0-9])"
-)
+_FRACTION = re.compile(r"(?<![\w./\-])(?:(?P<whole>[0-9]+)[ \t]+)?(?P<a>[0-9]+)/(?P<b>[0-9]+)(?![\w/]|[.,][0-9])")
 _SAID_AS_NUMBERS = {("24", "7"), ("9", "11"), ("50", "50")}
+# "on 3/4", "Tues. 3/12": a date, not a fraction.
+_DATE_CUES = {
+    "on", "until", "till", "since", "due", "from", "mon", "tue", "tues", "wed", "thu", "thur",
+    "thurs", "fri", "sat", "sun", "monday", "tuesday", "wednesday", "thursday", "friday",
+    "saturday", "sunday",
+}  # fmt: skip
 
 
 def _fraction(m: re.Match[str]) -> str:
@@ -122,7 +138,8 @@ def _fraction(m: re.Match[str]) -> str:
     if len(a) > 9 or len(b) > 9:
         return f"{words.integer(a)} slash {words.integer(b)}"
     na, nb = int(a), int(b)
-    if not whole and 1 <= na <= 12 and 13 <= nb <= 31:
+    date_cue = prev_word(m.string, m.start()).lower() in _DATE_CUES and next_word(m.string, m.end()) != "of"
+    if not whole and 1 <= na <= 12 and (13 <= nb <= 31 or (date_cue and 1 <= nb <= 31)):
         from .dates import month_day
 
         return month_day(na, nb)  # "3/14": a date, the day cannot be a month
@@ -134,9 +151,7 @@ def _fraction(m: re.Match[str]) -> str:
     return spoken
 
 
-_RANGE = re.compile(
-    r"(?<![\w.,/:\-])(?P<a>" + NUM + r")[ \t]?[-–][ \t]?(?P<b>" + NUM + r")(?![\w/:]|[.,][0-9]|-[0-9])"
-)
+_RANGE = re.compile(r"(?<![\w.,/:\-])(?P<a>" + NUM + r")[ \t]?[-–][ \t]?(?P<b>" + NUM + r")(?![\w/:]|[.,][0-9]|-[0-9])")
 
 
 def _is_year(text: str) -> bool:
@@ -153,10 +168,8 @@ def _range(m: re.Match[str]) -> str:
 
 # --- years -------------------------------------------------------------------
 
-_ERA_WORDS = {"AD": "ay dee", "BC": "bee see", "BCE": "bee see ee", "CE": "see ee"}
-_ERA = re.compile(
-    r"(?<![\w.,$£€])(?P<y>[0-9]{1,4})[ \t]?(?P<era>A\.D\.|B\.C\.E\.|B\.C\.|C\.E\.|AD|BCE|BC|CE)(?![\w])"
-)
+_ERA_WORDS = {"AD": "eigh dee", "BC": "bee see", "BCE": "bee see ee", "CE": "see ee"}
+_ERA = re.compile(r"(?<![\w.,$£€])(?P<y>[0-9]{1,4})[ \t]?(?P<era>A\.D\.|B\.C\.E\.|B\.C\.|C\.E\.|AD|BCE|BC|CE)(?![\w])")
 
 
 def _era(m: re.Match[str]) -> str:
@@ -223,25 +236,33 @@ def _digits(m: re.Match[str]) -> str:
 
 RULES: list[Rule] = [
     (_NANP, _phone),
-    (_INTERNATIONAL, _phone),
-    (_LOCAL, _phone),
+    (_INTERNATIONAL, _phone, ("+",)),
+    (_LOCAL, _phone, ("-",)),
     (_CUE, _cue),
-    (_EMERGENCY, lambda m: "nine one one"),
+    (_EMERGENCY, lambda m: "nine one one", ("911",)),
 ]
 _POWER = re.compile(r"\^(?P<p>[23])(?![0-9])")
+# 2:1, 16:9 (what is left with a colon after the clock-time rule)
+_RATIO = re.compile(r"(?<![\w:.])(?P<a>[0-9]{1,6}):(?P<b>[0-9]{1,6})(?![\w:]|[.,][0-9])")
 
-DECADE_RULES: list[Rule] = [(_DECADE, _decade)]
+
+def _ratio(m: re.Match[str]) -> str:
+    return f"{words.integer(m.group('a'))} to {words.integer(m.group('b'))}"
+
+
+DECADE_RULES: list[Rule] = [(_DECADE, _decade, ("s",))]
 LATE_RULES: list[Rule] = [
-    (_POWER, lambda m: " squared " if m.group("p") == "2" else " cubed "),
+    (_POWER, lambda m: " squared " if m.group("p") == "2" else " cubed ", ("^",)),
     (_ORDINAL, _ordinal),
-    (_PREFIX, _prefix),
-    (_DIMENSION, _dimension),
-    (_TIMES, _times),
-    (_FRACTION, _fraction),
-    (_RANGE, _range),
-    (_ERA, _era),
+    (_PREFIX, _prefix, (".", "#", "~")),
+    (_DIMENSION, _dimension, ("x", "×")),
+    (_TIMES, _times, ("x", "×")),
+    (_FRACTION, _fraction, ("/",)),
+    (_RATIO, _ratio, (":",)),
+    (_RANGE, _range, ("-", "–")),
+    (_ERA, _era, ("AD", "BC", "CE", "A.D.", "B.C.", "C.E.")),
     (_YEAR, _year),
-    (_DOTTED_NUMBERS, _dotted_numbers),
+    (_DOTTED_NUMBERS, _dotted_numbers, (".",)),
     (_LETTER_DIGIT, lambda m: " "),
     (_NUMBER, _number),
     (_DIGITS, _digits),

@@ -60,4 +60,4 @@ def _roman(m: re.Match[str]) -> str:
     return m.group(0)
 
 
-RULES: list[Rule] = [(_ROMAN, _roman)]
+RULES: list[Rule] = [(_ROMAN, _roman, ("I", "V", "X"))]

@@ -28,12 +28,15 @@ SENTENCE_STARTERS = {
 }  # fmt: skip
 
 _PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
-_LINE = re.compile(r"[ \t]*\n[ \t]*")
+_LINE = re.compile(r"(?<![ \t])[ \t]*\n[ \t]*")
 _BULLET = re.compile(r"(?:[-*•◦‣]|[0-9]{1,3}[.)])[ \t]")
-_CANDIDATE = re.compile(r"(?P<p>[.!?…]+)(?P<q>[\"')\]}]*)(?=\s)|(?P<cjk>[。！？])(?P<q2>[\"')\]}]*)")
+# Sentence-final punctuation, any closing quotes, then a space. (sanitize()
+# has already turned "。" into ". " and full-width "！？" into "!?".)
+_CANDIDATE = re.compile(r"(?<![.!?…])(?P<p>[.!?…]+)(?P<q>[\"')\]}]*)(?=\s)")
 _INITIALISM = re.compile(r"(?:[^\W\d_]\.)*[^\W\d_]")
 _OPENERS = "\"'([{"
 _SHORT_LINE = 50
+STREET_TITLES = {"st", "dr"}  # "Saint"/"Doctor" before a name, "Street"/"Drive" after one
 _WINDOW = 40
 
 
@@ -86,9 +89,17 @@ def _next_word(text: str, pos: int) -> str:
     return word.lstrip(_OPENERS)
 
 
+def _is_initial(token: str) -> bool:
+    """ "u.s", "j", "e.g" (lower-cased, final dot removed): letters with dots between."""
+    return len(token) <= 12 and (len(token) == 1 or "." in token) and bool(_INITIALISM.fullmatch(token))
+
+
+def _is_opener(word: str) -> bool:
+    return word.lower().rstrip(".,;:!?\"')") in SENTENCE_STARTERS
+
+
 def _ends_here(text: str, m: re.Match[str]) -> bool:
-    if m.group("cjk"):
-        return True
+    """Does the punctuation matched by _CANDIDATE end a sentence?"""
     after = _next_word(text, m.end())
     if not after:
         return True
@@ -100,7 +111,7 @@ def _ends_here(text: str, m: re.Match[str]) -> bool:
         return False
     if punct != ".":  # an ellipsis: a break only before a new capitalised sentence
         return first.isupper() or first.isdigit()
-    before = text[max(0, m.start() - _WINDOW) : m.start()].rsplit(None, 1)
+    before = text[max(0, m.start() - _WINDOW) : m.start()].rsplit(None, 2)
     token = before[-1].lstrip(_OPENERS).lower() if before else ""
     if m.group("q"):
         return True  # 'He said "no." Then ...': the quote closes the sentence
@@ -108,15 +119,19 @@ def _ends_here(text: str, m: re.Match[str]) -> bool:
         return False
     if token in BREAK_UNLESS_NUMBER:
         return not first.isdigit()
-    if token in MAYBE_BREAK_AFTER or (token and _INITIALISM.fullmatch(token) and len(token) <= 12 and (len(token) == 1 or "." in token)):
-        return after.lower().rstrip(".,;:!?\"')") in SENTENCE_STARTERS
+    if token in STREET_TITLES:
+        # "on Elm St. He said": a street name before and an opener after.
+        name_before = len(before) > 1 and (before[-2][:1].isupper() or before[-2][:1].isdigit())
+        return name_before and _is_opener(after)
+    if token in MAYBE_BREAK_AFTER or (token and _is_initial(token)):
+        return _is_opener(after)
     return True
 
 
 # --- clauses and chunks --------------------------------------------------------
 
 _CLAUSE_CUT = re.compile(
-    r"(?<=[,;:])\s+|\s+(?=(?:and|but|or|so|because|which|while|although|though|whereas|unless)\s)"
+    r"(?<=[,;:])\s+|(?<!\s)\s+(?=(?:and|but|or|so|because|which|while|although|though|whereas|unless)\s)"
 )
 _MARKER = re.compile(r"\[\[.*?\]\]")
 _TOKEN = re.compile(r"\[\[.*?\]\]|\S+")

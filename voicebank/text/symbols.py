@@ -53,7 +53,8 @@ _EMOJI_CHARS = (
 )
 _MODIFIERS = "\ufe0e\ufe0f\u20e3\U0001f3fb-\U0001f3ff"
 _EMOJI = re.compile(
-    rf"(?P<e>[{_EMOJI_CHARS}])[{_MODIFIERS}]*(?:(?P=e)[{_MODIFIERS}]*)*|[{_MODIFIERS}]+"
+    rf"(?P<flag>[\U0001f1e6-\U0001f1ff]{{1,2}})"
+    rf"|(?P<e>[{_EMOJI_CHARS}])[{_MODIFIERS}]*(?:(?P=e)[{_MODIFIERS}]*)*|[{_MODIFIERS}]+"
 )
 
 
@@ -63,8 +64,6 @@ def _emoji_name(ch: str, mode: str) -> str:
     common = COMMON_EMOJI.get(ch)
     if common or mode == "common":
         return common or ""
-    if "\U0001f1e6" <= ch <= "\U0001f1ff":
-        return "flag"
     name = unicodedata.name(ch, "").lower()
     # Arrows, boxes and geometric shapes are layout, not words.
     if not name or name.startswith(("box drawings", "black ", "white ", "ballot", "circled")):
@@ -76,6 +75,8 @@ def emoji_rules(mode: str) -> list[Rule]:
     """The emoji and emoticon rules for one policy (see module docstring)."""
 
     def emoji(m: re.Match[str]) -> str:
+        if m.group("flag"):
+            return " flag " if mode == "name" else " "
         ch = m.group("e")
         if ch is None:
             return ""  # a stray modifier or variation selector
@@ -85,7 +86,7 @@ def emoji_rules(mode: str) -> list[Rule]:
     def emoticon(m: re.Match[str]) -> str:
         return "" if mode == "drop" else EMOTICONS[m.group(0)]
 
-    return [(_EMOTICON, emoticon), (_EMOJI, emoji)]
+    return [(_EMOTICON, emoticon, (":", ";", "=", "<", "XD")), (_EMOJI, emoji)]
 
 
 _EMOTICON = re.compile(
@@ -108,8 +109,17 @@ _HASHTAG = re.compile(r"#(?=[^\W\d_])")
 _COMPARE = re.compile(r"(?<=\s)[<>](?=\s)")
 _ARROW = re.compile(r"\s(?:->|=>|-->)\s")
 _OR_SLASH = re.compile(r"(?<=[^\W\d_])/(?=[^\W\d_])")
+PER = {
+    "day": "day", "week": "week", "month": "month", "year": "year", "hour": "hour",
+    "night": "night", "person": "person", "head": "head", "dose": "dose", "serving": "serving",
+    "min": "minute", "minute": "minute", "hr": "hour", "h": "hour", "wk": "week", "mo": "month",
+    "yr": "year", "kg": "kilogram", "lb": "pound",
+}  # fmt: skip
+_PER = re.compile(r"(?<=[^\W_])[ \t]?/[ \t]?(?P<unit>" + "|".join(sorted(PER, key=len, reverse=True)) + r")(?![\w])")
 _WORD_DOT = re.compile(r"(?<=[^\W\d_])\.(?=[^\W\d_])")
-_DASH = re.compile(r"\s+-+\s+|-{2,}|[\u2012-\u2015\u2e3a\u2e3b]")
+# Patterns that start with a run of spaces only start where the run starts
+# ("(?<!\s)"): otherwise a long run would be rescanned from every position.
+_DASH = re.compile(r"(?<!\s)\s+-+\s+|-{2,}|[\u2012-\u2015\u2e3a\u2e3b]")
 _ELLIPSIS = re.compile(r"\.{2,}")
 _BRACKETS = re.compile(r"[()\[\]{}]")
 
@@ -124,16 +134,17 @@ def _ellipsis(m: re.Match[str]) -> str:
 
 
 RULES: list[Rule] = [
-    (_SHARP, lambda m: " sharp"),
-    (_HASHTAG, lambda m: "hashtag "),
-    (_ARROW, lambda m: " to "),
-    (_COMPARE, lambda m: " less than " if m.group(0) == "<" else " greater than "),
-    (_SYMBOL, lambda m: SYMBOL_WORDS[m.group(0)]),
-    (_OR_SLASH, lambda m: " or "),
-    (_WORD_DOT, _word_dot),
-    (_DASH, lambda m: ", "),
-    (_ELLIPSIS, _ellipsis),
-    (_BRACKETS, lambda m: ", "),
+    (_SHARP, lambda m: " sharp", ("#",)),
+    (_HASHTAG, lambda m: "hashtag ", ("#",)),
+    (_ARROW, lambda m: " to ", ("->", "=>")),
+    (_COMPARE, lambda m: " less than " if m.group(0) == "<" else " greater than ", ("<", ">")),
+    (_SYMBOL, lambda m: SYMBOL_WORDS[m.group(0)], tuple(SYMBOL_WORDS)),
+    (_PER, lambda m: " per " + PER[m.group("unit")], ("/",)),
+    (_OR_SLASH, lambda m: " or ", ("/",)),
+    (_WORD_DOT, _word_dot, (".",)),
+    (_DASH, lambda m: ", ", ("-", "\u2012", "\u2013", "\u2014", "\u2015", "\u2e3a", "\u2e3b")),
+    (_ELLIPSIS, _ellipsis, ("..",)),
+    (_BRACKETS, lambda m: ", ", ("(", ")", "[", "]", "{", "}")),
 ]
 
 # --- final tidy-up ------------------------------------------------------------------
@@ -141,7 +152,7 @@ RULES: list[Rule] = [
 _UNSPEAKABLE = re.compile(r"[^\w\s'.,?!;:\-\ue000-\ue019" + SENTENCE_SEP + r"]|_")
 _STRAY_APOSTROPHE = re.compile(r"(?<![^\W\d_]|\ue001)'|(?<![sS])'(?![^\W\d_])")
 _STRAY_HYPHEN = re.compile(r"(?<![^\W_])-|-(?![^\W_])")
-_PUNCT_RUN = re.compile(r"\s*([.,?!;:](?:\s*[.,?!;:])*)")
+_PUNCT_RUN = re.compile(r"(?<![\s.,?!;:])\s*([.,?!;:](?:\s*[.,?!;:])*)")
 _SPACES = re.compile(r"[ \t\n]+")
 
 
@@ -155,8 +166,9 @@ def _punct_run(m: re.Match[str]) -> str:
 
 TIDY: list[Rule] = [
     (_UNSPEAKABLE, lambda m: " "),
-    (_STRAY_APOSTROPHE, lambda m: ""),
-    (_STRAY_HYPHEN, lambda m: " "),
+    (_STRAY_APOSTROPHE, lambda m: "", ("'",)),
+    (_STRAY_HYPHEN, lambda m: " ", ("-",)),
+    (_SPACES, lambda m: " "),
     (_PUNCT_RUN, _punct_run),
     (_SPACES, lambda m: " "),
 ]

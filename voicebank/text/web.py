@@ -25,10 +25,16 @@ _LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
 _DOMAIN = r"(?:" + _LABEL + r"\.)+(?:" + "|".join(sorted(TLDS, key=len, reverse=True)) + r")(?![\w-])"
 _PATH = r"(?:[/:][^\s<>\"'\[\]]*)?"
 
-_EMAIL = re.compile(r"(?<![\w.+-])(?P<local>[\w][\w.+-]{0,63})@(?P<domain>(?:" + _LABEL + r"\.)+" + _LABEL + r")(?![\w-])")
+_EMAIL = re.compile(
+    r"(?<![\w.+-])(?P<local>[\w][\w.+-]{0,63})@(?P<domain>(?:" + _LABEL + r"\.)+" + _LABEL + r")(?![\w-])"
+)
 _URL = re.compile(
     r"(?<![\w@./])(?:(?P<scheme>[Hh][Tt][Tt][Pp][Ss]?|[Ff][Tt][Pp])://(?P<host>[^\s/?#<>\"'\[\]]+)"
-    + r"|(?P<bare>(?:www\.)?" + _DOMAIN + r"))(?P<path>" + _PATH + r")"
+    + r"|(?P<bare>(?:www\.)?"
+    + _DOMAIN
+    + r"))(?P<path>"
+    + _PATH
+    + r")"
 )
 
 _SYMBOL_WORDS = {
@@ -74,4 +80,4 @@ def _url(m: re.Match[str]) -> str:
     return spoken + tail
 
 
-RULES: list[Rule] = [(_EMAIL, _email), (_URL, _url)]
+RULES: list[Rule] = [(_EMAIL, _email, ("@",)), (_URL, _url, (".",))]

@@ -8,16 +8,18 @@ digit by digit after "point", fractions and plural decades.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import Any
 
-from num2words import num2words
+from ..errors import MissingDependencyError
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
-# Letter names spelled so that any phonemizer says the letter, not a word
-# ("A" alone is otherwise read as the article).
+# Letter names spelled so that a phonemizer says the letter, not a word:
+# espeak-ng reads a lone "A" as the article, "ay" as "eye" and "eff" as
+# three letters; these spellings come out as the letter names.
 LETTER_NAMES = {
-    "a": "ay", "b": "bee", "c": "see", "d": "dee", "e": "ee", "f": "eff", "g": "jee",
+    "a": "eigh", "b": "bee", "c": "see", "d": "dee", "e": "ee", "f": "ef", "g": "jee",
     "h": "aitch", "i": "eye", "j": "jay", "k": "kay", "l": "el", "m": "em", "n": "en",
     "o": "oh", "p": "pee", "q": "cue", "r": "ar", "s": "ess", "t": "tee", "u": "you",
     "v": "vee", "w": "double-you", "x": "ex", "y": "why", "z": "zee",
@@ -27,6 +29,19 @@ _SCALES = ("", " thousand", " million", " billion", " trillion")
 # Integers with more digits than this are read digit by digit: nobody says
 # "four hundred quadrillion ..." and num2words' output would be enormous.
 MAX_CARDINAL_DIGITS = 15
+
+
+@cache
+def _num2words() -> Any:
+    try:
+        from num2words import num2words
+    except ImportError as e:  # it comes with the "speak" extra
+        raise MissingDependencyError("num2words (numbers as words)", "speak") from e
+    return num2words
+
+
+def num2words(number: int, to: str = "cardinal") -> str:
+    return str(_num2words()(number, to=to))
 
 
 def _us(words: str) -> str:

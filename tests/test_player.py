@@ -1,0 +1,116 @@
+"""The local player on a real (virtual) sound card: a private PulseAudio null sink.
+
+60 s of streamed speech is played while the same process records the sink's monitor;
+the recording must match what was synthesized, with no underflow between the first and
+the last frame, and the first sound at the monitor is timed from the call.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Iterator
+
+import numpy as np
+import pytest
+
+from tests.pulse import correlate_audio
+from voicebank.audio import AudioChunk
+
+# Written for this test: about a minute of plain narration.
+PASSAGE = (
+    "Every morning the baker on our corner opens her shutters a little before six. "
+    "The first thing she does is switch on the radio, quietly, so the street is still asleep. "
+    "Then she lights the big oven and lays out the dough she shaped the night before. "
+    "By half past six the smell of warm bread has found its way down the whole road, "
+    "and the first customers are already waiting by the door with their collars turned up. "
+    "She knows most of them by name, and she knows what they will ask for before they speak. "
+    "The man from the garage wants two rolls and a strong coffee. "
+    "The twins from the blue house want whatever is sweetest, and their mother says no every time. "
+    "On Saturdays her son comes in to help, and the queue moves twice as fast, "
+    "although he talks to everyone about football and forgets to give the change. "
+    "When the shop closes at two, she sweeps the floor, counts the money, "
+    "and sits for ten minutes in the sun on the bench outside before she walks home. "
+    "Some days a neighbour joins her there, and they talk about the weather, the prices, "
+    "and the new family who moved in above the chemist last spring."
+)
+
+
+def _tee(chunks: Iterator[AudioChunk], into: list[np.ndarray]) -> Iterator[AudioChunk]:
+    for c in chunks:
+        into.append(c.as_float32().copy())
+        yield c
+
+
+@pytest.mark.slow
+def test_player_streams_a_minute_without_underflow(pulse_server) -> None:  # type: ignore[no-untyped-def]
+    import sounddevice as sd
+
+    from voicebank.engines import load_engine
+    from voicebank.player import Player
+
+    engine = load_engine("joe")
+    rate = engine.sample_rate
+    engine.synthesize("Warming up.")  # load sessions and caches off the clock
+
+    captured: list[tuple[float, np.ndarray]] = []
+    lock = threading.Lock()
+
+    def on_input(indata: np.ndarray, frames: int, t: object, status: object) -> None:
+        stamp = time.perf_counter()
+        with lock:
+            captured.append((stamp, indata[:, 0].copy()))
+
+    played: list[np.ndarray] = []
+    with sd.InputStream(samplerate=rate, channels=1, dtype="float32", blocksize=256, callback=on_input):
+        time.sleep(0.5)
+        player = Player(blocksize=512)
+        stats = player.play(_tee(engine.stream(PASSAGE), played))
+        player.wait(timeout=180)
+        time.sleep(0.5)
+
+    reference = np.concatenate(played)
+    seconds = len(reference) / rate
+    assert seconds >= 55, f"the passage should give about a minute of speech, got {seconds:.1f} s"
+    assert stats.error == ""
+    assert stats.frames_played == len(reference)
+    assert stats.underruns == 0, stats
+    assert stats.device_underflows == 0, stats.status_flags[:5]
+
+    stamps = np.array([s for s, _ in captured])
+    blocks = [b for _, b in captured]
+    rec = np.concatenate(blocks)
+    r, lag, overlap = correlate_audio(rec, rate, reference, rate)
+    assert r > 0.9 and overlap > 0.99, (r, overlap)
+
+    # first sound at the monitor, from the call: the block holding the first loud sample
+    loud = np.flatnonzero(np.abs(rec) > 0.01)
+    assert loud.size
+    ends = np.cumsum([len(b) for b in blocks])
+    block = int(np.searchsorted(ends, loud[0], side="right"))
+    # a block's callback runs when its last frame has arrived: step back to the loud frame
+    frames_after = ends[block] - loud[0]
+    first_sound = stamps[block] - frames_after / rate - stats.started
+    print(
+        f"\nplayer: {seconds:.1f} s streamed, r={r:.4f}, first sound at the monitor "
+        f"{first_sound * 1000:.0f} ms after the call (first chunk {(stats.first_chunk - stats.started) * 1000:.0f} ms), "
+        f"underruns {stats.underruns}, device underflows {stats.device_underflows}"
+    )
+    assert 0.0 < first_sound < 2.0
+
+
+@pytest.mark.slow
+def test_stop_interrupts_at_once(pulse_server) -> None:  # type: ignore[no-untyped-def]
+    from voicebank.engines import load_engine
+    from voicebank.player import Player
+
+    engine = load_engine("joe")
+    player = Player()
+    player.play(engine.stream(PASSAGE))
+    time.sleep(1.5)
+    t0 = time.perf_counter()
+    player.stop()
+    assert time.perf_counter() - t0 < 0.5
+    stats = player.wait(timeout=5)
+    assert stats.interrupted
+    assert stats.frames_played < 10 * engine.sample_rate
