@@ -59,6 +59,7 @@ def run_interactive(engine: Any, options: Any, device: Any = None) -> None:
 
     player = Player(device)
     book = PhraseBook()
+    player.warm_up(engine.sample_rate)
     if not sys.stdin.isatty():  # piped input: speak each line, in order
         for line in sys.stdin:
             if line.strip():

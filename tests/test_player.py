@@ -65,6 +65,7 @@ def test_player_streams_a_minute_without_underflow(pulse_server) -> None:  # typ
     with sd.InputStream(samplerate=rate, channels=1, dtype="float32", blocksize=256, callback=on_input):
         time.sleep(0.5)
         player = Player(blocksize=512)
+        player.warm_up(rate)  # as the interactive prompt does at start
         stats = player.play(_tee(engine.stream(PASSAGE), played))
         player.wait(timeout=180)
         time.sleep(0.5)

@@ -119,6 +119,14 @@ class Player:
         self._feeder.start()
         return self.stats
 
+    def warm_up(self, rate: int = 22050, seconds: float = 0.1) -> None:
+        """Open the device once with silence, so the sound system's first-use costs
+        (connection, resampler set-up; ~0.8 s on a fresh PulseAudio) are paid before
+        the first real sentence."""
+        silence = AudioChunk(np.zeros(int(rate * seconds), np.float32), rate, utterance_end=True)
+        self.play([silence])
+        self.wait(timeout=5.0)
+
     def wait(self, timeout: float | None = None) -> PlaybackStats:
         """Block until playback ends (or ``timeout`` seconds pass); re-raise device errors."""
         self._done.wait(timeout)
