@@ -62,6 +62,11 @@ def status(bank: Path = BankArg, as_json: bool = JsonOpt) -> None:
     typer.echo(f"Speech      {st.speech_minutes:.1f} min in chosen takes ({st.all_minutes:.1f} min in all takes)")
     if st.flagged:
         typer.echo("Marked      " + ", ".join(f"{v} {k}" for k, v in st.flagged.items()))
+    if st.unfinished_captures:
+        typer.echo(
+            f"Unfinished  {st.unfinished_captures} recordings of an interrupted session wait in .inprogress; "
+            "the next 'voicebank record' saves them as takes."
+        )
     if st.recovered:
         typer.echo(f"Recovered   {st.recovered} takes were saved by crash recovery; listen to them once.")
 

@@ -17,3 +17,11 @@ def ljspeech() -> Path:
     if not (LJSPEECH / "metadata.csv").is_file():
         pytest.skip(f"real recordings not available: {LJSPEECH} is absent")
     return LJSPEECH
+
+
+# Play-and-record tests: a private PulseAudio server with a null sink (tests/pulse.py).
+import sys as _sys  # noqa: E402
+
+if str(REPO) not in _sys.path:  # `tests.pulse` must import however pytest was started
+    _sys.path.insert(0, str(REPO))
+from tests.pulse import pulse_server  # noqa: E402,F401

@@ -47,6 +47,7 @@ JOURNAL = "journal.jsonl"
 TAKES_DIR = "takes"
 LOST_DIR = "lost+found"
 LOCK = ".lock"
+SPOOL_DIR = ".inprogress"  # the recorder's crash-safe capture files (voicebank.record.spool)
 AUDIO_EXT = ".flac"
 # Compact the journal into the manifest once it holds this many entries.
 COMPACT_AFTER = 500
@@ -123,6 +124,7 @@ class BankStatus:
     by_verdict: dict[str, int]
     flagged: dict[str, int]
     recovered: int
+    unfinished_captures: int = 0  # recordings of a killed session, recovered by the next 'voicebank record'
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -369,6 +371,7 @@ class Bank:
         choose: bool = False,
         source: str = "",
         recorded_at: str | None = None,
+        recovered: bool = False,
     ) -> TakeRecord:
         """Store one take durably and return its record (only once it is safe on disk).
 
@@ -406,6 +409,7 @@ class Bank:
             recorded_at=recorded_at or utc_now(),
             status=status,
             source=source,
+            recovered=recovered,
             qc=qc or {},
         )
         self._commit({"op": "take", "take": rec.to_dict()})
@@ -547,6 +551,7 @@ class Bank:
             by_verdict=by_verdict,
             flagged=flagged,
             recovered=sum(1 for t in self.takes.values() if t.recovered),
+            unfinished_captures=len(list((self.root / SPOOL_DIR).glob("*.json"))) if (self.root / SPOOL_DIR).is_dir() else 0,
         )
 
     def qc_measures(self, *, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:

@@ -1,0 +1,296 @@
+"""The real ``voicebank record`` command in a real terminal (tmux), with a real microphone.
+
+The microphone is the monitor of a private PulseAudio null sink; "speaking" is playing
+an LJSpeech sentence into that sink. Keys go in with ``tmux send-keys``; the screen comes
+back with ``tmux capture-pane``; the bank is then opened to check what it holds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from tests.pulse import PulseServer, correlate_audio
+from voicebank.bank.store import Bank
+
+CLIP = "LJ001-0002.wav"  # 1.9 s
+LONG_CLIP = "LJ001-0001.wav"  # 9.7 s
+VOICEBANK = Path(sys.executable).with_name("voicebank")
+
+
+class Tmux:
+    """One private tmux server running one command in a 120x40 window."""
+
+    def __init__(self, env: dict[str, str], command: list[str], cwd: Path) -> None:
+        if not shutil.which("tmux"):
+            pytest.skip("tmux is not installed")
+        self.socket = str(cwd / f"tmux-{uuid.uuid4().hex[:8]}")  # a private server, its socket in tmp_path
+        self.env = dict(env, LANG="C.UTF-8", TERM="xterm-256color")
+        pass_env = [a for k in ("HOME", "XDG_RUNTIME_DIR", "PULSE_SERVER", "LANG", "VOICEBANK_HOME", "PATH")
+                    if k in self.env for a in ("-e", f"{k}={self.env[k]}")]
+        self._tmux("new-session", "-d", "-x", "120", "-y", "40", "-c", str(cwd), *pass_env,
+                   " ".join(_quote(c) for c in command) + "; echo EXITED $?; sleep 60")
+
+    def _tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-u", "-f", "/dev/null", "-S", self.socket, *args], env=self.env,
+                              check=True, capture_output=True, text=True, timeout=10).stdout
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p")
+
+    def keys(self, *keys: str) -> None:
+        self._tmux("send-keys", *keys)
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} did not appear on the screen within {timeout} s:\n{screen}")
+            time.sleep(0.1)
+
+    def pid(self) -> int:
+        """The pane's shell; the recorder is its child."""
+        return int(self._tmux("display-message", "-p", "#{pane_pid}").strip())
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], env=self.env, capture_output=True, timeout=10,
+                       check=False)
+
+
+def _quote(s: str) -> str:
+    import shlex
+
+    return shlex.quote(s)
+
+
+def _recorder_pid(shell_pid: int, timeout: float = 10.0) -> int:
+    """The voicebank process under the pane's shell."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(shell_pid)], capture_output=True, text=True,
+                             check=False)
+        for line in out.stdout.splitlines():
+            pid, _, args = line.strip().partition(" ")
+            if "voicebank" in args and "record" in args:
+                return int(pid)
+        time.sleep(0.1)
+    raise AssertionError("the voicebank process was not found")
+
+
+@pytest.fixture
+def bank_path(tmp_path: Path) -> Path:
+    path = tmp_path / "bank"
+    Bank.create(path, speaker="Test").close()
+    return path
+
+
+def _start(pulse_server: PulseServer, bank_path: Path, *extra: str) -> Tmux:
+    env = dict(pulse_server.env, VOICEBANK_HOME=str(bank_path.parent / "home"))
+    cmd = [str(VOICEBANK) if VOICEBANK.exists() else sys.executable, *([] if VOICEBANK.exists() else
+           ["-m", "voicebank.cli.main"]), "record", str(bank_path), *extra]
+    return Tmux(env, cmd, bank_path.parent)
+
+
+def _record_clip(t: Tmux, pulse_server: PulseServer, wav: Path) -> str:
+    t.keys("Space")
+    t.wait_for("RECORDING")
+    pulse_server.play(wav)
+    time.sleep(0.3)
+    t.keys("Space")
+    return t.wait_for("saved)")
+
+
+@pytest.mark.slow
+def test_record_accept_redo_skip_quit_resume(pulse_server: PulseServer, ljspeech: Path, bank_path: Path) -> None:
+    wav = ljspeech / "wavs" / CLIP
+    t = _start(pulse_server, bank_path)
+    try:
+        screen = t.wait_for("Press SPACE to record", timeout=30)
+        assert "prompt 1 of 1625 (s0001)" in screen
+        assert "The graduation ceremony was long, but I loved every minute." in screen  # the exact text
+        assert "█" in screen  # ...under the same text in large letters
+        assert "Done 0 of 1625" in screen
+
+        screen = _record_clip(t, pulse_server, wav)  # record
+        assert "✔ Good take." in screen and "s0001.t01" in screen
+        t.keys("p")  # play it back
+        t.wait_for("Playing s0001.t01")
+        t.keys("p")  # and stop
+        t.wait_for("✔ Good take.")
+        t.keys("a")  # accept
+        screen = t.wait_for("Done 1 of 1625")  # the screen is drawn top to bottom: wait for the end
+        assert "prompt 2 of 1625 (s0002)" in screen and "Kept s0001.t01." in screen
+        assert "sound coverage" in screen
+
+        _record_clip(t, pulse_server, wav)
+        t.keys("r")  # redo: the first take is kept, unused, and recording starts again
+        screen = t.wait_for("s0002.t01 is kept but not used")
+        assert "RECORDING" in screen
+        pulse_server.play(wav)
+        time.sleep(0.3)
+        t.keys("Space")
+        screen = t.wait_for("s0002.t02")
+        t.keys("s")  # skip
+        screen = t.wait_for("Skipped s0002")
+        assert "prompt 3 of 1625 (s0003)" in screen
+        t.keys("q")  # quit
+        screen = t.wait_for("EXITED 0")
+        assert "Saved 3 takes this session (1 kept)." in screen
+        assert "Next time you start at s0003" in screen
+        assert "Traceback" not in screen
+    finally:
+        t.close()
+
+    with Bank.open(bank_path, writable=False) as bank:
+        assert bank.chosen == {"s0001": "s0001.t01"}
+        assert bank.takes["s0001.t01"].status == "accepted"
+        assert [(k.id, k.status) for k in bank.takes_for("s0002")] == [("s0002.t01", "pending"),
+                                                                        ("s0002.t02", "pending")]
+        assert bank.flags == {"s0002": "skipped"}
+        take = bank.takes["s0001.t01"]
+        samples, rate = bank.read_take(take)
+    ref, ref_rate = sf.read(wav, dtype="float32")
+    r, _, _ = correlate_audio(samples, rate, ref, ref_rate)
+    assert r > 0.95, r
+
+    # Resume: the next session starts at the first prompt without a chosen take, past the skipped one.
+    t = _start(pulse_server, bank_path, "--break-minutes", "0.02")
+    try:
+        screen = t.wait_for("Press SPACE to record", timeout=30)
+        assert "prompt 3 of 1625 (s0003)" in screen and "Done 1 of 1625" in screen
+        t.wait_for("Time for a break")  # after 1.2 s here, 20 minutes by default
+        t.keys("c")
+        t.wait_for("Carrying on")
+        t.keys("b")  # back goes to the prompt above
+        screen = t.wait_for("prompt 2 of 1625 (s0002)")
+        assert "skipped before" in screen and "2 earlier takes kept" in screen
+        t.keys("q")
+        t.wait_for("EXITED 0")
+    finally:
+        t.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
+def test_terminal_closed_while_recording_keeps_the_take(
+    pulse_server: PulseServer, ljspeech: Path, bank_path: Path, sig: signal.Signals
+) -> None:
+    """Hands-free mode hears the speech and starts by itself; then the window is closed (SIGHUP)
+    or the system asks the program to stop (SIGTERM): the take is finished and saved."""
+    wav = ljspeech / "wavs" / LONG_CLIP
+    t = _start(pulse_server, bank_path, "--mode", "auto")
+    try:
+        t.wait_for("Listening", timeout=30)
+        pid = _recorder_pid(t.pid())
+        player = pulse_server.play(wav, wait=False)
+        t.wait_for("RECORDING")
+        time.sleep(2.0)
+        os.kill(pid, sig)  # SIGHUP is what closing the terminal window sends
+        _wait_gone(pid)
+        player.terminate()
+        player.wait(timeout=10)
+    finally:
+        t.close()
+    with Bank.open(bank_path, writable=False) as bank:
+        [take] = bank.takes_for("s0001")
+        assert take.status == "pending" and take.source.startswith("microphone:")
+        assert 1.5 < take.duration < 6.0, take.duration
+        samples, rate = bank.read_take(take)
+    assert not any((bank_path / ".inprogress").glob("*.wav"))
+    ref, ref_rate = sf.read(wav, dtype="float32")
+    r, _, _ = correlate_audio(samples, rate, ref[: int(take.duration * ref_rate)], ref_rate)
+    assert r > 0.9, r
+
+
+@pytest.mark.slow
+def test_killed_while_recording_is_recovered_next_session(
+    pulse_server: PulseServer, ljspeech: Path, bank_path: Path
+) -> None:
+    wav = ljspeech / "wavs" / LONG_CLIP
+    t = _start(pulse_server, bank_path)
+    try:
+        t.wait_for("Press SPACE to record", timeout=30)
+        pid = _recorder_pid(t.pid())
+        t.keys("Space")
+        t.wait_for("RECORDING")
+        player = pulse_server.play(wav, wait=False)
+        time.sleep(2.5)
+        os.kill(pid, signal.SIGKILL)  # no chance to save anything
+        _wait_gone(pid)
+        player.terminate()
+        player.wait(timeout=10)
+    finally:
+        t.close()
+    with Bank.open(bank_path, writable=False) as bank:
+        assert bank.takes == {}  # the bank never heard of the take...
+    assert list((bank_path / ".inprogress").glob("*.wav"))  # ...but the spool has it
+
+    t = _start(pulse_server, bank_path)
+    try:
+        # The recovered take is the one on screen, ready to be heard, kept or recorded again.
+        screen = t.wait_for("saved)", timeout=30)
+        assert "Recovered 1 recording from an interrupted session (s0001)" in screen
+        assert "prompt 1 of 1625 (s0001)" in screen and "(s0001.t01" in screen and "saved)" in screen
+        t.keys("q")
+        screen = t.wait_for("EXITED 0")
+    finally:
+        t.close()
+    with Bank.open(bank_path, writable=False) as bank:
+        [take] = bank.takes_for("s0001")
+        assert take.source.startswith("recovered-capture:") and take.status == "pending"
+        assert take.duration > 1.5
+        samples, rate = bank.read_take(take)
+    assert not any((bank_path / ".inprogress").iterdir())
+    ref, ref_rate = sf.read(wav, dtype="float32")
+    r, _, _ = correlate_audio(samples, rate, ref[: int(take.duration * ref_rate)], ref_rate)
+    assert r > 0.9, r
+
+
+def test_big_letters_fit_and_keep_every_word() -> None:
+    from voicebank.record import bigtext
+
+    for ch, rows in bigtext.GLYPHS.items():
+        assert len(rows) == 5 and len({len(r) for r in rows}) == 1, ch
+    text = "It's strange to imagine my voice coming from a computer."
+    lines = bigtext.wrap_big(text, 80)
+    assert lines is not None and " ".join(lines) == text.upper()
+    art = bigtext.render(text, 80)
+    assert art is not None and max(len(r) for r in art) <= 80
+    assert len(art) == len(lines) * 4 - 1  # 3 rows a line, a blank row between lines
+    assert bigtext.render("Café “quoted” — naïve", 200) is not None  # accents and typographic marks
+    assert bigtext.render("Supercalifragilistic", 30) is None  # cannot fit: plain text instead
+
+
+def test_without_a_terminal_it_says_so(bank_path: Path) -> None:
+    cmd = [str(VOICEBANK)] if VOICEBANK.exists() else [sys.executable, "-m", "voicebank.cli.main"]
+    out = subprocess.run([*cmd, "record", str(bank_path)], stdin=subprocess.DEVNULL, capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert out.returncode == 2
+    assert "needs a terminal" in out.stderr and "Traceback" not in out.stderr
+
+
+def _wait_gone(pid: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        # A zombie child of the pane's shell counts as gone.
+        stat = Path(f"/proc/{pid}/stat")
+        if stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"process {pid} is still running")
