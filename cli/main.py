@@ -28,7 +28,7 @@ def _mount_optional() -> None:
     """Mount command groups whose modules exist (each is a thin layer over the library)."""
     import importlib
 
-    for module, name in (("prompts", "prompts"), ("record", "record"), ("lexicon", "lexicon"), ("speak", "speak"), ("bench", "bench")):
+    for module, name in (("prompts", "prompts"), ("record", "record"), ("lexicon", "lexicon"), ("speak", "speak"), ("train", "train"), ("bench", "bench")):
         try:
             mod = importlib.import_module(f"{__package__}.{module}")
         except ModuleNotFoundError as exc:

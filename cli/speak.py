@@ -26,22 +26,36 @@ def _options(speed: float):  # type: ignore[no-untyped-def]
 
 
 def write_wav(chunks, out: Path) -> float:  # type: ignore[no-untyped-def]
-    """Collect a chunk stream into a 16-bit WAV, written atomically; return its duration."""
+    """Stream chunks into a 16-bit WAV (constant memory), renamed into place at the end.
+
+    Returns the duration written; nothing is left behind when there was nothing to say.
+    """
     import os
 
-    import numpy as np
     import soundfile as sf
 
-    parts, rate = [], 22050
-    for c in chunks:
-        parts.append(c.as_float32())
-        rate = c.sample_rate
-    audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
-    sf.write(tmp, audio, rate, subtype="PCM_16", format="WAV")
-    os.replace(tmp, out)
-    return len(audio) / rate
+    fh = None
+    frames = 0
+    rate = 22050
+    try:
+        for c in chunks:
+            if fh is None:
+                rate = c.sample_rate
+                fh = sf.SoundFile(tmp, "w", samplerate=rate, channels=1, subtype="PCM_16", format="WAV")
+            fh.write(c.as_float32())
+            frames += c.frames
+        if fh is not None:
+            fh.close()
+            fh = None
+            if frames:
+                os.replace(tmp, out)
+    finally:
+        if fh is not None:
+            fh.close()
+        tmp.unlink(missing_ok=True)
+    return frames / rate
 
 
 def speak(
@@ -85,12 +99,17 @@ def speak(
         chunks = engine.stream(text, opts)
     if out is not None:
         seconds = write_wav(chunks, out)
-        typer.echo(f"Wrote {out} ({seconds:.1f} s of speech).")
+        if seconds == 0:
+            typer.echo("Nothing to say: the text holds no words, so no file was written.")
+        else:
+            typer.echo(f"Wrote {out} ({seconds:.1f} s of speech).")
         return
     from voicebank.player import play_blocking
 
     stats = play_blocking(chunks, dev)
-    if stats.first_audio_latency is not None:
+    if stats.frames_played == 0:
+        typer.echo("Nothing to say: the text holds no words.")
+    elif stats.first_audio_latency is not None:
         typer.echo(f"first sound after {stats.first_audio_latency * 1000:.0f} ms", err=True)
 
 

@@ -43,5 +43,8 @@ if [ ! -x .venv/bin/python ]; then
   }
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[all,dev]"
+# torch first, pinned: these builds run on CPU-only machines and match the GPU machines;
+# left to the resolver, torch would come as a much larger build.
+.venv/bin/python -m pip install -q torch==2.11.0 torchaudio==2.11.0 torchcodec==0.13.0
+.venv/bin/python -m pip install -q -e ".[all,train,dev]"
 echo "voicebank is installed in .venv (run: .venv/bin/voicebank --help)"

@@ -97,8 +97,16 @@ class Player:
     ``blocksize`` frames per callback (small = low latency; 0 lets PortAudio choose).
     """
 
-    def __init__(self, device: int | str | None = None, *, blocksize: int = 512, latency: str | float = "low") -> None:
+    def __init__(
+        self,
+        device: int | str | None = None,
+        *,
+        blocksize: int = 512,
+        latency: str | float = "low",
+        max_ahead_s: float = 10.0,
+    ) -> None:
         self.device = device
+        self.max_ahead_s = max_ahead_s  # the engine may run this far ahead of the speakers (bounded memory)
         self.blocksize = blocksize
         self.latency = latency
         self._stream: Any = None
@@ -172,6 +180,9 @@ class Player:
                 buf.put(np.ascontiguousarray(samples, dtype=np.float32))
                 if not stream.active and not self._stop.is_set():
                     stream.start()
+                limit = self.max_ahead_s * device_rate
+                while buf.frames > limit and not self._stop.is_set():
+                    time.sleep(0.02)  # back-pressure: a long text never piles up in memory
             buf.closed = True
             # let the device drain what is buffered, unless interrupted
             while stream is not None and not self._stop.is_set() and buf.frames > 0:

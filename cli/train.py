@@ -1,0 +1,37 @@
+"""``voicebank train ...``: bank → dataset → fine-tune → evaluate → export.
+
+Each step lives in its own small CLI module (``train_*.py``) that registers its commands
+on this group; the work itself is in ``voicebank.train``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    help=(
+        "Make a voice from your bank: prepare a dataset, fine-tune a model (GPU recommended), "
+        "evaluate it against your real recordings, and export it for fast offline speech.\n\n"
+        "Typical use:\n\n"
+        "  voicebank train prepare ~/my-voice ~/my-voice-data\n\n"
+        "  voicebank train finetune --recipe vits --dataset ~/my-voice-data --base BASE --out ~/voices/me\n\n"
+        "  voicebank train eval ~/voices/me --dataset ~/my-voice-data\n\n"
+        "  voicebank train export ~/voices/me --out ~/voices/me-onnx"
+    ),
+    no_args_is_help=True,
+)
+
+for _name in ("train_prepare", "train_finetune", "train_eval", "train_export", "train_base"):
+    try:
+        _mod = importlib.import_module(f"{__package__}.{_name}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name and _exc.name.endswith(f".{_name}"):
+            continue
+        raise
+    _mod.register(app)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="train")
