@@ -4,7 +4,7 @@ Both engines speak the same voice and sentences in the same process, interleaved
 run, at each thread setting (ONNX Runtime ``intra_op_num_threads``; ``inter_op`` = 1):
 
 * **voicebank**: :meth:`PiperOnnxEngine.stream` (windowed flow/decoder, first-clause mode
-  on for long sentences); also ``voicebank-whole-clause`` on the long input, i.e. with the
+  on for long sentences); also ``voicebank-no-first-clause`` on the long input, i.e. with the
   first-clause mode off, to show what it buys;
 * **piper**: ``piper-tts``'s own ``PiperVoice.synthesize`` generator, unmodified except
   that its ONNX Runtime session is built here to set the thread counts.
@@ -31,7 +31,8 @@ import json
 import os
 import platform
 import time
-from typing import Any, Callable, Iterable, Optional, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ def load_piper(model: os.PathLike, config: os.PathLike, threads: int) -> Any:
 def _time_chunks(start: Callable[[], Iterable[Any]], frames: Callable[[Any], int], rate: int) -> dict[str, float]:
     """Time one utterance: first chunk, last chunk, audio length, and player underrun."""
     t0 = time.perf_counter()
-    first: Optional[float] = None
+    first: float | None = None
     audio = 0
     late = 0.0
     for chunk in start():
@@ -128,12 +129,12 @@ def _machine() -> dict[str, Any]:
 def run_latency(
     runs: int = 10,
     threads: Sequence[int] = (1, 2),
-    voice: Optional[str] = None,
+    voice: str | None = None,
     typing: bool = False,
     typing_runs: int = 3,
     wpm: float = 40.0,
     prosody: bool = True,
-    inputs: Optional[dict[str, str]] = None,
+    inputs: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark and return its results as a JSON-ready dict."""
     from voicebank.engines import SynthesisOptions, load_engine
@@ -145,7 +146,7 @@ def run_latency(
     no_head = SynthesisOptions(first_clause=False)
     machine_before = _machine()
 
-    def ours_run(t: int, text: str, opts: Optional[Any] = None) -> dict[str, float]:
+    def ours_run(t: int, text: str, opts: Any | None = None) -> dict[str, float]:
         eng = ours[t]
         return _time_chunks(lambda: eng.stream(text, opts), lambda c: c.frames, eng.sample_rate)
 
@@ -153,14 +154,14 @@ def run_latency(
         v = piper[t]
         return _time_chunks(lambda: v.synthesize(text), lambda c: len(c.audio_float_array), v.config.sample_rate)
 
-    configs: list[tuple[str, int, Callable[[str], dict[str, float]], Optional[str]]] = []
+    configs: list[tuple[str, int, Callable[[str], dict[str, float]], str | None]] = []
     for t in threads:
         configs.append(("voicebank", t, lambda text, t=t: ours_run(t, text), None))
         configs.append(("piper", t, lambda text, t=t: piper_run(t, text), None))
-        configs.append(("voicebank-whole-clause", t, lambda text, t=t: ours_run(t, text, no_head), "long"))
+        configs.append(("voicebank-no-first-clause", t, lambda text, t=t: ours_run(t, text, no_head), "long"))
 
     for name, text in texts.items():  # warm-up: first calls allocate arenas and caches
-        for engine_name, _, fn, only in configs:
+        for _, _, fn, only in configs:
             if only is None or only == name:
                 fn(text)
 
@@ -269,12 +270,12 @@ def run_typing(
 ) -> dict[str, Any]:
     """Enter → first audio with type-ahead, against Piper given the finished line at Enter."""
     samples: dict[str, dict[str, list[dict[str, Any]]]] = {"voicebank": {}, "piper": {}}
-    for r in range(runs):
+    for _ in range(runs):
         for t in ours:
             samples["voicebank"].setdefault(f"threads={t}", []).append(replay_typing(ours[t], text, wpm))
             v = piper[t]
             samples["piper"].setdefault(f"threads={t}", []).append(
-                _time_chunks(lambda: v.synthesize(text), lambda c: len(c.audio_float_array), v.config.sample_rate)
+                _time_chunks(lambda v=v: v.synthesize(text), lambda c: len(c.audio_float_array), v.config.sample_rate)
             )
     summary: dict[str, Any] = {"wpm": wpm, "seconds_per_key": round(60.0 / (wpm * 5.0), 3), "runs": runs}
     for engine_name, per_t in samples.items():
@@ -444,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     threads = tuple(int(t) for t in str(args.threads).split(",") if t.strip())
     res = run_latency(

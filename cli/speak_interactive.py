@@ -101,8 +101,11 @@ def run_interactive(engine: Any, options: Any, device: Any = None) -> None:
     )
     print(HELP)
     last = ""
-    with TypeAhead(engine, options) as typing, patch_stdout():
-        session.default_buffer.on_text_changed += lambda buf: typing.update(buf.text)
+    # Type-ahead needs the streaming Piper engine's planning hooks; other engines just stream.
+    typing: Any = TypeAhead(engine, options) if hasattr(engine, "plan") else None
+    with patch_stdout():
+        if typing is not None:
+            session.default_buffer.on_text_changed += lambda buf: typing.update(buf.text)
         while True:
             try:
                 line = session.prompt("say> ")
@@ -120,5 +123,7 @@ def run_interactive(engine: Any, options: Any, device: Any = None) -> None:
                 continue
             if line.strip():
                 last = line
-                player.play(typing.speak(line))
+                player.play(typing.speak(line) if typing is not None else engine.stream(line, options))
+    if typing is not None:
+        typing.close()
     player.stop()

@@ -34,6 +34,36 @@ def load_engine(voice_ref: VoiceRef = None, **opts: Any) -> Engine:
     Keyword options go to the engine: ``threads`` (ONNX Runtime intra-op threads, default 1),
     ``espeak`` (``"auto"``, ``"piper"`` or ``"system"``), ``streaming`` (default True).
     """
+    folder = _voice_folder(voice_ref)
+    if folder is not None:
+        from .xtts_voice import is_xtts_voice  # cheap: no torch
+
+        if is_xtts_voice(folder):
+            from .xtts import XttsEngine
+
+            return XttsEngine.from_folder(
+                folder,
+                device=opts.get("device", "auto"),
+                threads=opts.get("threads"),
+                lexicon=opts.get("lexicon"),
+                streaming=opts.get("streaming", True),
+            )
     from .piper_onnx import PiperOnnxEngine
 
     return PiperOnnxEngine(resolve_voice(voice_ref), **opts)
+
+
+def _voice_folder(voice_ref: VoiceRef) -> Any:
+    """The folder a reference names (a path, or a name in the local registry), if it is one."""
+    import os
+    from pathlib import Path
+
+    from ..config import voices_dir
+
+    if voice_ref is None:
+        return None
+    text = os.fspath(voice_ref)
+    for candidate in (Path(text).expanduser(), voices_dir() / text):
+        if candidate.is_dir():
+            return candidate
+    return None

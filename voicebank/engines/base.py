@@ -11,8 +11,9 @@ whitespace, punctuation only) gives exactly one empty chunk with ``utterance_end
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Iterator, Optional, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -27,17 +28,17 @@ class SynthesisOptions:
     """Per-call settings (the voice's own settings live in its ``.onnx.json``)."""
 
     schema_version: int = 1
-    length_scale: Optional[float] = None  # >1 slower speech; None: the voice's default
-    noise_scale: Optional[float] = None  # generator noise; None: the voice's default
-    noise_w_scale: Optional[float] = None  # duration noise; None: the voice's default
-    speaker_id: Optional[int] = None  # multi-speaker voices only
+    length_scale: float | None = None  # >1 slower speech; None: the voice's default
+    noise_scale: float | None = None  # generator noise; None: the voice's default
+    noise_w_scale: float | None = None  # duration noise; None: the voice's default
+    speaker_id: int | None = None  # multi-speaker voices only
     volume: float = 1.0  # gain on the model's output, then clipped to [-1, 1]
     sample_format: str = "float32"  # "float32" or "int16" samples in the chunks
     sentence_silence: float = 0.0  # seconds of silence added after each sentence
     # Speak the first clause of a long sentence on its own for a fast first chunk, then
     # continue with the whole-sentence synthesis from the end of that clause.  None: only
     # for sentences long enough that the text encoder would delay the first chunk.
-    first_clause: Optional[bool] = None
+    first_clause: bool | None = None
     first_window: int = 24  # latent frames (256 samples each) in the first decoded window
     window: int = 128  # frames in the second window; later ones grow up to max_window
     max_window: int = 1024
@@ -62,7 +63,7 @@ class SynthesisOptions:
         return asdict(self)
 
     @staticmethod
-    def from_dict(data: dict[str, Any]) -> "SynthesisOptions":
+    def from_dict(data: dict[str, Any]) -> SynthesisOptions:
         known = {f.name for f in fields(SynthesisOptions)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -77,11 +78,11 @@ class Engine(Protocol):
     name: str
     sample_rate: int
 
-    def stream(self, text: str, options: Optional[SynthesisOptions] = None) -> Iterator[AudioChunk]:
+    def stream(self, text: str, options: SynthesisOptions | None = None) -> Iterator[AudioChunk]:
         """Speak ``text``: yield chunks as soon as they are computed."""
         ...
 
-    def synthesize(self, text: str, options: Optional[SynthesisOptions] = None) -> AudioChunk:
+    def synthesize(self, text: str, options: SynthesisOptions | None = None) -> AudioChunk:
         """Speak ``text`` into one chunk (the whole stream joined)."""
         ...
 
@@ -92,10 +93,10 @@ class EngineBase:
     name: str = "engine"
     sample_rate: int = 22050
 
-    def stream(self, text: str, options: Optional[SynthesisOptions] = None) -> Iterator[AudioChunk]:
+    def stream(self, text: str, options: SynthesisOptions | None = None) -> Iterator[AudioChunk]:
         raise NotImplementedError
 
-    def synthesize(self, text: str, options: Optional[SynthesisOptions] = None) -> AudioChunk:
+    def synthesize(self, text: str, options: SynthesisOptions | None = None) -> AudioChunk:
         opts = options or SynthesisOptions()
         parts = [chunk.samples for chunk in self.stream(text, opts)]
         dtype = np.int16 if opts.sample_format == "int16" else np.float32

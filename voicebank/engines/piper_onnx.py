@@ -22,9 +22,10 @@ import re
 import threading
 import unicodedata
 from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence, Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from ..audio import AudioChunk
 from ..errors import EngineError, MissingDependencyError
 from .base import EngineBase, SynthesisOptions, make_chunk
 from .registry import VoiceFiles, file_sha256
-from .streaming import Latent, SplitModel, WindowedSynthesis, WindowPlan, plan_from_options
+from .streaming import Background, Latent, SplitModel, WholeSynthesis, WindowedSynthesis, plan_from_options
 
 PAD, BOS, EOS = "_", "^", "$"
 CLAUSE_MARKS = frozenset(",;:")
@@ -42,6 +43,7 @@ MAX_PAUSE_S = 30.0
 FIRST_CLAUSE_MIN_IDS = 300  # auto first-clause mode only for sentences longer than this
 FIRST_CLAUSE_MIN_PHONEMES = 15  # a head shorter than this would be over before the rest is ready
 _ESPEAK_LOCK = threading.Lock()
+_PHONEME_BLOCK = re.compile(r"\[\[\s*([^\[\]\n]+?)\s*\]\]")  # as voicebank.text.PHONEME_MARKER
 
 
 # --------------------------------------------------------------------------- voice config
@@ -64,7 +66,7 @@ class PiperVoiceConfig:
     vowel_clusters: tuple[tuple[str, ...], ...] = ()
 
     @staticmethod
-    def from_dict(data: dict[str, Any]) -> "PiperVoiceConfig":
+    def from_dict(data: dict[str, Any]) -> PiperVoiceConfig:
         try:
             inference = data.get("inference", {}) or {}
             id_map = {str(k): [int(i) for i in v] for k, v in data["phoneme_id_map"].items()}
@@ -102,7 +104,7 @@ class PiperVoiceConfig:
         }
 
     @staticmethod
-    def load(path: Path) -> "PiperVoiceConfig":
+    def load(path: Path) -> PiperVoiceConfig:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -186,7 +188,7 @@ class SystemEspeak(Phonemizer):
     backend = "system"
     _SPLIT = re.compile(r"([,;:.!?]+)(?=\s|$)")
 
-    def __init__(self, library: Optional[str] = None) -> None:
+    def __init__(self, library: str | None = None) -> None:
         import ctypes
         import ctypes.util
 
@@ -212,7 +214,7 @@ class SystemEspeak(Phonemizer):
             ver = (lib.espeak_Info(ctypes.byref(data)) or b"?").decode()
         self._ctypes = ctypes
         self._lib = lib
-        self._voice: Optional[str] = None
+        self._voice: str | None = None
         self.data_dir = Path((data.value or b"").decode())
         self.description = f"espeak-ng {ver} from the system ({name}, data: {self.data_dir})"
 
@@ -321,29 +323,6 @@ def is_spoken(phonemes: Sequence[str]) -> bool:
 # --------------------------------------------------------------------------- the engine
 
 
-class _Background:
-    """Run one call in a daemon thread; ``result()`` waits and re-raises its exception."""
-
-    def __init__(self, fn: Callable[[], Any]) -> None:
-        self._fn = fn
-        self._value: Any = None
-        self._error: Optional[BaseException] = None
-        self._thread = threading.Thread(target=self._run, daemon=True, name="voicebank-encode")
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._value = self._fn()
-        except BaseException as exc:  # handed over to the caller of result()
-            self._error = exc
-
-    def result(self) -> Any:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
 class _Peek:
     def __init__(self, it: Iterator[Any]) -> None:
         self._it = it
@@ -363,45 +342,6 @@ class _Peek:
         return self._buf[0]
 
 
-class WholeSynthesis:
-    """Fallback for graphs that cannot be cut: the whole model per sentence, one chunk."""
-
-    def __init__(self, run: Callable[[], np.ndarray]) -> None:
-        self._run = run
-        self._audio: Optional[np.ndarray] = None
-        self._lock = threading.Lock()
-        self.cancelled = False
-        self.latent: Optional[Latent] = None
-
-    @property
-    def finished(self) -> bool:
-        return self._audio is not None
-
-    @property
-    def pending(self) -> bool:
-        return self._audio is None and not self.cancelled
-
-    @property
-    def rendered(self) -> int:
-        return 0 if self._audio is None else 1
-
-    def rendered_from(self, frame: int) -> int:
-        return 1 if self._audio is not None and frame == 0 else 0
-
-    def step(self) -> bool:
-        with self._lock:
-            if self._audio is None and not self.cancelled:
-                self._audio = self._run()
-                return True
-        return False
-
-    def chunks(self, start: int = 0, fast_start: bool = True) -> Iterator[tuple[np.ndarray, bool]]:
-        with self._lock:
-            if self._audio is None:
-                self._audio = self._run()
-        yield self._audio, True
-
-
 Synthesis = Union[WindowedSynthesis, WholeSynthesis]
 
 
@@ -414,6 +354,7 @@ class PiperOnnxEngine(EngineBase):
             cores are shared; inter-op threads are always 1).
         espeak: ``auto``, ``piper`` or ``system`` (see the module docstring).
         streaming: False runs the whole graph per sentence (as Piper does).
+        lexicon: a :class:`voicebank.text.Lexicon` of the user's own pronunciations.
     """
 
     def __init__(
@@ -423,6 +364,7 @@ class PiperOnnxEngine(EngineBase):
         threads: int = 1,
         espeak: str = "auto",
         streaming: bool = True,
+        lexicon: Any = None,
     ) -> None:
         from .split import ensure_parts, make_session
 
@@ -437,12 +379,13 @@ class PiperOnnxEngine(EngineBase):
         self.sample_rate = self.config.sample_rate
         self.hop = self.config.hop_length
         self.threads = max(1, int(threads))
-        self.phonemizer: Optional[Phonemizer] = (
+        self.lexicon = lexicon
+        self.phonemizer: Phonemizer | None = (
             make_phonemizer(espeak) if self.config.phoneme_type == "espeak" else None
         )
-        self._phoneme_cache: "OrderedDict[str, list[list[str]]]" = OrderedDict()
+        self._phoneme_cache: OrderedDict[str, list[list[str]]] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self.split: Optional[SplitModel] = None
+        self.split: SplitModel | None = None
         self._whole: Any = None
         if streaming:
             parts = ensure_parts(voice.model, file_sha256(voice.model))
@@ -457,6 +400,11 @@ class PiperOnnxEngine(EngineBase):
     def streaming(self) -> bool:
         """True when sentences are decoded in windows (the graph could be cut)."""
         return self.split is not None
+
+    @property
+    def can_split_sentences(self) -> bool:
+        """True when a sentence can be continued from inside it (first-clause mode, type-ahead)."""
+        return self.split is not None and self.split.cut.durations is not None
 
     @property
     def espeak(self) -> str:
@@ -486,7 +434,7 @@ class PiperOnnxEngine(EngineBase):
         if self.phonemizer is None:
             result = [list(unicodedata.normalize("NFD", text))] if text.strip() else []
         else:
-            result = self.phonemizer.phonemize(self.config.espeak_voice, text)
+            result = self._espeak_with_blocks(text)
             if self.config.vowel_clusters:
                 result = [_merge_clusters(s, self.config.vowel_clusters) for s in result]
         with self._cache_lock:
@@ -494,6 +442,30 @@ class PiperOnnxEngine(EngineBase):
             while len(self._phoneme_cache) > 512:
                 self._phoneme_cache.popitem(last=False)
         return [list(s) for s in result]
+
+    def _espeak_with_blocks(self, text: str) -> list[list[str]]:
+        """espeak-ng for text, ``[[ phonemes ]]`` blocks (from a lexicon) passed through as they are."""
+        assert self.phonemizer is not None
+        sentences: list[list[str]] = []
+        glue = False  # the previous part was a phoneme block: continue its sentence
+        for i, part in enumerate(_PHONEME_BLOCK.split(text)):
+            if i % 2 == 1:
+                if not sentences:
+                    sentences.append([])
+                if sentences[-1] and sentences[-1][-1] != " ":
+                    sentences[-1].append(" ")
+                sentences[-1].extend(unicodedata.normalize("NFD", part.strip()))
+                glue = True
+                continue
+            if not part.strip():
+                continue
+            found = self.phonemizer.phonemize(self.config.espeak_voice, part)
+            if glue and found and sentences:
+                sentences[-1].append(" ")
+                sentences[-1].extend(found.pop(0))
+            sentences.extend(found)
+            glue = False
+        return [s for s in sentences if s]
 
     def phoneme_ids(self, phonemes: Sequence[str]) -> tuple[list[int], list[int]]:
         """Ids ``^ _ p1 _ … pn _ $`` and, per phoneme, the id count up to and including its pad."""
@@ -510,11 +482,11 @@ class PiperOnnxEngine(EngineBase):
         ids.extend(id_map.get(EOS, []))
         return ids, ends
 
-    def plan(self, text: str, max_chars: int = 400) -> Iterator[Union[Pause, Sentence]]:
+    def plan(self, text: str, max_chars: int = 400) -> Iterator[Pause | Sentence]:
         """The units to speak for ``text``, lazily: pauses and phonemized sentences."""
         from voicebank.text import segments
 
-        for seg in segments(clean_text(text), max_chars=max_chars):
+        for seg in segments(clean_text(text), lexicon=self.lexicon, max_chars=max_chars):
             if seg.kind == "pause":
                 seconds = float(seg.seconds or 0.0)
                 if seconds > 0:
@@ -550,25 +522,25 @@ class PiperOnnxEngine(EngineBase):
             feeds["sid"] = np.array([sid], dtype=np.int64)
         return feeds
 
-    def encode(self, phonemes: Sequence[str], options: Optional[SynthesisOptions] = None) -> Latent:
+    def encode(self, phonemes: Sequence[str], options: SynthesisOptions | None = None) -> Latent:
         """Run the text encoder (and duration predictor) of a sentence: its noised latent."""
         if self.split is None:
             raise EngineError(f"Voice {self.name} cannot be streamed: its graph could not be cut.")
         return self.split.encode(self._feeds(phonemes, options or SynthesisOptions()))
 
-    def open_sentence(self, phonemes: Sequence[str], options: Optional[SynthesisOptions] = None) -> Synthesis:
+    def open_sentence(self, phonemes: Sequence[str], options: SynthesisOptions | None = None) -> Synthesis:
         """Encode a sentence and return its windowed synthesis (audio computed on demand)."""
         opts = options or SynthesisOptions()
         if self.split is None:
             feeds = self._feeds(phonemes, opts)
             return WholeSynthesis(lambda: self._whole.run(None, feeds)[0].reshape(-1))
         latent = self.split.encode(self._feeds(phonemes, opts))
-        return WindowedSynthesis(self.split, latent, self.hop, plan_from_options(opts))
+        return WindowedSynthesis(self.split, latent, self.hop, plan_from_options(opts), self.sample_rate)
 
-    def first_clause_cut(self, phonemes: Sequence[str], options: Optional[SynthesisOptions] = None) -> Optional[int]:
+    def first_clause_cut(self, phonemes: Sequence[str], options: SynthesisOptions | None = None) -> int | None:
         """Where the first clause ends (a phoneme count) if the first-clause trick applies, else None."""
         opts = options or SynthesisOptions()
-        if self.split is None or self.split.cut.durations is None or opts.first_clause is False:
+        if not self.can_split_sentences or opts.first_clause is False:
             return None
         n = len(phonemes)
         if opts.first_clause is None and len(self.phoneme_ids(phonemes)[0]) < FIRST_CLAUSE_MIN_IDS:
@@ -579,7 +551,7 @@ class PiperOnnxEngine(EngineBase):
                 return k if k <= 0.6 * n else None
         return None
 
-    def seam_frame(self, synthesis: Synthesis, phonemes: Sequence[str], k: int) -> Optional[int]:
+    def seam_frame(self, synthesis: Synthesis, phonemes: Sequence[str], k: int) -> int | None:
         """The latent frame where the first ``k`` phonemes end in a whole-sentence synthesis."""
         latent = getattr(synthesis, "latent", None)
         if latent is None or latent.durations is None:
@@ -596,10 +568,10 @@ class PiperOnnxEngine(EngineBase):
             yield from self.open_sentence(phonemes, options).chunks()
             return
         head = self.open_sentence(phonemes[:k], options)
-        whole: Optional[_Background] = None
+        whole: Background | None = None
         for audio, _ in head.chunks():
             if whole is None:  # start encoding the whole sentence while the head plays
-                whole = _Background(lambda: self.open_sentence(phonemes, options))
+                whole = Background(lambda: self.open_sentence(phonemes, options))
             yield audio, False
         assert whole is not None
         full = whole.result()
@@ -608,14 +580,14 @@ class PiperOnnxEngine(EngineBase):
 
     # ---- the Engine protocol -------------------------------------------------------------
 
-    def stream(self, text: str, options: Optional[SynthesisOptions] = None) -> Iterator[AudioChunk]:
+    def stream(self, text: str, options: SynthesisOptions | None = None) -> Iterator[AudioChunk]:
         """Speak ``text``; the first chunk leaves after the first window of the first sentence."""
         opts = options or SynthesisOptions()
         yield from emit_chunks(self.plan(text), self.sentence_audio, self.sample_rate, opts)
 
 
 def emit_chunks(
-    items: Iterator[Union[Pause, Sentence]],
+    items: Iterator[Pause | Sentence],
     sentence_audio: Callable[[Sequence[str], SynthesisOptions], Iterator[tuple[np.ndarray, bool]]],
     sample_rate: int,
     options: SynthesisOptions,

@@ -21,7 +21,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
 
 from ..config import cache_dir, voices_dir
 from ..errors import EngineError, MissingDependencyError
@@ -77,9 +77,11 @@ def list_voices() -> list[str]:
     root = voices_dir()
     if not root.is_dir():
         return []
+    from .xtts_voice import is_xtts_voice
+
     names = []
     for child in root.iterdir():
-        if child.is_dir() and any(child.glob("*.onnx.json")):
+        if child.is_dir() and (any(child.glob("*.onnx.json")) or is_xtts_voice(child)):
             names.append(child.name)
     return sorted(names)
 
@@ -139,14 +141,14 @@ def _from_path(path: Path) -> VoiceFiles:
     return VoiceFiles(name=name, model=model, config=config, stock=False)
 
 
-def _config_for(model: Path) -> Optional[Path]:
+def _config_for(model: Path) -> Path | None:
     for candidate in (Path(f"{model}.json"), model.with_suffix(".json")):
         if candidate.is_file():
             return candidate
     return None
 
 
-def file_sha256(path: Union[str, os.PathLike]) -> str:
+def file_sha256(path: str | os.PathLike) -> str:
     """SHA-256 of a file, remembered by (path, size, mtime) so it is computed once per version."""
     p = Path(path).resolve()
     st = p.stat()

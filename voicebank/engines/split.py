@@ -28,7 +28,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +49,7 @@ class CutPoints:
     latent: str  # noised prior latent z_p, input of the flow
     mask: str  # [1, 1, T] frame mask
     decoder_input: str  # post-flow latent times mask, input of the decoder
-    durations: Optional[str]  # frames per phoneme id (Ceil output), if found
+    durations: str | None  # frames per phoneme id (Ceil output), if found
     graph_inputs: tuple[str, ...]  # inputs of the whole graph
     output: str
     flow_extra: tuple[str, ...] = ()  # whole-graph inputs the flow also reads (e.g. sid)
@@ -68,7 +68,7 @@ class CutPoints:
         }
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> "CutPoints":
+    def from_dict(d: dict[str, Any]) -> CutPoints:
         return CutPoints(
             latent=d["latent"],
             mask=d["mask"],
@@ -92,7 +92,7 @@ class GraphParts:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-def find_cut_points(model: Any) -> Optional[CutPoints]:
+def find_cut_points(model: Any) -> CutPoints | None:
     """Locate the cut tensors in a loaded ``onnx.ModelProto``; None if the graph is unfamiliar."""
     graph = model.graph
     producer = {out: node for node in graph.node for out in node.output}
@@ -176,7 +176,7 @@ def _reached_inputs(
     return found
 
 
-def ensure_parts(model_path: Path, digest: str, root: Optional[Path] = None) -> Optional[GraphParts]:
+def ensure_parts(model_path: Path, digest: str, root: Path | None = None) -> GraphParts | None:
     """The cut parts of ``model_path`` from the cache, cutting (once) when they are missing."""
     folder = (root or cache_dir() / "graphs") / digest
     with _CUT_LOCK:
@@ -186,7 +186,7 @@ def ensure_parts(model_path: Path, digest: str, root: Optional[Path] = None) -> 
         return _cut(model_path, folder, digest)
 
 
-def _read_manifest(folder: Path, digest: str) -> Optional[GraphParts]:
+def _read_manifest(folder: Path, digest: str) -> GraphParts | None:
     try:
         data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         if data.get("schema_version") != SCHEMA_VERSION or data.get("source_sha256") != digest:
@@ -209,7 +209,7 @@ def _read_manifest(folder: Path, digest: str) -> Optional[GraphParts]:
         return None
 
 
-def _cut(model_path: Path, folder: Path, digest: str) -> Optional[GraphParts]:
+def _cut(model_path: Path, folder: Path, digest: str) -> GraphParts | None:
     try:
         import onnx
         import onnx.utils
@@ -221,6 +221,7 @@ def _cut(model_path: Path, folder: Path, digest: str) -> Optional[GraphParts]:
         raise EngineError(f"{model_path} is not a readable ONNX model ({exc}).") from exc
     cut = find_cut_points(model)
     folder.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(folder)
     if cut is None:
         _mark_uncuttable(folder, "cut points not found")
         return None
@@ -265,6 +266,18 @@ def _cut(model_path: Path, folder: Path, digest: str) -> Optional[GraphParts]:
     }
     write_atomic(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
     return GraphParts(folder=folder, cut=cut, source_sha256=digest, verified_snr_db=snr, files=files)
+
+
+def _remove_stale_temporaries(folder: Path, older_than_s: float = 600.0) -> None:
+    """Temporary files left by a cut that was killed (a live cut's files are younger)."""
+    import time
+
+    for tmp in folder.glob(".*.tmp"):
+        try:
+            if time.time() - tmp.stat().st_mtime > older_than_s:
+                tmp.unlink()
+        except OSError:
+            pass
 
 
 def _mark_uncuttable(folder: Path, why: str) -> None:
@@ -315,7 +328,7 @@ def snr_db(reference: np.ndarray, test: np.ndarray) -> float:
 
 
 def make_session(path: Path, threads: int = 1) -> Any:
-    """An ONNX Runtime CPU session with ``threads`` intra-op threads and one inter-op thread."""
+    """An ONNX Runtime CPU session with ``threads`` intra-op threads (not spinning) and one inter-op thread."""
     try:
         import onnxruntime as ort
     except ImportError as exc:
@@ -325,6 +338,8 @@ def make_session(path: Path, threads: int = 1) -> Any:
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.log_severity_level = 3
+    # idle pool threads must not spin: several sessions (and other programs) share the cores
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types

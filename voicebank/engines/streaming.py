@@ -8,18 +8,20 @@ no seam to blend).  ``z`` itself comes from the flow, run in its own (larger) wi
 ``Cf`` frames of context.  Receptive fields of a Piper "medium" VITS: decoder ±10.1
 frames, flow ±32 frames; the defaults leave a margin on the decoder side.
 
-Window sizes: the first window is small so the first chunk leaves early; the second
-is larger and later ones grow (×4) up to ``max_window``, so that per-call overhead and
-duplicated context stay a small part of the total.  Each window must be ready before
-the audio already sent has played; with the defaults the second window (128 frames,
-~1.5 s of audio) has the first window's ~0.28 s of audio to be computed in.
+Window sizes: the first window is small so the first chunk leaves early; later ones grow
+(128, 512, then ``max_window``) so that per-call overhead and duplicated context stay a
+small part of the total.  Each window must be ready before the audio already sent has
+played, so a window is shrunk when the cost measured on the previous one (which follows
+the machine's load) says it would not be; sizes change timing only, never samples.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import numpy as np
 
@@ -33,9 +35,10 @@ class WindowPlan:
     first: int = 24
     second: int = 128
     max_window: int = 1024
-    decoder_context: int = 12
+    decoder_context: int = 10  # receptive field ±10.1 frames: 10 measured exact to >115 dB
     flow_context: int = 32
     min_tail: int = 24  # a last window shorter than this is merged into the one before
+    safety: float = 0.5  # use at most this share of the audio still buffered for the next window
 
     def size(self, k: int) -> int:
         if k <= 0:
@@ -49,7 +52,7 @@ class Latent:
 
     z_p: np.ndarray  # [1, C, T] float32, noise already added
     mask: np.ndarray  # [1, 1, T]
-    durations: Optional[np.ndarray]  # frames per phoneme id, or None if the graph hides them
+    durations: np.ndarray | None  # frames per phoneme id, or None if the graph hides them
     extra: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. sid for the flow/decoder
 
     @property
@@ -58,13 +61,29 @@ class Latent:
 
 
 class SplitModel:
-    """The three ONNX Runtime sessions of a cut voice (thread-safe: sessions allow concurrent runs)."""
+    """The three ONNX Runtime sessions of a cut voice (thread-safe: sessions allow concurrent runs).
+
+    With ``threads`` > 1, encoder and flow get that many intra-op threads, and so does the
+    decoder for small windows; a large window is instead split into ``threads`` sub-windows
+    (each with its full context) decoded side by side by single-threaded runs: windows are
+    independent, so this scales better than intra-op threads on the decoder's convolutions.
+    """
+
+    MIN_SPLIT = 96  # frames per sub-window below which a window is not split (context would cost too much)
 
     def __init__(self, parts: GraphParts, threads: int = 1) -> None:
         self.cut: CutPoints = parts.cut
-        self.encoder = make_session(parts.files["encoder"], threads)
-        self.flow_session = make_session(parts.files["flow"], threads)
-        self.decoder = make_session(parts.files["decoder"], threads)
+        self.threads = max(1, int(threads))
+        self.encoder = make_session(parts.files["encoder"], self.threads)
+        self.flow_session = make_session(parts.files["flow"], self.threads)
+        self.decoder = make_session(parts.files["decoder"], 1)  # for sub-windows run side by side
+        self.decoder_wide = self.decoder  # for windows too small to split
+        self._pool: Any = None
+        if self.threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.decoder_wide = make_session(parts.files["decoder"], self.threads)
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="voicebank-decode")
         self._enc_outputs = [self.cut.latent, self.cut.mask] + (
             [self.cut.durations] if self.cut.durations else []
         )
@@ -80,10 +99,40 @@ class SplitModel:
         feeds.update({k: extra[k] for k in self.cut.flow_extra})
         return self.flow_session.run(None, feeds)[0]
 
-    def decode(self, z: np.ndarray, extra: dict[str, np.ndarray]) -> np.ndarray:
+    def decode(self, z: np.ndarray, extra: dict[str, np.ndarray], wide: bool = True) -> np.ndarray:
         feeds = {self.cut.decoder_input: z}
         feeds.update({k: extra[k] for k in self.cut.decoder_extra})
-        return self.decoder.run(None, feeds)[0].reshape(-1)
+        session = self.decoder_wide if wide else self.decoder
+        return session.run(None, feeds)[0].reshape(-1)
+
+    def flow_range(self, latent: Latent, a: int, b: int, context: int) -> np.ndarray:
+        """Flow output for frames [a, b) of a sentence, exact given ``context`` frames each side."""
+        T = latent.frames
+        flo, fhi = max(0, a - context), min(T, b + context)
+        z = self.flow(latent.z_p[:, :, flo:fhi], latent.mask[:, :, flo:fhi], latent.extra)
+        return z[:, :, a - flo : b - flo]
+
+    def decode_range(self, z: np.ndarray, s: int, e: int, context: int, hop: int, extra: dict[str, np.ndarray]) -> np.ndarray:
+        """Audio for frames [s, e) from the flow output ``z``, exact given ``context`` frames each side."""
+        T = z.shape[2]
+
+        parts = self._split(s, e)
+
+        def one(lo: int, hi: int) -> np.ndarray:
+            dlo, dhi = max(0, lo - context), min(T, hi + context)
+            audio = self.decode(z[:, :, dlo:dhi], extra, wide=len(parts) == 1)
+            return audio[(lo - dlo) * hop : (hi - dlo) * hop]
+
+        if len(parts) == 1:
+            return one(s, e)
+        return np.concatenate(list(self._pool.map(lambda r: one(*r), parts)))
+
+    def _split(self, a: int, b: int) -> list[tuple[int, int]]:
+        n = min(self.threads, (b - a) // self.MIN_SPLIT)
+        if self._pool is None or n < 2:  # small windows: one run with intra-op threads
+            return [(a, b)]
+        edges = [a + (b - a) * i // n for i in range(n + 1)]
+        return list(zip(edges[:-1], edges[1:]))
 
     def whole(self, latent: Latent) -> np.ndarray:
         """Flow and decoder over the whole sentence in one call each (the unstreamed reference)."""
@@ -94,13 +143,14 @@ class SplitModel:
 class WindowedSynthesis:
     """Audio of one sentence, computed window by window on demand; safe to share between threads.
 
-    One thread may render ahead (:meth:`step`) while another reads (:meth:`chunks`); both
-    go through one lock, so each window is computed once.  Reading from a frame other than
-    where rendering stands (the tail after a separately spoken first clause) moves the
-    render position there.
+    One thread may render ahead (:meth:`step`) while another reads (:meth:`chunks`).
+    Rendering is serialized by one lock, so each window is computed once; the rendered
+    pieces sit behind another, so a reader takes what is ready without waiting for the
+    window being computed.  Reading from a frame other than where rendering stands (the
+    tail after a separately spoken first clause) moves the render position there.
     """
 
-    def __init__(self, model: SplitModel, latent: Latent, hop: int, plan: WindowPlan) -> None:
+    def __init__(self, model: SplitModel, latent: Latent, hop: int, plan: WindowPlan, rate: int = 22050) -> None:
         self.model = model
         self.latent = latent
         self.hop = hop
@@ -108,11 +158,15 @@ class WindowedSynthesis:
         self.frames = latent.frames
         self._z = np.zeros_like(latent.z_p)
         self._z_valid = np.zeros(self.frames, dtype=bool)
-        self._lock = threading.RLock()
+        self._work = threading.Lock()  # held while a window is computed
+        self._data = threading.Lock()  # guards origin/done/pieces
         self._origin = 0  # first frame of the rendered run
         self._done = 0  # rendered audio covers frames [origin, done)
         self._pieces: list[tuple[int, int, np.ndarray]] = []
         self._k = 0  # index of the next window in the plan
+        self._t_first = 0.0  # when the first window of this run was ready
+        self._cost = 0.0  # seconds per decoded frame on the last window
+        self.rate = rate
         self.cancelled = False
 
     @property
@@ -131,46 +185,53 @@ class WindowedSynthesis:
 
     def rendered_from(self, frame: int) -> int:
         """How many frames from ``frame`` on are already rendered (0 if none)."""
-        with self._lock:
+        with self._data:
             if self._origin <= frame < self._done:
                 return self._done - frame
             return 0
 
     def step(self) -> bool:
         """Render the next window; False when nothing is left (or the work was cancelled)."""
-        with self._lock:
+        with self._work:
             if self.cancelled or self._done >= self.frames:
                 return False
             self._render_next()
             return True
 
     def chunks(self, start: int = 0, fast_start: bool = True) -> Iterator[tuple[np.ndarray, bool]]:
-        """Float audio from latent frame ``start`` to the end, one window at a time.
+        """Float audio from latent frame ``start`` to the end, as it becomes ready.
 
-        Yields ``(samples, is_last)``; ``fast_start=False`` skips the small first window
-        (for a tail that starts while other audio is still playing).
+        Yields ``(samples, is_last)``: everything already rendered at once, else the next
+        window.  ``fast_start=False`` skips the small first window (for a tail that starts
+        while other audio is still playing).
         """
         pos = max(0, min(int(start), self.frames))
         if pos >= self.frames:
             yield np.zeros(0, np.float32), True
             return
-        with self._lock:
-            if not (self._origin <= pos <= self._done):
-                self._seek(pos, fast_start)
         while pos < self.frames:
-            with self._lock:
-                if pos < self._origin or pos > self._done:
-                    self._seek(pos, fast_start)
-                if pos == self._done:
-                    self._render_next()
-                audio = self._audio_from(pos)
-                pos = self._done
+            with self._data:
+                ready = self._origin <= pos < self._done
+                if ready:
+                    audio = self._audio_from(pos)
+                    pos = self._done
+            if not ready:
+                with self._work:  # waits for a window being computed by another thread
+                    with self._data:
+                        outside = not (self._origin <= pos <= self._done)
+                    if outside:
+                        self._seek(pos, fast_start)
+                    if pos == self._done:
+                        self._render_next()
+                continue
             yield audio, pos >= self.frames
 
     def _seek(self, pos: int, fast_start: bool) -> None:
-        self._origin = self._done = pos
-        self._pieces = []
+        with self._data:
+            self._origin = self._done = pos
+            self._pieces = []
         self._k = 0 if fast_start else 1
+        self._t_first = time.perf_counter()
 
     def _audio_from(self, pos: int) -> np.ndarray:
         parts = []
@@ -180,21 +241,42 @@ class WindowedSynthesis:
             parts.append(audio[(max(s, pos) - s) * self.hop :])
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
+    def _next_size(self) -> int:
+        """Frames for the next window: the plan's cap, shrunk so it is ready before playback needs it.
+
+        Playback is assumed to start when the first window of this run was rendered; the
+        cost per decoded frame is the one measured on the previous window (so it follows
+        the machine's load).  A short remainder is merged in when the budget allows, to
+        save a window's context.  Window sizes never change the samples, only the timing.
+        """
+        left = self.frames - self._done
+        cap = self.plan.size(self._k)
+        if self._k == 0 or self._cost <= 0.0:
+            fits = cap
+        else:
+            played = time.perf_counter() - self._t_first
+            budget = (self._done - self._origin) * self.hop / self.rate - played
+            fits = int(self.plan.safety * max(budget, 0.0) / self._cost) - 2 * self.plan.decoder_context
+        size = max(self.plan.first, min(cap, fits))
+        if left - size < max(self.plan.min_tail, size // 4) or (self._k > 0 and left <= min(fits, 2 * cap)):
+            return left
+        return size
+
     def _render_next(self) -> None:
+        t0 = time.perf_counter()
         s = self._done
-        e = min(self.frames, s + self.plan.size(self._k))
-        if self.frames - e < self.plan.min_tail:
-            e = self.frames
+        e = min(self.frames, s + self._next_size())
         cd = self.plan.decoder_context
         lo, hi = max(0, s - cd), min(self.frames, e + cd)
         self._ensure_flow(lo, hi)
-        audio = self.model.decode(self._z[:, :, lo:hi], self.latent.extra)
-        audio = audio[(s - lo) * self.hop : (e - lo) * self.hop]
-        self._pieces.append((s, e, audio))
-        if len(self._pieces) > 64:  # keep memory bounded on very long sentences
-            self._pieces = self._pieces[-64:]
-            self._origin = self._pieces[0][0]
-        self._done = e
+        audio = self.model.decode_range(self._z, s, e, cd, self.hop, self.latent.extra)
+        with self._data:
+            self._pieces.append((s, e, audio))
+            self._done = e
+        now = time.perf_counter()
+        if self._k == 0:
+            self._t_first = now
+        self._cost = (now - t0) / max(1, hi - lo)
         self._k += 1
 
     def _ensure_flow(self, lo: int, hi: int) -> None:
@@ -202,19 +284,76 @@ class WindowedSynthesis:
         if missing.size == 0:
             return
         a = lo + int(missing[0])
-        # after the first window, run the flow well ahead: fewer calls, less duplicated context
-        ahead = hi if not self._z_valid.any() else max(hi, a + self.plan.max_window)
-        b = min(self.frames, ahead)
-        cf = self.plan.flow_context
-        flo, fhi = max(0, a - cf), min(self.frames, b + cf)
-        z = self.model.flow(
-            self.latent.z_p[:, :, flo:fhi], self.latent.mask[:, :, flo:fhi], self.latent.extra
-        )
-        self._z[:, :, a:b] = z[:, :, a - flo : b - flo]
+        b = hi
+        if self.frames <= self.plan.second:  # short sentence: one flow call for all of it
+            a, b = 0, self.frames
+        self._z[:, :, a:b] = self.model.flow_range(self.latent, a, b, self.plan.flow_context)
         self._z_valid[a:b] = True
 
 
-def plan_from_options(options: Any, base: Optional[WindowPlan] = None) -> WindowPlan:
+class WholeSynthesis:
+    """Fallback for graphs that cannot be cut: the whole model per sentence, one chunk."""
+
+    def __init__(self, run: Callable[[], np.ndarray]) -> None:
+        self._run = run
+        self._audio: np.ndarray | None = None
+        self._lock = threading.Lock()
+        self.cancelled = False
+        self.latent: Latent | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self._audio is not None
+
+    @property
+    def pending(self) -> bool:
+        return self._audio is None and not self.cancelled
+
+    @property
+    def rendered(self) -> int:
+        return 0 if self._audio is None else 1
+
+    def rendered_from(self, frame: int) -> int:
+        return 1 if self._audio is not None and frame == 0 else 0
+
+    def step(self) -> bool:
+        with self._lock:
+            if self._audio is None and not self.cancelled:
+                self._audio = self._run()
+                return True
+        return False
+
+    def chunks(self, start: int = 0, fast_start: bool = True) -> Iterator[tuple[np.ndarray, bool]]:
+        with self._lock:
+            if self._audio is None:
+                self._audio = self._run()
+        yield self._audio, True
+
+
+class Background:
+    """Run one call in a daemon thread; ``result()`` waits and re-raises its exception."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._fn = fn
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name="voicebank-encode")
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+        except BaseException as exc:  # handed over to the caller of result()
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def plan_from_options(options: Any, base: WindowPlan | None = None) -> WindowPlan:
     """A WindowPlan carrying the window sizes of a SynthesisOptions."""
     base = base or WindowPlan()
     return WindowPlan(

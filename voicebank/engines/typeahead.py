@@ -23,7 +23,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Iterator, Optional, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class _Job:
         self.phonemes = phonemes
         self.options = options
         self.synth: Any = None
-        self.error: Optional[BaseException] = None
+        self.error: BaseException | None = None
         self._lock = threading.Lock()
         self.started = False
 
@@ -86,22 +87,23 @@ class TypeAhead:
     def __init__(
         self,
         engine: Any,
-        options: Optional[SynthesisOptions] = None,
+        options: SynthesisOptions | None = None,
         *,
-        idle_after: Optional[float] = 0.8,
+        idle_after: float | None = 0.8,
         max_cached: int = 32,
     ) -> None:
         self.engine = engine
         self.options = options or SynthesisOptions()
         self.idle_after = idle_after
         self.max_cached = max(4, int(max_cached))
-        self._jobs: "OrderedDict[tuple[str, tuple[str, ...]], _Job]" = OrderedDict()
+        self._jobs: OrderedDict[tuple[str, tuple[str, ...]], _Job] = OrderedDict()
         self._cond = threading.Condition()
         self._line = ""
         self._final = False
         self._dirty = False
         self._last_update = time.monotonic()
         self._closed = False
+        self._clauses = bool(getattr(engine, "can_split_sentences", False))
         self.last_speak: dict[str, Any] = {}
         self.errors: list[str] = []
         self._worker = threading.Thread(target=self._run, name="voicebank-typeahead", daemon=True)
@@ -129,7 +131,9 @@ class TypeAhead:
             self._final = True
             self._dirty = True
             self._cond.notify_all()
-        info = {"sentences": 0, "ready": 0, "clause_head": 0, "fresh": 0}
+        # per sentence, what was there at Enter: audio ("ready"), only the latent ("encoded"),
+        # a typed-ahead first clause ("clause_head"), or nothing ("fresh")
+        info = {"sentences": 0, "ready": 0, "encoded": 0, "clause_head": 0, "fresh": 0}
         self.last_speak = info
         units = self.engine.plan(line)
 
@@ -154,7 +158,7 @@ class TypeAhead:
             job.cancel()
         self._jobs.clear()
 
-    def __enter__(self) -> "TypeAhead":
+    def __enter__(self) -> TypeAhead:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -173,28 +177,33 @@ class TypeAhead:
     # ---- playing one sentence at Enter -----------------------------------------------------
 
     def _sentence_audio(self, phonemes: tuple[str, ...], info: dict[str, int]) -> Iterator[tuple[np.ndarray, bool]]:
-        whole = self._job("sentence", phonemes, create=True)
-        k = _clause_boundary(phonemes)
+        # decide before announcing the whole sentence, or the worker may grab it first
+        whole = self._job("sentence", phonemes, create=False)
+        k = _clause_boundary(phonemes) if self._clauses else None
         clause = self._job("clause", phonemes[:k], create=False) if k else None
         use_clause = False
-        if not whole.encoded:
+        if whole is None or not whole.encoded:
             if clause is not None and clause.encoded:
                 use_clause = True
-            elif not whole.started and self.engine.first_clause_cut(phonemes, self.options) == k and k:
+            elif (whole is None or not whole.started) and k and self.engine.first_clause_cut(phonemes, self.options) == k:
                 clause = self._job("clause", phonemes[:k], create=True)
                 use_clause = True
+        if whole is None:
+            whole = self._job("sentence", phonemes, create=True)
         if not use_clause or clause is None:
-            ready = whole.encoded and whole.synth.rendered_from(0) > 0
-            info["ready" if ready else "fresh"] += 1
+            if whole.encoded:
+                info["ready" if whole.synth.rendered_from(0) > 0 else "encoded"] += 1
+            else:
+                info["fresh"] += 1
             yield from whole.ensure_encoded().chunks(0)
             return
         info["clause_head"] += 1
-        tail: Optional[Any] = None
-        from .piper_onnx import _Background
+        tail: Any | None = None
+        from .streaming import Background
 
         for audio, _ in clause.ensure_encoded().chunks(0):
             if tail is None:
-                tail = _Background(whole.ensure_encoded)
+                tail = Background(whole.ensure_encoded)
             yield audio, False
         assert tail is not None
         synth = tail.result()
@@ -224,7 +233,7 @@ class TypeAhead:
 
     def _run(self) -> None:
         wanted: list[tuple[str, tuple[str, ...]]] = []
-        idle_line: Optional[str] = None  # the line already planned with idle speculation
+        idle_line: str | None = None  # the line already planned with idle speculation
         while True:
             with self._cond:
                 while True:
@@ -264,7 +273,7 @@ class TypeAhead:
             return False
         return time.monotonic() - self._last_update >= self.idle_after
 
-    def _idle_timeout(self) -> Optional[float]:
+    def _idle_timeout(self) -> float | None:
         if self.idle_after is None or self._final:
             return None
         left = self.idle_after - (time.monotonic() - self._last_update)
@@ -284,7 +293,7 @@ class TypeAhead:
         for i, ph in enumerate(units):
             last = i == len(units) - 1
             complete = final or not last or _ends_sentence(ph)
-            k = _clause_boundary(ph)
+            k = _clause_boundary(ph) if self._clauses else None
             if complete:
                 out.append(("sentence", ph))
                 if k and ("clause", ph[:k]) in self._jobs:
@@ -309,7 +318,7 @@ class TypeAhead:
                     self._jobs[key].synth.cancelled = False  # wanted again after an undo
             self._trim()
 
-    def _next_job(self, wanted: list[tuple[str, tuple[str, ...]]]) -> Optional[_Job]:
+    def _next_job(self, wanted: list[tuple[str, tuple[str, ...]]]) -> _Job | None:
         with self._cond:
             jobs = [self._jobs[k] for k in wanted if k in self._jobs]
         for job in jobs:  # 1. encode everything, in reading order
@@ -331,7 +340,7 @@ def _ends_sentence(phonemes: Sequence[str]) -> bool:
     return False
 
 
-def _clause_boundary(phonemes: Sequence[str]) -> Optional[int]:
+def _clause_boundary(phonemes: Sequence[str]) -> int | None:
     """Phoneme count up to the first clause mark (and its space) after at least _MIN_HEAD phonemes."""
     for i in range(_MIN_HEAD - 2, len(phonemes) - 1):
         if phonemes[i] in _CLAUSE_MARKS and phonemes[i + 1] == " ":
