@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,60 @@ def _single_thread_openmp() -> None:
                 continue
     except Exception:  # an optimisation only; never stop speech detection over it
         pass
+
+
+_GOMP_SCAN: tuple[int, list[Any]] = (-1, [])
+
+
+def _loaded_openmp_runtimes() -> list[Any]:
+    """Every libgomp mapped into this process (re-read when new modules were imported)."""
+    global _GOMP_SCAN
+    import sys
+
+    if _GOMP_SCAN[0] == len(sys.modules):
+        return _GOMP_SCAN[1]
+    libs: list[Any] = []
+    try:
+        import ctypes
+        import os
+
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
+            paths = sorted({ln.split()[-1] for ln in fh if "libgomp" in ln and "/" in ln})
+        mode = getattr(os, "RTLD_NOLOAD", 0) | getattr(os, "RTLD_LOCAL", 0)
+        for path in paths:
+            try:
+                lib = ctypes.CDLL(path, mode=mode)
+                lib.omp_get_max_active_levels.restype = ctypes.c_int
+                libs.append(lib)
+            except (OSError, AttributeError):
+                continue
+    except OSError:  # no /proc: not Linux; the optimisation does not apply
+        pass
+    _GOMP_SCAN = (len(sys.modules), libs)
+    return libs
+
+
+@contextmanager
+def _serial_openmp() -> Iterator[None]:
+    """Run the detector's frames with OpenMP parallel regions made serial, then restore.
+
+    When torch is imported first, ggml's OpenMP calls bind to torch's libgomp instead of
+    the wheel's own copy (which ``_single_thread_openmp`` tuned), and each 32 ms frame
+    wakes a thread team again (~7x slower). The setting is process-wide, so it is held
+    only while frames are scored and the previous value is put back.
+    """
+    saved = []
+    for lib in _loaded_openmp_runtimes():
+        try:
+            saved.append((lib, lib.omp_get_max_active_levels()))
+            lib.omp_set_max_active_levels(0)
+        except (OSError, AttributeError):
+            continue
+    try:
+        yield
+    finally:
+        for lib, level in saved:
+            lib.omp_set_max_active_levels(level)
 
 
 class _Resampler:
@@ -196,7 +251,8 @@ class _Framer:
             assert self._energy is not None
             return self._energy.score(frames)
         score = self._silero.process_samples
-        return np.fromiter((score(f) for f in frames), dtype=np.float32, count=n)
+        with _serial_openmp():
+            return np.fromiter((score(f) for f in frames), dtype=np.float32, count=n)
 
 
 class _EnergyScorer:

@@ -1,0 +1,68 @@
+"""``voicebank train prepare BANK OUT``: the bank's usable takes → an LJSpeech-layout dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def prepare(
+    bank: Path = typer.Argument(..., help="The voice bank folder.", show_default=False),
+    out: Path = typer.Argument(..., help="Folder to write the dataset to (new, or a dataset made before).", show_default=False),
+    sample_rate: int = typer.Option(22050, "--sample-rate", help="The model's sample rate (Piper medium and VITS: 22050)."),
+    eval_count: Optional[int] = typer.Option(
+        None, "--eval-count", help="Utterances to hold out for evaluation (default: 10%, at least 4)."
+    ),
+    eval_fraction: float = typer.Option(0.1, "--eval-fraction", help="Share to hold out when --eval-count is not given."),
+    min_eval: int = typer.Option(4, "--min-eval", help="Hold out at least this many (never more than half)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the held-out choice."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Make a training dataset from the chosen takes that pass QC, with a held-out split.
+
+    Takes are trimmed to the speech (with a small margin), level-matched, resampled and
+    written as 16-bit WAV with their normalised text. A few are held out and never trained
+    on, so 'voicebank train eval' can compare the voice with your real recordings.
+    Re-running into the same folder keeps the same held-out takes.
+    """
+    from voicebank.train.dataset import PrepareSettings, iter_prepare
+
+    settings = PrepareSettings(
+        sample_rate=sample_rate, eval_count=eval_count, eval_fraction=eval_fraction, min_eval=min_eval, seed=seed
+    )
+    report = None
+    for event in iter_prepare(bank, out, settings):
+        if event.kind == "rejected" and not as_json:
+            typer.echo(f"  left out {event.prompt_id}: {event.message}", err=True)
+        report = event.report or report
+    assert report is not None
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        return
+    cov = report.coverage
+    typer.echo(f"Dataset     {report.path}: {report.utterances} utterances, {report.minutes:.1f} min at {report.sample_rate} Hz")
+    typer.echo(f"Training    {report.train} utterances, {report.train_minutes:.1f} min (metadata.csv)")
+    typer.echo(
+        f"Held out    {report.eval} utterances, {report.eval_minutes:.1f} min (metadata_eval.csv, never trained on)"
+        + (f"; {report.kept_eval} kept from the previous run" if report.kept_eval else "")
+    )
+    typer.echo(
+        f"Phonemes    {cov.phones} phones, {cov.diphones} diphones; {cov.fraction:.0%} of English word diphones "
+        f"({cov.weighted:.0%} of their occurrences)"
+    )
+    if cov.missing_phones:
+        typer.echo(f"Never heard {' '.join(cov.missing_phones)} (record prompts that contain them)")
+    if report.rejected:
+        typer.echo(f"Left out    {len(report.rejected)} takes:")
+        for r in report.rejected:
+            typer.echo(f"  {r.prompt_id} ({r.take_id}): {r.reason}")
+    if report.prompts_without_chosen_take:
+        typer.echo(f"Unchosen    {report.prompts_without_chosen_take} prompts have takes but none chosen")
+    typer.echo(f"Next: voicebank train finetune --recipe vits --dataset {report.path} --out VOICE")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("prepare")(prepare)

@@ -1,0 +1,433 @@
+"""How good is a trained voice? Scores on the held-out split of its dataset, next to a baseline.
+
+For every held-out utterance (``metadata_eval.csv``, never trained on) the voice speaks the
+normalised text and four numbers are taken:
+
+* ``similarity``: cosine between the Resemblyzer embedding of the synthesized utterance
+  and the speaker embedding of the *real held-out recordings* — the normalised mean of
+  their embeddings, leaving out the recording of the same sentence (leave-one-out), so
+  that the real recordings scored the same way give an honest same-speaker ceiling
+  rather than a recording compared with itself. ``similarity_pair`` is the cosine with the
+  real recording of the same sentence alone (noisier; given for the table).
+* ``wer``: PocketSphinx on the synthesized speech at 16 kHz against the normalised text
+  (see :mod:`.metrics` for the scoring). The mean is the pooled rate (all errors over all
+  reference words). The real recordings are transcribed too: their WER is what the
+  recognizer manages on the speaker's own voice, a ceiling to read the voice's WER against.
+* ``mcd_db``: mel-cepstral distortion against the real recording, aligned with DTW
+  (order 24, 5 ms frames; :func:`.metrics.mcd_dtw`).
+* ``rtf``: synthesis time over audio duration (after one untimed warm-up call); the mean
+  is total time over total audio.
+
+The same is done for a baseline voice (the stock voice ``joe`` by default) and ``gain``
+is the difference, signed so that **positive means the voice is better** than the baseline:
+``similarity`` voice − baseline, ``wer`` and ``mcd_db`` baseline − voice.
+
+Any voice the engines can load is evaluated through :func:`voicebank.engines.load_engine`;
+other model types (a Coqui checkpoint, XTTS) plug in through ``synth``: a callable taking the
+normalised text and returning ``(float samples, sample rate)``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..audio import PathLike, read_audio, to_mono
+from ..errors import AudioFormatError, EngineError
+from .dataset import DatasetError, DatasetInfo, Utterance, load_dataset
+
+SCHEMA_VERSION = 1
+TRAIN_LOG = "train_log.jsonl"
+EVAL_JSON = "eval.json"
+EVAL_HTML = "eval.html"
+AUDIO_DIR = "audio"
+
+Synth = Callable[[str], "tuple[np.ndarray, int]"]
+
+
+@dataclass(frozen=True)
+class EvalEvent:
+    """Progress of :func:`iter_evaluate`; the last event (``done``) carries the result."""
+
+    kind: str  # "loaded" | "utterance" | "voice" | "done"
+    voice: str = ""
+    done: int = 0
+    total: int = 0
+    message: str = ""
+    result: dict[str, Any] | None = None
+
+
+@dataclass
+class _Real:
+    utt: Utterance
+    samples: np.ndarray
+    rate: int
+    embedding: np.ndarray | None = None
+    reference: np.ndarray | None = None  # leave-one-out speaker embedding
+    hypothesis: str = ""
+    errors: int = 0
+    words: int = 0
+
+
+@dataclass
+class _Tools:
+    encoder: Any
+    recognizer: Any
+
+
+@dataclass
+class _VoiceRun:
+    label: str
+    synth: Synth
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    audio: dict[str, tuple[np.ndarray, int]] = field(default_factory=dict)
+
+
+def evaluate_voice(
+    voice_ref: Any,
+    dataset_dir: PathLike,
+    *,
+    baseline: str | None = "joe",
+    out_dir: PathLike | None = None,
+    synth: Synth | None = None,
+    baseline_synth: Synth | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Score a voice on a dataset's held-out utterances, next to a baseline; see the module docstring.
+
+    ``baseline=None`` skips the baseline. With ``out_dir`` the result is also written there as
+    ``eval.json`` and ``eval.html`` (with the audio under ``audio/``). ``limit`` scores only the
+    first N held-out utterances. Returns the JSON-ready result dict (``schema_version`` 1).
+    """
+    result: dict[str, Any] | None = None
+    for event in iter_evaluate(
+        voice_ref, dataset_dir, baseline=baseline, out_dir=out_dir, synth=synth,
+        baseline_synth=baseline_synth, limit=limit,
+    ):
+        result = event.result or result
+    assert result is not None
+    return result
+
+
+def iter_evaluate(
+    voice_ref: Any,
+    dataset_dir: PathLike,
+    *,
+    baseline: str | None = "joe",
+    out_dir: PathLike | None = None,
+    synth: Synth | None = None,
+    baseline_synth: Synth | None = None,
+    limit: int | None = None,
+) -> Iterator[EvalEvent]:
+    """:func:`evaluate_voice` as a generator of progress events."""
+    ds = load_dataset(dataset_dir)
+    held = ds.eval[: limit] if limit else ds.eval
+    if not held:
+        raise DatasetError(
+            f"{ds.root} has no held-out utterances (its metadata_eval.csv is missing or empty). "
+            f"Prepare it again: voicebank train prepare BANK {ds.root}"
+        )
+    reals = [_load_real(u) for u in held]
+    voice_label = str(voice_ref) if voice_ref is not None else "joe"
+    runs = [_VoiceRun(voice_label, synth or _engine_synth(voice_ref))]
+    if baseline:
+        runs.append(_VoiceRun(str(baseline), baseline_synth or _engine_synth(baseline)))
+    tools = _load_tools()
+    yield EvalEvent("loaded", total=len(held) * len(runs), message=f"{len(held)} held-out utterances")
+
+    _score_real(reals, tools)
+    for run in runs:
+        run.synth(reals[0].utt.normalized)  # warm-up, untimed: first-call costs do not belong in the RTF
+        for n, real in enumerate(reals, 1):
+            row, audio = _score_one(run.synth, real, tools)
+            run.rows.append(row)
+            run.audio[real.utt.id] = audio
+            yield EvalEvent("utterance", run.label, n, len(reals), real.utt.id)
+        yield EvalEvent("voice", run.label, len(reals), len(reals), json.dumps(_means(run.rows)))
+
+    result = _assemble(voice_ref, ds, reals, runs)
+    if out_dir is not None:
+        write_outputs(Path(out_dir), result, reals, runs, voice_folder(voice_ref))
+    yield EvalEvent("done", result=result)
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def _load_real(utt: Utterance) -> _Real:
+    try:
+        data, rate = read_audio(utt.wav)  # DATASET/wavs/ID.wav, as load_dataset gives it
+    except AudioFormatError as exc:
+        raise DatasetError(f"The held-out recording {utt.id} cannot be read ({exc}); prepare the dataset again.") from exc
+    return _Real(utt, to_mono(data), rate)
+
+
+def _engine_synth(voice_ref: Any) -> Synth:
+    from ..engines import load_engine
+
+    try:
+        engine = load_engine(voice_ref)
+    except EngineError as exc:
+        raise EngineError(
+            f"{exc} To evaluate a model that is not a Piper-format voice (a Coqui checkpoint), "
+            "export it first (voicebank train export) or pass synth= to evaluate_voice."
+        ) from exc
+
+    def speak(text: str) -> tuple[np.ndarray, int]:
+        chunk = engine.synthesize(text)
+        return chunk.as_float32(), int(chunk.sample_rate)
+
+    return speak
+
+
+def _load_tools() -> _Tools:
+    from .metrics import Recognizer, SpeakerEncoder
+
+    tools = _Tools(SpeakerEncoder(), Recognizer())
+    rng = np.random.default_rng(0)
+    warm = (0.05 * rng.standard_normal(16000)).astype(np.float32)
+    tools.encoder.embed(warm, 16000)  # first calls pay for torch and librosa set-up
+    tools.recognizer.transcribe(warm[:8000], 16000)
+    return tools
+
+
+def voice_folder(voice_ref: Any) -> Path | None:
+    """The folder a voice lives in (where its ``train_log.jsonl`` would be), if it has one."""
+    from ..engines.registry import STOCK_NAMES
+
+    if voice_ref is None or (isinstance(voice_ref, str) and voice_ref.strip().lower() in STOCK_NAMES):
+        return None
+    p = Path(os.fspath(voice_ref)).expanduser()
+    if p.is_dir():
+        return p
+    if p.is_file():
+        return p.parent
+    from ..config import voices_dir
+
+    candidate = voices_dir() / str(voice_ref)
+    return candidate if candidate.is_dir() else None
+
+
+def read_train_log(path: Path) -> tuple[list[dict[str, float]], int]:
+    """Points of a ``train_log.jsonl`` (``{"step", "loss_train", "loss_eval", "similarity"}`` per line).
+
+    Returns the usable points sorted by step (missing or non-numeric fields left out) and
+    the number of lines that could not be read.
+    """
+    points: list[dict[str, float]] = []
+    bad = 0
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return [], 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            step = float(item["step"])
+        except (ValueError, KeyError, TypeError):
+            bad += 1
+            continue
+        point = {"step": step}
+        for key in ("loss_train", "loss_eval", "similarity"):
+            value = item.get(key)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                point[key] = float(value)
+        points.append(point)
+    points.sort(key=lambda p: p["step"])
+    return points, bad
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def _score_real(reals: list[_Real], tools: _Tools) -> None:
+    from .metrics import mean_embedding, word_errors
+
+    for r in reals:
+        r.embedding = tools.encoder.embed(r.samples, r.rate)
+        r.hypothesis = tools.recognizer.transcribe(r.samples, r.rate)
+        r.errors, r.words = word_errors(r.utt.normalized, r.hypothesis)
+    for i, r in enumerate(reals):
+        others = [o.embedding for j, o in enumerate(reals) if j != i and o.embedding is not None]
+        r.reference = mean_embedding(others) if others else mean_embedding([r.embedding])
+
+
+def _score_one(synth: Synth, real: _Real, tools: _Tools) -> tuple[dict[str, Any], tuple[np.ndarray, int]]:
+    from .metrics import cosine, mcd_dtw, word_errors
+
+    t0 = time.perf_counter()
+    samples, rate = synth(real.utt.normalized)
+    elapsed = time.perf_counter() - t0
+    x = _as_float(samples)
+    seconds = x.shape[0] / float(rate) if rate else 0.0
+    row: dict[str, Any] = {"id": real.utt.id, "seconds": _r(seconds), "synth_seconds": _r(elapsed)}
+    if seconds <= 0.0 or not np.any(x):
+        row.update(similarity=None, similarity_pair=None, wer=1.0, errors=real.words, words=real.words,
+                   hypothesis="", mcd_db=None, rtf=None, note="the voice produced no audio")
+        return row, (x, int(rate or 16000))
+    emb = tools.encoder.embed(x, rate)
+    hyp = tools.recognizer.transcribe(x, rate)
+    errors, words = word_errors(real.utt.normalized, hyp)
+    row.update(
+        similarity=_r(cosine(emb, real.reference)),
+        similarity_pair=_r(cosine(emb, real.embedding)),
+        wer=_r(errors / words) if words else None,
+        errors=errors,
+        words=words,
+        hypothesis=hyp,
+        mcd_db=_r(mcd_dtw(real.samples, real.rate, x, rate)),
+        rtf=_r(elapsed / seconds),
+    )
+    return row, (x, int(rate))
+
+
+def _as_float(samples: np.ndarray) -> np.ndarray:
+    """Mono float32 in [-1, 1] from whatever a synth hook returns (float or int16 samples)."""
+    a = np.asarray(samples)
+    if np.issubdtype(a.dtype, np.integer):
+        return to_mono(a.astype(np.float32) / float(-np.iinfo(a.dtype).min))
+    return to_mono(a.astype(np.float32, copy=False))
+
+
+def _means(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    def avg(key: str) -> float | None:
+        vals = [r[key] for r in rows if r.get(key) is not None]
+        return _r(float(np.mean(vals))) if vals else None
+
+    words = sum(r.get("words") or 0 for r in rows)
+    audio = sum(r.get("seconds") or 0.0 for r in rows)
+    return {
+        "similarity": avg("similarity"),
+        "similarity_pair": avg("similarity_pair"),
+        "wer": _r(sum(r.get("errors") or 0 for r in rows) / words) if words else None,
+        "mcd_db": avg("mcd_db"),
+        "rtf": _r(sum(r.get("synth_seconds") or 0.0 for r in rows) / audio) if audio else None,
+    }
+
+
+def _real_means(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    means = _means(rows)
+    return {"similarity": means["similarity"], "wer": means["wer"]}
+
+
+def _gain(voice: dict[str, Any], base: dict[str, Any]) -> dict[str, float | None]:
+    def diff(a: Any, b: Any) -> float | None:
+        return _r(a - b) if a is not None and b is not None else None
+
+    return {
+        "similarity": diff(voice.get("similarity"), base.get("similarity")),
+        "wer": diff(base.get("wer"), voice.get("wer")),
+        "mcd_db": diff(base.get("mcd_db"), voice.get("mcd_db")),
+    }
+
+
+def _assemble(voice_ref: Any, ds: DatasetInfo, reals: list[_Real], runs: list[_VoiceRun]) -> dict[str, Any]:
+    from .metrics import MCD_ALPHA, MCD_HOP, MCD_ORDER, MCD_RATE, MCD_WIN, cosine
+
+    voice = runs[0]
+    for row, real in zip(voice.rows, reals):
+        row["text"] = real.utt.normalized
+    mean = _means(voice.rows)
+    real_rows = [
+        {
+            "id": r.utt.id,
+            "text": r.utt.normalized,
+            "seconds": _r(r.samples.shape[0] / r.rate),
+            # with a single held-out recording there is no other one to compare it with
+            "similarity": _r(cosine(r.embedding, r.reference)) if len(reals) > 1 else None,
+            "wer": _r(r.errors / r.words) if r.words else None,
+            "errors": r.errors,
+            "words": r.words,
+            "hypothesis": r.hypothesis,
+        }
+        for r in reals
+    ]
+    result: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "voice": voice.label,
+        "dataset": str(ds.root),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "utterances": voice.rows,
+        "mean": mean,
+        "real": {"mean": _real_means(real_rows), "utterances": real_rows},
+        "baseline": None,
+        "gain": None,
+        "method": {
+            "similarity": "Resemblyzer cosine with the leave-one-out mean embedding of the real held-out recordings",
+            "wer": "PocketSphinx 5 en-us at 16 kHz vs the normalised text; pooled over utterances",
+            "mcd_db": (
+                f"MCD with DTW, mel-cepstrum order {MCD_ORDER} (c0 excluded), alpha {MCD_ALPHA}, "
+                f"{MCD_WIN}-sample Hann window, hop {MCD_HOP} at {MCD_RATE} Hz"
+            ),
+            "rtf": "synthesis seconds / audio seconds, after one warm-up call",
+            "gain": "positive means the voice is better than the baseline",
+        },
+    }
+    if len(runs) > 1:
+        base = runs[1]
+        base_mean = _means(base.rows)
+        result["baseline"] = {"voice": base.label, "mean": base_mean, "utterances": base.rows}
+        result["gain"] = _gain(mean, base_mean)
+    return result
+
+
+def _r(x: float | None, digits: int = 4) -> float | None:
+    if x is None or not math.isfinite(float(x)):
+        return None
+    return round(float(x), digits)
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def write_outputs(
+    out: Path, result: dict[str, Any], reals: list[_Real], runs: list[_VoiceRun], folder: Path | None
+) -> None:
+    """``eval.json``, ``eval.html`` and the audio they play, in ``out``."""
+    import soundfile as sf
+
+    from .report import render_html
+
+    audio = out / AUDIO_DIR
+    audio.mkdir(parents=True, exist_ok=True)
+    roles = ["voice", "baseline"]
+    for r in reals:
+        rel = f"{AUDIO_DIR}/{r.utt.id}.real.wav"
+        sf.write(str(out / rel), np.clip(r.samples, -1, 1), r.rate, subtype="PCM_16")
+        _row(result["real"]["utterances"], r.utt.id)["audio"] = rel
+    for role, run in zip(roles, runs):
+        rows = result["utterances"] if role == "voice" else result["baseline"]["utterances"]
+        for uid, (x, rate) in run.audio.items():
+            rel = f"{AUDIO_DIR}/{uid}.{role}.wav"
+            sf.write(str(out / rel), np.clip(x, -1, 1), rate, subtype="PCM_16")
+            _row(rows, uid)["audio"] = rel
+    log_path = folder / TRAIN_LOG if folder is not None else None
+    points, bad = read_train_log(log_path) if log_path is not None and log_path.is_file() else ([], 0)
+    result["training_log"] = {
+        "path": str(log_path) if log_path is not None and log_path.is_file() else None,
+        "points": len(points),
+        "unreadable_lines": bad,
+    }
+    _write_atomic(out / EVAL_JSON, json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    _write_atomic(out / EVAL_HTML, render_html(result, points, looked_for=log_path))
+
+
+def _row(rows: list[dict[str, Any]], uid: str) -> dict[str, Any]:
+    return next(r for r in rows if r["id"] == uid)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
