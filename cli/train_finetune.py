@@ -1,0 +1,128 @@
+"""``voicebank train finetune``: train a voice on a prepared dataset (VITS or XTTS-v2 recipes)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+
+def finetune(
+    recipe: Optional[str] = typer.Option(
+        None,
+        "--recipe",
+        help="A shipped recipe (vits: fine-tune Coqui's VITS; vits-tiny: tiny test model; xtts-v2) or a .toml path. "
+        "Not needed with --resume.",
+    ),
+    dataset: Optional[Path] = typer.Option(
+        None, "--dataset", help="Dataset folder made by 'voicebank train prepare'. Not needed with --resume."
+    ),
+    base: Optional[str] = typer.Option(
+        None,
+        "--base",
+        help="Base model to fine-tune: a folder with model_file.pth/model.pth and config.json (never downloaded). "
+        "Default: look in voicebank's and Coqui's model folders.",
+    ),
+    out: Path = typer.Option(..., "--out", help="Voice folder to train into (model.pth, config.json, checkpoints).", show_default=False),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    max_steps: Optional[int] = typer.Option(
+        None, "--max-steps", help="Stop at this step at the latest (counted from the start of the run)."
+    ),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+) -> None:
+    """Fine-tune a voice on your dataset; stops early when held-out utterances stop improving.
+
+    The best voice so far is always in OUT/model.pth, so an interrupted run still leaves a voice behind; continue it with --resume. Then: voicebank train export OUT --out DIR.
+    """
+    from voicebank.train.finetune import finetune as run_finetune
+
+    printer = _Printer()
+    try:
+        result = run_finetune(
+            recipe,
+            dataset,
+            out,
+            base=base,
+            device=device,
+            resume=resume,
+            max_steps=max_steps,
+            threads=threads,
+            on_event=printer,
+        )
+    except KeyboardInterrupt:
+        typer.echo(
+            f"\nInterrupted. Continue later with: voicebank train finetune --out {out} --resume "
+            "(from the last checkpoint).",
+            err=True,
+        )
+        raise
+    printer.close()
+    if hasattr(result, "best_step"):
+        typer.echo(
+            f"Voice       {result.voice_dir} (best held-out loss {result.best_loss_eval:.3f} at step "
+            f"{result.best_step}; {result.steps} steps, {result.seconds_per_step:.2f} s/step)"
+        )
+        typer.echo(
+            f"Next: voicebank train export {result.voice_dir}   then   voicebank train eval {result.voice_dir} "
+            f"--dataset {dataset or 'DATASET'}   and   voicebank speak --voice {result.voice_dir} \"Hello.\""
+        )
+    else:  # another model's trainer (XTTS) returns its own result
+        best = getattr(result, "best_eval_loss", None)
+        detail = f" ({getattr(result, 'steps', '?')} steps" + (f", best held-out loss {best:.3f})" if best is not None else ")")
+        typer.echo(f"Voice       {getattr(result, 'voice_dir', out)}{detail}")
+
+
+class _Printer:
+    """Turns training events into short lines (a live step line on a terminal)."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.live = False
+        self.last_print = 0.0
+
+    def __call__(self, event: Any) -> None:
+        kind = getattr(event, "kind", "")
+        if kind == "step":
+            self._step(event)
+            return
+        self._end_live()
+        if kind == "eval":
+            loss = f"{event.loss_eval:.3f}" if event.loss_eval is not None else "?"
+            typer.echo(f"eval        step {event.step}: held-out loss {loss}" + (f" ({event.message})" if event.message else ""))
+        elif kind == "checkpoint":
+            typer.echo(f"checkpoint  {event.path}")
+        elif kind == "best":
+            typer.echo(f"best        step {event.step} -> {event.path}")
+        elif getattr(event, "message", ""):
+            typer.echo(event.message)
+
+    def _step(self, e: Any) -> None:
+        loss = f"{e.loss_train:.3f}" if e.loss_train is not None else "?"
+        speed = f"{e.seconds_per_step:.2f} s/step" if e.seconds_per_step else ""
+        left = ""
+        if e.seconds_per_step and e.max_steps:
+            remaining = (e.max_steps - e.step) * e.seconds_per_step
+            left = f", at most {remaining / 60:.0f} min left" if remaining >= 60 else ""
+        line = f"step        {e.step}/{e.max_steps}  loss {loss}  {speed}{left}"
+        if self.tty:
+            typer.echo("\r" + line.ljust(78), nl=False)
+            self.live = True
+        elif time.monotonic() - self.last_print >= 30 or e.step == 1:
+            typer.echo(line)
+            self.last_print = time.monotonic()
+
+    def _end_live(self) -> None:
+        if self.live:
+            typer.echo("")
+            self.live = False
+
+    def close(self) -> None:
+        self._end_live()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("finetune")(finetune)
