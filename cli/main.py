@@ -26,15 +26,12 @@ app.add_typer(bank_cmd.app, name="bank")
 
 def _mount_optional() -> None:
     """Mount command groups whose modules exist (each is a thin layer over the library)."""
-    import importlib
+    from ._optional import optional_module
 
-    for module, name in (("prompts", "prompts"), ("record", "record"), ("lexicon", "lexicon"), ("speak", "speak"), ("train", "train"), ("bench", "bench")):
-        try:
-            mod = importlib.import_module(f"{__package__}.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.endswith(f".{module}"):
-                continue
-            raise
+    for name in ("prompts", "record", "lexicon", "speak", "train", "bench"):
+        mod = optional_module(__package__, name)
+        if mod is None:
+            continue
         if hasattr(mod, "register"):
             mod.register(app)
         else:

@@ -6,9 +6,9 @@ on this group; the work itself is in ``voicebank.train``.
 
 from __future__ import annotations
 
-import importlib
-
 import typer
+
+from ._optional import optional_module
 
 app = typer.Typer(
     help=(
@@ -24,13 +24,9 @@ app = typer.Typer(
 )
 
 for _name in ("train_prepare", "train_finetune", "train_eval", "train_export", "train_base"):
-    try:
-        _mod = importlib.import_module(f"{__package__}.{_name}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name and _exc.name.endswith(f".{_name}"):
-            continue
-        raise
-    _mod.register(app)
+    _mod = optional_module(__package__, _name)
+    if _mod is not None:
+        _mod.register(app)
 
 
 def register(root: typer.Typer) -> None:

@@ -19,6 +19,23 @@ def ljspeech() -> Path:
     return LJSPEECH
 
 
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One VOICEBANK_HOME for the whole test session (the cut graphs are made once)."""
+    path = tmp_path_factory.getbasetemp() / "voicebank-home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VOICEBANK_HOME", str(path))
+        yield path
+
+
+@pytest.fixture(scope="module")
+def engine(home: Path):  # type: ignore[no-untyped-def]
+    """The stock voice's streaming engine."""
+    from voicebank.engines import load_engine
+
+    return load_engine("joe")
+
+
 # Play-and-record tests: a private PulseAudio server with a null sink (tests/pulse.py).
 import sys as _sys  # noqa: E402
 

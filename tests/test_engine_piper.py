@@ -26,20 +26,6 @@ from voicebank.errors import EngineError  # noqa: E402
 QUIET = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory):
-    """One VOICEBANK_HOME for the whole test session (the cut graphs are made once)."""
-    path = tmp_path_factory.getbasetemp() / "voicebank-home"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VOICEBANK_HOME", str(path))
-        yield path
-
-
-@pytest.fixture(scope="module")
-def engine(home: Path):
-    return load_engine("joe")
-
-
 # ---- voice references ------------------------------------------------------------------
 
 

@@ -28,19 +28,6 @@ MEDIUM = (
 )
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.getbasetemp() / "voicebank-home"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VOICEBANK_HOME", str(path))
-        yield path
-
-
-@pytest.fixture(scope="module")
-def engine(home: Path):
-    return load_engine("joe")
-
-
 def _streamed(engine, latent, plan: WindowPlan) -> tuple[np.ndarray, int]:
     synth = WindowedSynthesis(engine.split, latent, engine.hop, plan, engine.sample_rate)
     pieces = [audio for audio, _ in synth.chunks()]

@@ -23,19 +23,6 @@ LONG = (
 )
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.getbasetemp() / "voicebank-home"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VOICEBANK_HOME", str(path))
-        yield path
-
-
-@pytest.fixture(scope="module")
-def engine(home: Path):
-    return load_engine("joe")
-
-
 def _wait(cond, timeout: float = 20.0) -> None:
     end = time.monotonic() + timeout
     while not cond():

@@ -108,8 +108,9 @@ class TrainEvent:
 
     kind: str
     step: int = 0
-    max_steps: int = 0
+    max_steps: int = 0  # an estimate on resume, and for XTTS (epochs × batches per epoch)
     epoch: int = 0
+    epochs: int = 0  # planned epochs, when the trainer counts in epochs (XTTS)
     loss_train: float | None = None
     loss_eval: float | None = None
     lr: float | None = None

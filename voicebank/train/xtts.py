@@ -48,6 +48,7 @@ from ..audio import PathLike
 from ..errors import UsageError
 from .base_models import BaseModel, find_base
 from .dataset import DatasetError, Utterance, load_dataset
+from .finetune import TrainEvent
 from .xtts_recipe import XttsRecipe
 
 __all__ = ["FinetuneResult", "XttsRecipe", "XttsSamples", "XttsTrainEvent", "build_config", "export_voice",
@@ -57,30 +58,9 @@ TRAINING_DIR = "training"
 TRAIN_LOG = "train_log.jsonl"
 RUN_STATE = "xtts_run.json"
 RUN_NAME = "xtts-finetune"
+XttsTrainEvent = TrainEvent  # one progress event for both trainers
 GPT_RATE = 22050  # the rate XTTS's GPT and DVAE work at
 MIN_CLIP_SECONDS = 0.5  # Coqui's XTTSDataset refuses shorter clips
-
-
-@dataclass(frozen=True)
-class XttsTrainEvent:
-    """Progress of :func:`finetune`, for the CLI to show.
-
-    The fields are those of :class:`voicebank.train.finetune.TrainEvent`, so one printer
-    shows both trainers. Kinds: ``message``, ``start``, ``step``, ``eval`` (once per
-    epoch), ``best`` (a new lowest held-out loss), ``stop`` (the voice is written).
-    """
-
-    kind: str
-    step: int = 0
-    max_steps: int = 0  # epochs × batches per epoch (an estimate on resume)
-    epoch: int = 0
-    epochs: int = 0
-    loss_train: float | None = None
-    loss_eval: float | None = None
-    lr: float | None = None
-    seconds_per_step: float | None = None
-    path: Path | None = None
-    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -285,7 +265,7 @@ def finetune(
     if dataset_dir is None:
         raise UsageError("Give the dataset to train on (--dataset), made by: voicebank train prepare BANK DATASET")
     samples = format_dataset(dataset_dir, xr)
-    emit(XttsTrainEvent("message", message=_dataset_summary(samples)))
+    emit(TrainEvent("message", message=_dataset_summary(samples)))
     voice_dir.mkdir(parents=True, exist_ok=True)
     _write_run_state(voice_dir, xr, base_model, dataset_dir)
 
@@ -298,19 +278,19 @@ def finetune(
         with _quiet_training():  # Coqui's tokenizer logs a warning for long texts
             samples = format_dataset(dataset_dir, xr, VoiceBpeTokenizer(str(base_model.file("vocab"))))
         for clip_id, reason in samples.skipped:
-            emit(XttsTrainEvent("message", message=f"left out {clip_id}: {reason}"))
+            emit(TrainEvent("message", message=f"left out {clip_id}: {reason}"))
         epochs = xr.epochs_for(len(samples.train))
         steps_per_epoch = math.ceil(len(samples.train) / xr.batch_size)
         config = build_config(xr, base_model, voice_dir / TRAINING_DIR, epochs)
-        emit(XttsTrainEvent("start", max_steps=epochs * steps_per_epoch, epochs=epochs,
+        emit(TrainEvent("start", max_steps=epochs * steps_per_epoch, epochs=epochs,
                             message=f"XTTS-v2 fine-tune on {dev}: {epochs} epochs of {steps_per_epoch} steps"))
         run_dir, summary = _train(config, samples, xr, continue_run, dev, voice_dir, emit, epochs * steps_per_epoch)
     checkpoint = best_checkpoint(run_dir)
     summary["checkpoint"] = str(checkpoint)
-    emit(XttsTrainEvent("message", step=summary["steps"], path=checkpoint,
+    emit(TrainEvent("message", step=summary["steps"], path=checkpoint,
                         message=f"exporting {checkpoint} as a voice and caching its conditioning latents"))
     export_voice(checkpoint, base_model, voice_dir, xr, samples, dataset_dir, summary)
-    emit(XttsTrainEvent("stop", step=summary["steps"], loss_eval=summary["best_eval_loss"], path=voice_dir,
+    emit(TrainEvent("stop", step=summary["steps"], loss_eval=summary["best_eval_loss"], path=voice_dir,
                         message=f"voice written to {voice_dir} (XTTS-v2 licence: non-commercial use only)"))
     return FinetuneResult(
         voice_dir=voice_dir, checkpoint=checkpoint, run_dir=run_dir, steps=summary["steps"],
@@ -342,7 +322,7 @@ def _train(config: Any, samples: XttsSamples, recipe: XttsRecipe, continue_run: 
         clock["last"] = now
         avg = trainer.keep_avg_train.avg_values if trainer.keep_avg_train else {}
         step = int(trainer.total_steps_done)
-        emit(XttsTrainEvent("step", step=step, max_steps=max(max_steps, step), epoch=int(trainer.epochs_done) + 1,
+        emit(TrainEvent("step", step=step, max_steps=max(max_steps, step), epoch=int(trainer.epochs_done) + 1,
                             epochs=int(trainer.config.epochs), loss_train=_finite(avg.get("avg_loss")),
                             lr=_finite(trainer.optimizer[0].param_groups[0]["lr"]), seconds_per_step=clock["per_step"]))
 
@@ -355,14 +335,14 @@ def _train(config: Any, samples: XttsSamples, recipe: XttsRecipe, continue_run: 
         with open(log_path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(point) + "\n")
         epochs = int(trainer.config.epochs)
-        emit(XttsTrainEvent("eval", step=point["step"], max_steps=max(max_steps, point["step"]), epoch=point["epoch"],
+        emit(TrainEvent("eval", step=point["step"], max_steps=max(max_steps, point["step"]), epoch=point["epoch"],
                             epochs=epochs, loss_train=point["loss_train"],
                             loss_eval=point["loss_eval"] if point["loss_eval"] is not None else math.nan,
                             message=f"epoch {point['epoch']}/{epochs}"))
         best = trainer.best_loss.get("eval_loss") if isinstance(trainer.best_loss, dict) else None
         if best is not None and best < clock["best"]:
             clock["best"] = best
-            emit(XttsTrainEvent("best", step=point["step"], epoch=point["epoch"], loss_eval=_finite(best),
+            emit(TrainEvent("best", step=point["step"], epoch=point["epoch"], loss_eval=_finite(best),
                                 path=Path(trainer.output_path) / "best_model.pth"))
 
     gpu = int(device.split(":", 1)[1]) if device.startswith("cuda:") else None
