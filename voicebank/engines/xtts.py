@@ -305,7 +305,7 @@ def load_model(model_dir: PathLike, device: str = "auto") -> Any:
     except ImportError as exc:
         raise MissingDependencyError("Coqui TTS (coqui-tts), needed for XTTS voices,", "train") from exc
     dev = pick_device(device)
-    with _quiet():
+    with quiet_coqui():
         config = XttsConfig()
         config.load_json(str(folder / "config.json"))
         model = Xtts(config)
@@ -343,7 +343,7 @@ def compute_conditioning(model: Any, clips: Sequence[tuple[np.ndarray, int]], se
         raise EngineError("At least one reference clip is needed to clone a voice.")
     embeddings = []
     pieces = []
-    with _quiet(), torch.inference_mode():
+    with quiet_coqui(), torch.inference_mode():
         for samples, rate in clips:
             mono = resample(to_mono(np.asarray(samples, np.float32)), int(rate), GPT_RATE)
             audio = torch.from_numpy(np.clip(mono, -1.0, 1.0)[: GPT_RATE * settings.max_ref_len].copy())[None, :]
@@ -437,7 +437,7 @@ def _token_cap(max_new: int) -> Any:
 
 
 @contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_coqui() -> Iterator[None]:
     """Keep Coqui's and transformers' warnings off the user's screen (the library never prints).
 
     For loading only (it changes process-wide logging and warning state for its duration);

@@ -37,7 +37,6 @@ import json
 import logging
 import math
 import os
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -535,13 +534,10 @@ def _quiet_training() -> Iterator[None]:
     screen = [h for h in before if type(h) is logging.StreamHandler]
     for h in screen:
         log.removeHandler(h)
-    others = [logging.getLogger(n) for n in ("transformers", "TTS")]
-    levels = [lg.level for lg in others]
-    for lg in others:
-        lg.setLevel(logging.ERROR)
+    from ..engines.xtts import quiet_coqui  # training may use inference code, not the reverse
+
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_coqui():
             yield
     finally:
         for h in [h for h in log.handlers if h not in before]:
@@ -549,8 +545,6 @@ def _quiet_training() -> Iterator[None]:
             h.close()
         for h in screen:
             log.addHandler(h)
-        for lg, level in zip(others, levels):
-            lg.setLevel(level)
 
 
 @contextmanager
