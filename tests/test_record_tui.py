@@ -28,15 +28,19 @@ from tests.helpers.tmux import Tmux  # noqa: E402
 
 
 def _recorder_pid(shell_pid: int, timeout: float = 10.0) -> int:
-    """The voicebank process under the pane's shell."""
+    """The voicebank process under the pane's shell, found in /proc (``ps`` cuts long command lines to
+    $COLUMNS, so a deep checkout path would hide the word "record")."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(shell_pid)], capture_output=True, text=True,
-                             check=False)
-        for line in out.stdout.splitlines():
-            pid, _, args = line.strip().partition(" ")
-            if "voicebank" in args and "record" in args:
-                return int(pid)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                ppid = int(stat.read_text().rpartition(")")[2].split()[1])
+                args = stat.with_name("cmdline").read_bytes().split(b"\0")
+            except (OSError, ValueError, IndexError):
+                continue  # the process ended while we looked
+            words = [a.decode(errors="replace") for a in args]
+            if ppid == shell_pid and any("voicebank" in w for w in words) and "record" in words:
+                return int(stat.parent.name)
         time.sleep(0.1)
     raise AssertionError("the voicebank process was not found")
 
