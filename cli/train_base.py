@@ -29,9 +29,16 @@ def list_cmd(
     """Show each base model: found where, or which files are missing where, and its licence."""
     from voicebank.train.base_models import list_bases
 
+    from voicebank.train.offline_base import LICENCE_NOTE, default_base_dir
+
     reports = list_bases(purpose)
+    offline = default_base_dir()
+    built = (offline / "model.pth").is_file() and (offline / "config.json").is_file()
     if as_json:
-        typer.echo(json.dumps([r.to_dict() for r in reports], indent=2))
+        rows = [r.to_dict() for r in reports]
+        rows.append({"name": "joe-offline", "title": "Offline base from the stock voice", "found": str(offline) if built else None,
+                     "licence": LICENCE_NOTE, "get_it": "voicebank train base build"})
+        typer.echo(json.dumps(rows, indent=2))
         return
     for report in reports:
         spec = report.spec
@@ -43,6 +50,11 @@ def list_cmd(
                 what = "does not exist" if not loc.exists else "missing " + ", ".join(loc.missing)
                 typer.echo(f"         {loc.path}: {what}")
             typer.echo(f"         get it: voicebank train base download {spec.name}")
+    state = f"built in {offline}" if built else f"not built yet ({offline})"
+    typer.echo(f"{'joe-offline':<8} Offline base from the stock voice (recipe vits-offline): {state}")
+    typer.echo(f"         licence: {LICENCE_NOTE}")
+    if not built:
+        typer.echo("         get it: voicebank train base build  (nothing is downloaded)")
 
 
 @app.command("download")
@@ -70,6 +82,59 @@ def download_cmd(
     typer.echo(f"Downloading {spec.title}{size}; this can take a while ...")
     found = download_base(spec.name, accept_licence=True)
     typer.echo(f"{spec.title} is in {found.path}")
+
+
+@app.command("build")
+def build_cmd(
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Folder for the base (default: voicebank's base-model folder, where recipe vits-offline looks)."
+    ),
+    sentences: int = typer.Option(400, "--sentences", help="Clips the stock voice synthesizes to train on."),
+    posterior_steps: int = typer.Option(1200, "--posterior-steps", help="Steps of the posterior-encoder stage."),
+    discriminator_steps: int = typer.Option(300, "--discriminator-steps", help="Steps of the discriminator stage."),
+    discriminator_width: int = typer.Option(
+        32, "--discriminator-width", help="Channels of the small period discriminators (0: Coqui's full one; GPU)."
+    ),
+    threads: int = typer.Option(2, "--threads", help="CPU threads for torch."),
+    every: int = typer.Option(25, "--every", help="Print progress every N steps."),
+) -> None:
+    """Build the offline base from the stock voice: fine-tunable, nothing downloaded.
+
+    The stock voice's ONNX generator is imported into Coqui's VITS (checked against ONNX
+    Runtime), then the parts the ONNX file lacks are trained against it on speech it
+    synthesizes itself: the posterior encoder, the duration predictor's training branch and a
+    small discriminator. Killed or stopped, the same command resumes from the last checkpoint.
+    About an hour on 2 CPU cores. Then: voicebank train finetune --recipe vits-offline ...
+    """
+    import time
+
+    from voicebank.train.offline_base import LICENCE_NOTE, BuildEvent, BuildSettings, build_base
+
+    settings = BuildSettings(sentences=sentences, posterior_steps=posterior_steps,
+                             discriminator_steps=discriminator_steps, discriminator_width=discriminator_width,
+                             threads=threads)
+    began = time.monotonic()
+    stage_start: dict[str, tuple[float, int]] = {}
+
+    def show(e: BuildEvent) -> None:
+        if e.kind == "stage":
+            typer.echo(e.message + " ...")
+            stage_start[e.stage] = (time.monotonic(), e.step)
+        elif e.kind == "step" and (e.step % max(1, every) == 0 or e.step == e.total):
+            t0, s0 = stage_start.get(e.stage, (began, 0))
+            done = max(1, e.step - s0)
+            eta = (time.monotonic() - t0) / done * (e.total - e.step)
+            losses = "  ".join(f"{k} {v:.3f}" for k, v in e.values.items() if k != "seconds")
+            typer.echo(f"  {e.stage} {e.step}/{e.total}  {losses}  (about {eta / 60:.0f} min left in this stage)")
+        elif e.kind == "done":
+            typer.echo(e.message)
+            for k, v in e.values.items():
+                typer.echo(f"  {k}: {v}")
+
+    folder = build_base(out, settings, show)
+    typer.echo(f"Built in {(time.monotonic() - began) / 60:.1f} min (this run). Licence: {LICENCE_NOTE}")
+    typer.echo(f"Next: voicebank train finetune --recipe vits-offline --dataset DATA --out VOICE"
+               + ("" if out is None else f" --base {folder}"))
 
 
 def clone_cmd(

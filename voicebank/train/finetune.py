@@ -337,7 +337,7 @@ class _Run:
             config = vits.load_config(self.out / state["run_dir"] / CONFIG_FILE)
         else:
             if not self.recipe.from_scratch:  # a missing base is reported before anything else
-                base_model = vits.resolve_base(self.base)
+                base_model = vits.resolve_base(self.base if self.base is not None else (self.recipe.base_model or None))
                 base_cfg = vits.base_config(base_model)
             config = vits.build_config(self.recipe, base_cfg, self.out / CHECKPOINTS)
 

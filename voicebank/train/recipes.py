@@ -12,6 +12,7 @@ Layout of a VITS recipe::
     name = "vits"
     model = "vits"              # or "xtts" (handled by voicebank.train.xtts)
     base = "required"           # "required": fine-tune --base; "none": train from scratch
+    base_model = "joe-offline"  # optional: the base used when --base is not given
     [training]  ...             # TrainingSettings
     [early_stopping] ...        # EarlyStoppingSettings
     [audio] ...                 # AudioSettings (from-scratch recipes only)
@@ -63,6 +64,9 @@ class TrainingSettings:
     mixed_precision: bool = False  # bf16/fp16 autocast on CUDA only
     loader_workers: int = 0  # DataLoader worker processes (0: load in the training process)
     freeze: tuple[str, ...] = ()  # parts kept fixed, any of FREEZABLE
+    # 0: Coqui's discriminator (46.7 M parameters); N: period discriminators N channels wide,
+    # which CPU training can afford (a base built with the same width brings its trained one).
+    discriminator_width: int = 0
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size", "eval_batch_size", "max_steps", "eval_every_steps", "keep_checkpoints")
@@ -73,6 +77,8 @@ class TrainingSettings:
             raise RecipeError(f"training.lr_decay must be in (0, 1], not {self.lr_decay}.")
         if self.loader_workers < 0:
             raise RecipeError("training.loader_workers must be 0 or more.")
+        if self.discriminator_width < 0:
+            raise RecipeError("training.discriminator_width must be 0 (Coqui's discriminator) or more.")
         bad = [f for f in self.freeze if f not in FREEZABLE]
         if bad:
             raise RecipeError(f"training.freeze: unknown part(s) {bad}; choose from {list(FREEZABLE)}.")
@@ -180,6 +186,7 @@ class Recipe:
     model: str = "vits"
     description: str = ""
     base: str = "required"
+    base_model: str = ""  # the base used when --base is not given ("": Coqui's LJSpeech VITS)
     espeak_voice: str = "en-us"
     training: TrainingSettings = field(default_factory=TrainingSettings)
     early_stopping: EarlyStoppingSettings = field(default_factory=EarlyStoppingSettings)
@@ -213,6 +220,8 @@ class Recipe:
             "base": self.base,
             "espeak_voice": self.espeak_voice,
         }
+        if self.base_model:
+            out["base_model"] = self.base_model
         if self.model == "vits":
             out["training"] = _plain(asdict(self.training))
             out["early_stopping"] = _plain(asdict(self.early_stopping))
@@ -240,7 +249,7 @@ class Recipe:
             raise RecipeError(f"The recipe{where} names model {model!r}; known models: {', '.join(MODELS)}.")
         name = str(data.pop("name", "") or Path(source).stem or "recipe")
         top: dict[str, Any] = {"name": name, "model": model}
-        for key in ("description", "base", "espeak_voice"):
+        for key in ("description", "base", "base_model", "espeak_voice"):
             if key in data:
                 top[key] = _typed(data.pop(key), str, key, where)
         if top.get("base", "required") not in BASE_MODES:
@@ -263,7 +272,7 @@ class Recipe:
         if data:
             raise RecipeError(
                 f"Unknown key(s){where}: {', '.join(sorted(data))}. "
-                "Known: schema_version, name, model, description, base, espeak_voice, "
+                "Known: schema_version, name, model, description, base, base_model, espeak_voice, "
                 "[training], [early_stopping], [audio], [vits]."
             )
         recipe = cls(**top, **parts, source=source)

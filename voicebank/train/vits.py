@@ -369,7 +369,12 @@ def build_config(recipe: Recipe, base_config: VitsConfig | None, output_path: Pa
 
 def make_model(config: VitsConfig, recipe: Recipe | None = None) -> VoicebankVits:
     """The trainable model of ``config``; a tiny recipe may ask for small discriminators."""
-    width = recipe.vits.discriminator_width if recipe is not None and recipe.vits is not None else 0
+    if recipe is None:
+        width = 0
+    elif recipe.vits is not None and recipe.vits.discriminator_width:
+        width = recipe.vits.discriminator_width
+    else:
+        width = recipe.training.discriminator_width
     return VoicebankVits(config, discriminator_width=width)
 
 
@@ -458,6 +463,8 @@ def resolve_base(ref: str | Path | None) -> BaseModel:
     """
     from .base_models import BaseModelMissing, find_base
 
+    if ref is not None and str(ref) in OFFLINE_BASE_NAMES:
+        return offline_base()
     given = Path(str(ref)).expanduser() if ref is not None else None
     if given is not None and given.is_file() and given.suffix == ".pth" and (given.parent / "config.json").is_file():
         return BaseModel(checkpoint=given, config=given.parent / "config.json")  # a checkpoint named by hand
@@ -469,6 +476,24 @@ def resolve_base(ref: str | Path | None) -> BaseModel:
             text += f"\n(Coqui's name for this model: {COQUI_LJSPEECH_VITS}; voicebank never downloads during training.)"
         raise BaseModelMissing(text) from None
     return BaseModel(checkpoint=found.file("model"), config=found.file("config"))
+
+
+OFFLINE_BASE_NAMES = ("joe-offline", "offline")
+
+
+def offline_base() -> BaseModel:
+    """The offline base built from the stock voice (``voicebank train base build``), or a clear error."""
+    from .base_models import BaseModelMissing
+    from .offline_base import default_base_dir
+
+    folder = default_base_dir()
+    model, config = folder / "model.pth", folder / "config.json"
+    if not (model.is_file() and config.is_file()):
+        raise BaseModelMissing(
+            f"The offline base is not built yet (looked in {folder}). Build it once from the stock voice, with "
+            "nothing downloaded: voicebank train base build (about an hour on 2 CPU cores)."
+        )
+    return BaseModel(checkpoint=model, config=config)
 
 
 def base_config(base: BaseModel) -> VitsConfig:
