@@ -70,8 +70,17 @@ def load_piper(model: os.PathLike, config: os.PathLike, threads: int) -> Any:
     return PiperVoice(session=session, config=cfg)
 
 
+SETTLE_S = 0.05  # idle time before each timed run
+
+
 def _time_chunks(start: Callable[[], Iterable[Any]], frames: Callable[[Any], int], rate: int) -> dict[str, float]:
-    """Time one utterance: first chunk, last chunk, audio length, and player underrun."""
+    """Time one utterance: first chunk, last chunk, audio length, and player underrun.
+
+    Each run starts after a short idle gap: ONNX Runtime's thread pools spin for a while after
+    a run (Piper's do by default), and a run started at once would share the cores with the
+    previous engine's spinning threads; in real use nothing else synthesizes just before.
+    """
+    time.sleep(SETTLE_S)
     t0 = time.perf_counter()
     first: float | None = None
     audio = 0
@@ -179,8 +188,8 @@ def run_latency(
         results[engine_name] = {tk: {n: _summary(s) for n, s in per_in.items()} for tk, per_in in per_t.items()}
 
     out: dict[str, Any] = {
-        "note": "2-core machine shared with other workers while this ran: timings are noisy; "
-        "engines were interleaved run by run in one process.",
+        "note": "engines were interleaved run by run in one process, each run after a "
+        f"{SETTLE_S * 1000:.0f} ms idle gap; timings on a shared machine are noisy.",
         "machine": {"before": machine_before, "after": _machine()},
         "voice": next(iter(ours.values())).describe(),
         "inputs": {n: {"text": t, "words": len(t.split())} for n, t in texts.items()},
