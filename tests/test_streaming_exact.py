@@ -143,3 +143,20 @@ def test_two_threads_split_windows_and_stay_exact(home: Path) -> None:
     reference = two.split.whole(latent)
     streamed, windows = _streamed(two, latent, WindowPlan())
     assert streamed.shape == reference.shape and snr_db(reference, streamed) >= 60.0
+
+
+def test_short_sentence_is_one_chunk_from_the_uncut_graph_and_says_the_same(engine) -> None:
+    """A short sentence skips the windows (one call of the whole graph); with the noise off it
+    is the same audio the cut parts give, and a longer sentence is still streamed in pieces."""
+    from voicebank.engines.piper_onnx import SHORT_IDS
+
+    quiet = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
+    phonemes = engine.phonemize("Yes, thank you.")[0]
+    assert len(engine.phoneme_ids(phonemes)[0]) <= SHORT_IDS
+    pieces = list(engine.sentence_audio(phonemes, quiet))
+    assert len(pieces) == 1 and pieces[0][1]
+    cut = engine.split.whole(engine.encode(phonemes, quiet))
+    assert pieces[0][0].shape == cut.shape
+    assert snr_db(cut, pieces[0][0]) > 60
+    longer = engine.phonemize(MEDIUM)[0]
+    assert len(list(engine.sentence_audio(longer, quiet))) >= 2
