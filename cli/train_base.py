@@ -104,7 +104,7 @@ def build_cmd(
     Runtime), then the parts the ONNX file lacks are trained against it on speech it
     synthesizes itself: the posterior encoder, the duration predictor's training branch and a
     small discriminator. Killed or stopped, the same command resumes from the last checkpoint.
-    About an hour on 2 CPU cores. Then: voicebank train finetune --recipe vits-offline ...
+    About 20 minutes on 2 CPU cores. Then: voicebank train finetune --recipe vits-offline ...
     """
     import time
 

@@ -491,7 +491,7 @@ def offline_base() -> BaseModel:
     if not (model.is_file() and config.is_file()):
         raise BaseModelMissing(
             f"The offline base is not built yet (looked in {folder}). Build it once from the stock voice, with "
-            "nothing downloaded: voicebank train base build (about an hour on 2 CPU cores)."
+            "nothing downloaded: voicebank train base build (about 20 minutes on 2 CPU cores)."
         )
     return BaseModel(checkpoint=model, config=config)
 
