@@ -27,13 +27,16 @@ def list_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
 ) -> None:
     """Show each base model: found where, or which files are missing where, and its licence."""
-    from voicebank.train.base_models import list_bases
-
+    from voicebank.train.base_models import BaseModelMissing, list_bases
     from voicebank.train.offline_base import LICENCE_NOTE, default_base_dir
+    from voicebank.train.vits import offline_base
 
     reports = list_bases(purpose)
     offline = default_base_dir()
-    built = (offline / "model.pth").is_file() and (offline / "config.json").is_file()
+    try:
+        built = offline_base() is not None
+    except BaseModelMissing:
+        built = False
     if as_json:
         rows = [r.to_dict() for r in reports]
         rows.append({"name": "joe-offline", "title": "Offline base from the stock voice", "found": str(offline) if built else None,

@@ -534,12 +534,15 @@ class PiperOnnxEngine(EngineBase):
             raise EngineError(f"Voice {self.name} cannot be streamed: its graph could not be cut.")
         return self.split.encode(self._feeds(phonemes, options or SynthesisOptions()))
 
+    def whole_audio(self, phonemes: Sequence[str], options: SynthesisOptions | None = None) -> np.ndarray:
+        """A sentence's audio from the uncut graph in one call (as Piper runs it)."""
+        return self._whole.run(None, self._feeds(phonemes, options or SynthesisOptions()))[0].reshape(-1)
+
     def open_sentence(self, phonemes: Sequence[str], options: SynthesisOptions | None = None) -> Synthesis:
         """Encode a sentence and return its windowed synthesis (audio computed on demand)."""
         opts = options or SynthesisOptions()
         if self.split is None:
-            feeds = self._feeds(phonemes, opts)
-            return WholeSynthesis(lambda: self._whole.run(None, feeds)[0].reshape(-1))
+            return WholeSynthesis(lambda: self.whole_audio(phonemes, opts))
         latent = self.split.encode(self._feeds(phonemes, opts))
         return WindowedSynthesis(self.split, latent, self.hop, plan_from_options(opts), self.sample_rate)
 
@@ -572,7 +575,7 @@ class PiperOnnxEngine(EngineBase):
         k = self.first_clause_cut(phonemes, options)
         if k is None:
             if self.split is not None and len(self.phoneme_ids(phonemes)[0]) <= SHORT_IDS:
-                yield self._whole.run(None, self._feeds(phonemes, options))[0].reshape(-1), True
+                yield self.whole_audio(phonemes, options), True
                 return
             yield from self.open_sentence(phonemes, options).chunks()
             return

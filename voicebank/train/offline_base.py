@@ -368,19 +368,12 @@ class BaseBuilder:
             write_atomic_json(path, mine, _disk_error)
 
     def _import(self, voice: Any) -> tuple[Any, Any, dict[str, Any]]:
-        from .piper_import import check_import, coqui_config, check_symbols, load_into, read_piper_onnx
-        from .vits import VoicebankVits
-
-        imported = read_piper_onnx(voice.model, voice.config)
-        check_symbols(imported)
-        config = coqui_config(imported)
-        config.model_args.init_discriminator = True
         import torch
 
-        torch.manual_seed(self.settings.seed)
-        model = VoicebankVits(config, discriminator_width=self.settings.discriminator_width)
-        counts = load_into(model, imported)
-        model.eval()
+        from .piper_import import check_import, import_voice
+
+        torch.manual_seed(self.settings.seed)  # the fresh parts start from the same weights every build
+        model, config, counts = import_voice(voice.model, voice.config, self.settings.discriminator_width)
         check_file = self.work / "import_check.json"
         if check_file.is_file():
             check = json.loads(check_file.read_text(encoding="utf-8"))

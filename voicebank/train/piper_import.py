@@ -238,15 +238,20 @@ def load_into(model: Any, voice: ImportedVoice) -> dict[str, int]:
     }
 
 
-def import_voice(model_path: Path, config_path: Path | None = None) -> tuple[Any, Any, dict[str, int]]:
-    """(Coqui model, its config, import counts) for a Piper ONNX voice; the model is on CPU in eval mode."""
+def import_voice(
+    model_path: Path, config_path: Path | None = None, discriminator_width: int | None = None
+) -> tuple[Any, Any, dict[str, int]]:
+    """(Coqui model, its config, import counts) for a Piper ONNX voice; the model is on CPU in eval mode.
+
+    ``discriminator_width`` None builds no discriminator; 0 Coqui's; N the small one of that width.
+    """
     from .vits import VoicebankVits
 
     voice = read_piper_onnx(model_path, config_path)
     check_symbols(voice)
     config = coqui_config(voice)
-    config.model_args.init_discriminator = False
-    model = VoicebankVits(config)
+    config.model_args.init_discriminator = discriminator_width is not None
+    model = VoicebankVits(config, discriminator_width=discriminator_width or 0)
     counts = load_into(model, voice)
     model.eval()
     return model, config, counts
@@ -293,23 +298,19 @@ def coqui_speak(model: Any, ids: list[int], noise_scale: float = 0.0, noise_scal
 
 def check_import(model: Any, model_path: Path, texts: list[str]) -> ImportCheck:
     """Speak ``texts`` with ONNX Runtime and with the imported model, noise off, and compare."""
+    from voicebank.engines.base import SynthesisOptions
     from voicebank.engines.piper_onnx import PiperOnnxEngine
     from voicebank.engines.registry import VoiceFiles
-    from voicebank.engines.split import make_session, snr_db
+    from voicebank.engines.split import snr_db
 
     config_path = model_path.with_name(model_path.name + ".json")
     engine = PiperOnnxEngine(VoiceFiles(name=model_path.stem, model=model_path, config=config_path), streaming=False)
-    session = make_session(model_path, threads=1)
+    quiet = SynthesisOptions(noise_scale=0.0, length_scale=1.0, noise_w_scale=0.0)
     snrs, diffs, same = [], [], True
     for text in texts:
         for phonemes in engine.phonemize(text):
             ids, _ = engine.phoneme_ids(phonemes)
-            feeds = {
-                "input": np.array([ids], dtype=np.int64),
-                "input_lengths": np.array([len(ids)], dtype=np.int64),
-                "scales": np.array([0.0, 1.0, 0.0], dtype=np.float32),
-            }
-            ref = session.run(None, feeds)[0].reshape(-1)
+            ref = engine.whole_audio(phonemes, quiet)
             ours = coqui_speak(model, ids)
             if len(ref) != len(ours):
                 same = False
