@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -300,14 +299,11 @@ def test_verdict_is_the_worst_check() -> None:
     assert qc.QCReport([], {}).verdict == "pass"
 
 
-def test_analysis_of_a_take_is_quick(clips, detector) -> None:
+def test_a_long_48k_take_gets_every_check(clips, detector) -> None:
+    """A 15 s take at 48 kHz (the browser's usual rate) is judged whole; its speed is in `voicebank bench qc`."""
     x = np.concatenate([clips["LJ001-0001"][0], clips["LJ001-0004"][0]])[: 15 * 22050]
     y = resample(x, 22050, 48000)
-    qc.analyze(y, 48000, text="warm up", detector=detector)
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        qc.analyze(y, 48000, text="x" * 200, detector=detector)
-        times.append(time.perf_counter() - start)
-    # ~0.07-0.12 s here; the bound leaves room for a busy CI machine.
-    assert np.median(times) < 0.6, times
+    report = qc.analyze(y, 48000, text=clips["LJ001-0001"][2] + " " + clips["LJ001-0004"][2], detector=detector)
+    assert report.verdict != "fail", report.to_dict()
+    assert len(y) > 12 * 48000 and abs(report.measures["duration_s"] - len(y) / 48000) < 1e-3
+    assert report.measures["sample_rate"] == 48000
