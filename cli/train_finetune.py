@@ -92,7 +92,14 @@ class _Printer:
         self._end_live()
         if kind == "eval":
             loss = f"{event.loss_eval:.3f}" if event.loss_eval is not None else "?"
-            typer.echo(f"eval        step {event.step}: held-out loss {loss}" + (f" ({event.message})" if event.message else ""))
+            spoken = ""
+            if getattr(event, "similarity", None) is not None or getattr(event, "wer", None) is not None:
+                sim = f"{event.similarity:.3f}" if event.similarity is not None else "?"
+                wer = f"{event.wer:.0%}" if event.wer is not None else "?"
+                spoken = f"; held-out texts spoken: similarity {sim}, WER {wer}"
+            typer.echo(
+                f"eval        step {event.step}: held-out loss {loss}{spoken}" + (f" ({event.message})" if event.message else "")
+            )
         elif kind == "checkpoint":
             typer.echo(f"checkpoint  {event.path}")
         elif kind == "best":

@@ -212,14 +212,14 @@ def test_training_curves_from_the_voice_folder(dataset: Path, tmp_path: Path) ->
     voice = tmp_path / "my-voice"
     voice.mkdir()
     lines = [json.dumps({"step": s, "loss_train": 3.0 / (1 + s / 100), "loss_eval": 3.2 / (1 + s / 120),
-                         "similarity": 0.5 + s / 4000}) for s in range(0, 1001, 100)]
+                         "similarity": 0.5 + s / 4000, "wer": 0.9 - s / 2000}) for s in range(0, 1001, 100)]
     (voice / "train_log.jsonl").write_text("\n".join(lines + ["{not json", '{"step": 1100}']) + "\n")
     result = evaluate_voice(voice, dataset, synth=real_playback(dataset), baseline=None, out_dir=tmp_path / "out", limit=1)
     assert result["baseline"] is None and result["gain"] is None and len(result["utterances"]) == 1
     assert result["training_log"] == {"path": str(voice / "train_log.jsonl"), "points": 12, "unreadable_lines": 1}
     page = (tmp_path / "out" / "eval.html").read_text(encoding="utf-8")
-    assert page.count("<svg") == 3  # loss, similarity during training, per-sentence similarity
-    assert "held-out loss" in page and "No training log" not in page
+    assert page.count("<svg") == 3  # loss, similarity and WER during training, per-sentence similarity
+    assert "held-out loss" in page and "word error rate" in page and "No training log" not in page
     assert page.count("<audio") == 2
 
 

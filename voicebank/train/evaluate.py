@@ -129,26 +129,17 @@ def iter_evaluate(
     limit: int | None = None,
 ) -> Iterator[EvalEvent]:
     """:func:`evaluate_voice` as a generator of progress events."""
-    ds = load_dataset(dataset_dir)
-    held = ds.eval[: limit] if limit else ds.eval
-    if not held:
-        raise DatasetError(
-            f"{ds.root} has no held-out utterances (its metadata_eval.csv is missing or empty). "
-            f"Prepare it again: voicebank train prepare BANK {ds.root}"
-        )
-    reals = [_load_real(u) for u in held]
+    scorer = HeldOutScorer(dataset_dir, limit=limit)
+    ds, reals = scorer.dataset, scorer.reals
     voice_label = str(voice_ref) if voice_ref is not None else "joe"
     runs = [_VoiceRun(voice_label, synth or _engine_synth(voice_ref))]
     if baseline:
         runs.append(_VoiceRun(str(baseline), baseline_synth or _engine_synth(baseline)))
-    tools = _load_tools()
-    yield EvalEvent("loaded", total=len(held) * len(runs), message=f"{len(held)} held-out utterances")
+    scorer.load()
+    yield EvalEvent("loaded", total=len(reals) * len(runs), message=f"{len(reals)} held-out utterances")
 
-    _score_real(reals, tools)
     for run in runs:
-        run.synth(reals[0].utt.normalized)  # warm-up, untimed: first-call costs do not belong in the RTF
-        for n, real in enumerate(reals, 1):
-            row, audio = _score_one(run.synth, real, tools)
+        for n, (real, row, audio) in enumerate(scorer.iter_rows(run.synth), 1):
             run.rows.append(row)
             run.audio[real.utt.id] = audio
             yield EvalEvent("utterance", run.label, n, len(reals), real.utt.id)
@@ -158,6 +149,53 @@ def iter_evaluate(
     if out_dir is not None:
         write_outputs(Path(out_dir), result, reals, runs, voice_folder(voice_ref))
     yield EvalEvent("done", result=result)
+
+
+class HeldOutScorer:
+    """The real held-out recordings of a dataset, scored once, and the tools to score voices against them.
+
+    Responsible for loading the held-out split, transcribing and embedding the real
+    recordings (the leave-one-out speaker references) and scoring what a ``synth`` says for
+    each held-out text. Not responsible for baselines, reports or files
+    (:func:`iter_evaluate` does those). The fine-tuner keeps one for the whole run, so the
+    recognizer and the speaker encoder load once.
+    """
+
+    def __init__(self, dataset_dir: PathLike, *, limit: int | None = None) -> None:
+        ds = load_dataset(dataset_dir)
+        held = ds.eval[: limit] if limit else ds.eval
+        if not held:
+            raise DatasetError(
+                f"{ds.root} has no held-out utterances (its metadata_eval.csv is missing or empty). "
+                f"Prepare it again: voicebank train prepare BANK {ds.root}"
+            )
+        self.dataset = ds
+        self.reals = [_load_real(u) for u in held]
+        self._tools: _Tools | None = None
+
+    def load(self) -> None:
+        """Load the recognizer and the speaker encoder and score the real recordings (once)."""
+        if self._tools is None:
+            self._tools = _load_tools()
+            _score_real(self.reals, self._tools)
+
+    def iter_rows(self, synth: Synth, *, warm_up: bool = True) -> Iterator[tuple[_Real, dict[str, Any], tuple[np.ndarray, int]]]:
+        """``(real, row, audio)`` for each held-out utterance as ``synth`` speaks its text.
+
+        ``warm_up`` makes one untimed call first, so first-call costs stay out of the RTF.
+        """
+        self.load()
+        assert self._tools is not None
+        if warm_up:
+            synth(self.reals[0].utt.normalized)
+        for real in self.reals:
+            row, audio = _score_one(synth, real, self._tools)
+            yield real, row, audio
+
+    def score(self, synth: Synth, *, warm_up: bool = True) -> dict[str, Any]:
+        """``{"mean": {...}, "utterances": [rows]}`` of ``synth`` on the held-out texts."""
+        rows = [row for _, row, _ in self.iter_rows(synth, warm_up=warm_up)]
+        return {"mean": _means(rows), "utterances": rows}
 
 
 # ----------------------------------------------------------------------------- loading
@@ -218,7 +256,7 @@ def voice_folder(voice_ref: Any) -> Path | None:
 
 
 def read_train_log(path: Path) -> tuple[list[dict[str, float]], int]:
-    """Points of a ``train_log.jsonl`` (``{"step", "loss_train", "loss_eval", "similarity"}`` per line).
+    """Points of a ``train_log.jsonl`` (``{"step", "loss_train", "loss_eval", "similarity", "wer"}`` per line).
 
     Returns the usable points sorted by step (missing or non-numeric fields left out) and
     the number of lines that could not be read.
@@ -239,7 +277,7 @@ def read_train_log(path: Path) -> tuple[list[dict[str, float]], int]:
             bad += 1
             continue
         point = {"step": step}
-        for key in ("loss_train", "loss_eval", "similarity"):
+        for key in ("loss_train", "loss_eval", "similarity", "wer"):
             value = item.get(key)
             if isinstance(value, (int, float)) and math.isfinite(value):
                 point[key] = float(value)

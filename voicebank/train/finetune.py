@@ -117,6 +117,8 @@ class TrainEvent:
     seconds_per_step: float | None = None
     path: Path | None = None
     message: str = ""
+    similarity: float | None = None  # held-out texts spoken and scored (training.speak_held_out)
+    wer: float | None = None
 
 
 @dataclass(frozen=True)
@@ -293,6 +295,8 @@ class _Run:
         self.step_times: list[float] = []
         self.trainer: Any = None
         self.voice_config: Any = None
+        self.speech_check: Any = None  # made at the first evaluation when the recipe asks for it
+        self.speak = t.speak_held_out
 
     # ---- setup -----------------------------------------------------------------------
 
@@ -437,10 +441,12 @@ class _Run:
         loss = _as_float(loss_dict.get(self.metric))
         lr = _as_float(trainer.optimizer[-1].param_groups[0]["lr"])
         loss_eval = None
+        speech: dict[str, float | None] = {}
         diverged = loss is not None and not math.isfinite(loss)
         last = step >= self.max_steps or diverged
         if step % self.eval_every == 0 or last:
             loss_eval = self._evaluate(trainer, step)
+            speech = self._speak_held_out(trainer)
         append_log(self.out / LOG_FILE, {
             "step": step,
             "epoch": int(trainer.epochs_done),
@@ -448,6 +454,7 @@ class _Run:
             "loss_eval": loss_eval,
             "lr": lr,
             "seconds": round(seconds, 4),
+            **speech,
         })
         self.emit(TrainEvent(
             "step", step=step, max_steps=self.max_steps, epoch=int(trainer.epochs_done), loss_train=loss,
@@ -457,11 +464,12 @@ class _Run:
         if loss_eval is not None:
             improved, should_stop = self.stopper.update(step, loss_eval)
             if improved:
-                self._write_best(trainer, step, loss_eval)
-            self._checkpoint(trainer, step, loss, loss_eval)
+                self._write_best(trainer, step, loss_eval, speech)
+            self._checkpoint(trainer, step, loss, loss_eval, speech)
             self.emit(TrainEvent(
                 "eval", step=step, max_steps=self.max_steps, loss_eval=loss_eval,
                 message=("improved" if improved else f"no improvement for {self.stopper.bad_evals} evaluation(s)"),
+                similarity=speech.get("similarity"), wer=speech.get("wer"),
             ))
             if should_stop:
                 stop = "early_stopping"
@@ -482,6 +490,21 @@ class _Run:
             raise TrainingError(f"The recipe's early_stopping.metric {self.metric!r} is not a loss of this model; use one of: {known}.")
         return float(value)
 
+    def _speak_held_out(self, trainer: Any) -> dict[str, float | None]:
+        """Similarity and WER of the held-out texts spoken by the model now (empty when off)."""
+        if not self.speak:
+            return {}
+        if self.speech_check is None:
+            from .speech_check import SpeechCheck
+
+            try:
+                self.speech_check = SpeechCheck(self.dataset, self.recipe.espeak_voice, int(trainer.config.audio.sample_rate))
+            except VoicebankError as exc:  # e.g. the recognizer or the speaker encoder is not installed
+                self.speak = False
+                self.emit(TrainEvent("message", message=f"Speaking the held-out texts is off: {exc}"))
+                return {}
+        return self.speech_check(trainer._get_model())
+
     @property
     def seconds_per_step(self) -> float | None:
         if not self.step_times:
@@ -491,7 +514,9 @@ class _Run:
 
     # ---- files -------------------------------------------------------------------------
 
-    def _checkpoint(self, trainer: Any, step: int, loss: float | None, loss_eval: float | None) -> None:
+    def _checkpoint(
+        self, trainer: Any, step: int, loss: float | None, loss_eval: float | None, speech: dict[str, float | None]
+    ) -> None:
         from trainer.io import save_model
 
         assert self.run_dir is not None
@@ -507,6 +532,7 @@ class _Run:
             "epoch": int(trainer.epochs_done),
             "loss_train": loss,
             "loss_eval": loss_eval,
+            **speech,
             "metric": self.metric,
             "early_stopping": self.stopper.to_dict(),
         }
@@ -536,7 +562,7 @@ class _Run:
         self._write_state(status="training")
         self.emit(TrainEvent("checkpoint", step=step, max_steps=self.max_steps, path=path))
 
-    def _write_best(self, trainer: Any, step: int, loss_eval: float) -> None:
+    def _write_best(self, trainer: Any, step: int, loss_eval: float, speech: dict[str, float | None]) -> None:
         import torch
 
         from . import vits
@@ -550,7 +576,7 @@ class _Run:
             "model": weights,
             "config": self.voice_config.to_dict(),
             "step": step,
-            "voicebank": {"metric": self.metric, "loss_eval": loss_eval, "recipe": self.recipe.name},
+            "voicebank": {"metric": self.metric, "loss_eval": loss_eval, "recipe": self.recipe.name, **speech},
         }
         write_atomic(target, lambda tmp: torch.save(payload, str(tmp)), self._disk_error)
         self.emit(TrainEvent("best", step=step, max_steps=self.max_steps, loss_eval=loss_eval, path=target))

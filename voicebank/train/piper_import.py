@@ -288,12 +288,13 @@ def coqui_speak(model: Any, ids: list[int], noise_scale: float = 0.0, noise_scal
     saved = model.inference_noise_scale, model.inference_noise_scale_dp, model.length_scale
     model.inference_noise_scale, model.inference_noise_scale_dp, model.length_scale = noise_scale, noise_scale_dp, length_scale
     try:
+        device = next(model.parameters()).device  # a model in training may be on the GPU
         with torch.inference_mode():
-            x = torch.tensor([ids], dtype=torch.long)
-            out = model.inference(x, aux_input={"x_lengths": torch.tensor([len(ids)])})
+            x = torch.tensor([ids], dtype=torch.long, device=device)
+            out = model.inference(x, aux_input={"x_lengths": torch.tensor([len(ids)], device=device)})
     finally:
         model.inference_noise_scale, model.inference_noise_scale_dp, model.length_scale = saved
-    return out["model_outputs"].reshape(-1).numpy().astype(np.float32)
+    return out["model_outputs"].reshape(-1).float().cpu().numpy().astype(np.float32)
 
 
 def check_import(model: Any, model_path: Path, texts: list[str]) -> ImportCheck:

@@ -67,6 +67,9 @@ class TrainingSettings:
     # 0: Coqui's discriminator (46.7 M parameters); N: period discriminators N channels wide,
     # which CPU training can afford (a base built with the same width brings its trained one).
     discriminator_width: int = 0
+    # At each evaluation also speak the held-out texts (the inference path) and log their speaker
+    # similarity and WER (voicebank.train.speech_check); a few seconds per evaluation.
+    speak_held_out: bool = False
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size", "eval_batch_size", "max_steps", "eval_every_steps", "keep_checkpoints")

@@ -125,10 +125,14 @@ def _training(curve: list[dict[str, float]], looked_for: Path | None) -> str:
     losses = [s for s in losses if s[2]]
     if losses:
         out.append(line_chart(losses, title="Loss", x_label="step", y_label="loss"))
-    sim = [(p["step"], p["similarity"]) for p in curve if "similarity" in p]
-    if sim:
-        out.append(line_chart([("speaker similarity", COLORS["voice"], sim)], title="Speaker similarity during training",
-                              x_label="step", y_label="similarity"))
+    spoken = [
+        (name, color, [(p["step"], p[key]) for p in curve if key in p])
+        for key, name, color in (("similarity", "speaker similarity", COLORS["voice"]), ("wer", "word error rate", COLORS["loss_eval"]))
+    ]
+    spoken = [s for s in spoken if s[2]]
+    if spoken:
+        out.append(line_chart(spoken, title="Held-out texts spoken during training (similarity: higher is better; WER: lower)",
+                              x_label="step", y_label="score"))
     if not out:
         return "<p>The training log holds no loss or similarity values yet.</p>"
     return "\n".join(out)
