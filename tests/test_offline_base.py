@@ -205,6 +205,7 @@ def test_finetune_from_the_built_base(built: dict[str, Any], tmp_path: Path) -> 
     data = make_dataset(tmp_path / "data", n_train=4, n_eval=2)
     recipe = write_recipe(tmp_path / "offline.toml", base="vits-offline", training={
         "batch_size": 2, "eval_batch_size": 2, "eval_every_steps": 2, "min_train_utterances": 2,
+        "speak_held_out": False,  # scored in tests/test_speech_check.py; here only the loading matters
     }, early_stopping={"min_steps": 0})
     events: list[TrainEvent] = []
     finetune(recipe, data, tmp_path / "voice", base=built["out"], max_steps=2, threads=1, device="cpu",
@@ -214,6 +215,17 @@ def test_finetune_from_the_built_base(built: dict[str, Any], tmp_path: Path) -> 
     assert (tmp_path / "voice" / "model.pth").is_file()
     log = [json.loads(x) for x in (tmp_path / "voice" / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2] and all(np.isfinite(r["loss_train"]) for r in log)
+
+    # the recipe's frozen parts keep the stock voice's text -> latent path; the decoder learns
+    import torch
+
+    base = torch.load(Path(built["out"]) / "model.pth", map_location="cpu", weights_only=False)["model"]
+    voice = torch.load(tmp_path / "voice" / "model.pth", map_location="cpu", weights_only=False)["model"]
+    for part in ("text_encoder.", "duration_predictor.", "flow."):
+        keys = [k for k in voice if k.startswith(part)]
+        assert keys and all(torch.equal(voice[k], base[k]) for k in keys), f"{part} moved but the recipe freezes it"
+    moved = [k for k in voice if k.startswith("waveform_decoder.") and not torch.equal(voice[k], base[k])]
+    assert moved, "the decoder did not train"
 
 
 def test_offline_recipe_without_a_built_base_says_how_to_build_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -101,8 +101,21 @@ def test_recipe_errors_name_the_problem(tmp_path: Path) -> None:
         load_recipe(old)
     with pytest.raises(RecipeError, match="No recipe file"):
         load_recipe(tmp_path / "absent.toml")
+    no_kl = write_recipe(tmp_path / "no_kl.toml", training={"kl_weight": 0.0})
+    with pytest.raises(RecipeError, match="kl_weight must be positive"):
+        load_recipe(no_kl)
     mine = write_recipe(tmp_path / "mine.toml", training={"batch_size": 2})
     assert load_recipe(str(mine)).training.batch_size == 2
+
+
+def test_recipe_settings_reach_coqui_config(tmp_path: Path) -> None:
+    from voicebank.train import vits
+    from voicebank.train.recipes import load_recipe
+
+    recipe = load_recipe(write_recipe(tmp_path / "r.toml", training={"kl_weight": 3.0, "freeze": ["flow"]}))
+    config = vits.build_config(recipe, None, tmp_path / "out")
+    assert config.kl_loss_alpha == 3.0
+    assert config.model_args.freeze_flow_decoder and not config.model_args.freeze_encoder
 
 
 # ----------------------------------------------------------------------------- phoneme ids

@@ -70,6 +70,10 @@ class TrainingSettings:
     # At each evaluation also speak the held-out texts (the inference path) and log their speaker
     # similarity and WER (voicebank.train.speech_check); a few seconds per evaluation.
     speak_held_out: bool = False
+    # Weight of the KL term that ties the posterior's latent to the text's prior (Coqui's
+    # kl_loss_alpha; the mel loss weighs 45). Higher keeps what the decoder learns on
+    # recordings closer to what it is given when it speaks new text.
+    kl_weight: float = 1.0
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size", "eval_batch_size", "max_steps", "eval_every_steps", "keep_checkpoints")
@@ -78,6 +82,8 @@ class TrainingSettings:
             raise RecipeError("training.lr_gen and training.lr_disc must be positive.")
         if not 0.0 < self.lr_decay <= 1.0:
             raise RecipeError(f"training.lr_decay must be in (0, 1], not {self.lr_decay}.")
+        if not self.kl_weight > 0:
+            raise RecipeError(f"training.kl_weight must be positive, not {self.kl_weight}.")
         if self.loader_workers < 0:
             raise RecipeError("training.loader_workers must be 0 or more.")
         if self.discriminator_width < 0:

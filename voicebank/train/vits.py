@@ -347,6 +347,7 @@ def build_config(recipe: Recipe, base_config: VitsConfig | None, output_path: Pa
     config.lr_scheduler_gen_params = {"gamma": t.lr_decay, "last_epoch": -1}
     config.lr_scheduler_disc_params = {"gamma": t.lr_decay, "last_epoch": -1}
     config.grad_clip = [t.grad_clip, t.grad_clip]
+    config.kl_loss_alpha = t.kl_weight
     config.mixed_precision = t.mixed_precision
     config.training_seed = t.seed
     config.epochs = 10**9  # the run is bounded by max_steps and early stopping instead
