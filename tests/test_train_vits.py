@@ -436,6 +436,7 @@ def test_export_is_a_piper_voice(exported: Any, trained: dict[str, Any]) -> None
     assert config["espeak"]["voice"] == "en-us" and config["phoneme_type"] == "espeak"
     assert config["num_symbols"] == 256 and len(config["phoneme_id_map"]) == 151
     assert config["voicebank"]["step"] == trained["result"].best_step
+    assert config["inference"] == {"noise_scale": 0.667, "length_scale": 1.0, "noise_w": 0.8}  # the recipe's (Piper's)
     graph = onnx.load(str(exported.onnx_path)).graph
     assert [i.name for i in graph.input] == ["input", "input_lengths", "scales"]
     assert [o.name for o in graph.output] == ["output"]
@@ -490,6 +491,21 @@ def test_exported_voice_speaks_in_piper_and_streams_split_in_our_engine(exported
     n = min(ours.size, p_long.size)
     err = ours[:n] - p_long[:n]
     assert 10 * np.log10(np.sum(p_long[:n] ** 2) / max(np.sum(err**2), 1e-20)) > 30
+
+
+def test_recipe_inference_settings_travel_into_the_exported_voice(tmp_path: Path, dataset: Path) -> None:
+    from voicebank.engines import load_engine
+    from voicebank.train.export import export_voice
+    from voicebank.train.finetune import finetune
+
+    recipe = write_recipe(tmp_path / "calm.toml", training={"eval_every_steps": 2},
+                          inference={"noise_scale": 0.4, "noise_w": 0.5, "length_scale": 1.1})
+    finetune(recipe, dataset, tmp_path / "voice", max_steps=2, threads=1, device="cpu")
+    result = export_voice(tmp_path / "voice", tmp_path / "onnx")
+    config = json.loads(result.config_path.read_text())
+    assert config["inference"] == {"noise_scale": 0.4, "length_scale": 1.1, "noise_w": 0.5}
+    engine = load_engine(result.onnx_path)  # the engine speaks with the voice's own defaults
+    assert (engine.config.noise_scale, engine.config.length_scale, engine.config.noise_w_scale) == (0.4, 1.1, 0.5)
 
 
 def test_cli_export(tmp_path: Path, trained: dict[str, Any]) -> None:

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError, VoicebankError
+from .recipes import InferenceSettings
 
 OPSET = 15  # as Piper's own exporter: runs on older ONNX Runtimes (Home Assistant, Raspberry Pi)
-DEFAULT_INFERENCE = {"noise_scale": 0.667, "length_scale": 1.0, "noise_w": 0.8}
+DEFAULT_INFERENCE = InferenceSettings().to_dict()  # Piper's scales, for voices whose model.pth names none
 
 
 class ExportError(VoicebankError):
@@ -116,6 +117,14 @@ def export_voice(
     )
 
 
+def _inference(meta: dict[str, Any] | None) -> dict[str, float]:
+    """The recipe's inference scales recorded in model.pth, else Piper's defaults."""
+    given = (meta or {}).get("inference")
+    if not isinstance(given, dict):
+        return dict(DEFAULT_INFERENCE)
+    return {k: float(given.get(k, v)) for k, v in DEFAULT_INFERENCE.items()}
+
+
 def piper_config(config: Any, name: str, meta: dict[str, Any] | None = None, step: Any = None) -> dict[str, Any]:
     """The ``.onnx.json`` Piper reads: audio rate, espeak voice, phoneme id map, inference scales."""
     from . import vits
@@ -129,7 +138,7 @@ def piper_config(config: Any, name: str, meta: dict[str, Any] | None = None, ste
         "audio": {"sample_rate": int(config.audio.sample_rate), "quality": "medium" if hidden >= 192 else "x_low"},
         "espeak": {"voice": voice},
         "language": {"code": code, "family": lang, "region": region.upper()},
-        "inference": dict(DEFAULT_INFERENCE),
+        "inference": _inference(meta),
         "phoneme_type": "espeak",
         "phoneme_map": {},
         "phoneme_id_map": vits.piper_phoneme_id_map(),

@@ -498,7 +498,9 @@ class _Run:
             from .speech_check import SpeechCheck
 
             try:
-                self.speech_check = SpeechCheck(self.dataset, self.recipe.espeak_voice, int(trainer.config.audio.sample_rate))
+                self.speech_check = SpeechCheck(
+                    self.dataset, self.recipe.espeak_voice, int(trainer.config.audio.sample_rate), self.recipe.inference
+                )
             except VoicebankError as exc:  # e.g. the recognizer or the speaker encoder is not installed
                 self.speak = False
                 self.emit(TrainEvent("message", message=f"Speaking the held-out texts is off: {exc}"))
@@ -576,7 +578,10 @@ class _Run:
             "model": weights,
             "config": self.voice_config.to_dict(),
             "step": step,
-            "voicebank": {"metric": self.metric, "loss_eval": loss_eval, "recipe": self.recipe.name, **speech},
+            "voicebank": {
+                "metric": self.metric, "loss_eval": loss_eval, "recipe": self.recipe.name,
+                "inference": self.recipe.inference.to_dict(), **speech,
+            },
         }
         write_atomic(target, lambda tmp: torch.save(payload, str(tmp)), self._disk_error)
         self.emit(TrainEvent("best", step=step, max_steps=self.max_steps, loss_eval=loss_eval, path=target))

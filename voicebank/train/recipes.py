@@ -15,6 +15,7 @@ Layout of a VITS recipe::
     base_model = "joe-offline"  # optional: the base used when --base is not given
     [training]  ...             # TrainingSettings
     [early_stopping] ...        # EarlyStoppingSettings
+    [inference] ...             # InferenceSettings: how the finished voice speaks by default
     [audio] ...                 # AudioSettings (from-scratch recipes only)
     [vits] ...                  # VitsArchitecture (from-scratch recipes only)
 
@@ -91,6 +92,28 @@ class TrainingSettings:
         bad = [f for f in self.freeze if f not in FREEZABLE]
         if bad:
             raise RecipeError(f"training.freeze: unknown part(s) {bad}; choose from {list(FREEZABLE)}.")
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """How the finished voice speaks by default (the exported ``.onnx.json``'s ``inference``).
+
+    The same values speak the held-out texts during training (``training.speak_held_out``),
+    so the logged scores are those of the voice as it will be heard.
+    """
+
+    noise_scale: float = 0.667  # variation of the latent around the text's prior (Piper's default)
+    length_scale: float = 1.0  # >1 slower, <1 faster
+    noise_w: float = 0.8  # variation of the phoneme durations (Piper's default)
+
+    def __post_init__(self) -> None:
+        if self.noise_scale < 0 or self.noise_w < 0:
+            raise RecipeError("inference.noise_scale and inference.noise_w must be 0 or more.")
+        if not self.length_scale > 0:
+            raise RecipeError(f"inference.length_scale must be positive, not {self.length_scale}.")
+
+    def to_dict(self) -> dict[str, float]:
+        return {"noise_scale": self.noise_scale, "length_scale": self.length_scale, "noise_w": self.noise_w}
 
 
 @dataclass(frozen=True)
@@ -199,6 +222,7 @@ class Recipe:
     espeak_voice: str = "en-us"
     training: TrainingSettings = field(default_factory=TrainingSettings)
     early_stopping: EarlyStoppingSettings = field(default_factory=EarlyStoppingSettings)
+    inference: InferenceSettings = field(default_factory=InferenceSettings)
     audio: AudioSettings | None = None
     vits: VitsArchitecture | None = None
     sections: dict[str, Any] = field(default_factory=dict)  # other models' own sections, unchecked
@@ -234,6 +258,7 @@ class Recipe:
         if self.model == "vits":
             out["training"] = _plain(asdict(self.training))
             out["early_stopping"] = _plain(asdict(self.early_stopping))
+            out["inference"] = self.inference.to_dict()
         if self.audio is not None:
             out["audio"] = {k: v for k, v in _plain(asdict(self.audio)).items() if v is not None}
         if self.vits is not None:
@@ -270,6 +295,7 @@ class Recipe:
         for key, klass in (
             ("training", TrainingSettings),
             ("early_stopping", EarlyStoppingSettings),
+            ("inference", InferenceSettings),
             ("audio", AudioSettings),
             ("vits", VitsArchitecture),
         ):
@@ -282,7 +308,7 @@ class Recipe:
             raise RecipeError(
                 f"Unknown key(s){where}: {', '.join(sorted(data))}. "
                 "Known: schema_version, name, model, description, base, base_model, espeak_voice, "
-                "[training], [early_stopping], [audio], [vits]."
+                "[training], [early_stopping], [inference], [audio], [vits]."
             )
         recipe = cls(**top, **parts, source=source)
         if recipe.from_scratch and (recipe.vits is None or recipe.audio is None):

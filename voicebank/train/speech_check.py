@@ -10,7 +10,8 @@ through the inference path and scores it exactly as ``voicebank train eval`` doe
 (Resemblyzer similarity to the real held-out recordings, PocketSphinx WER), so the
 training log holds the curve of what matters.
 
-Synthesis uses the noise of an exported voice (noise 0.667, duration noise 0.8) with a
+Synthesis uses the recipe's ``[inference]`` settings, those the exported voice will speak
+with (Piper's noise 0.667 and duration noise 0.8 unless the recipe says otherwise), with a
 fixed seed per sentence, so two evaluations differ because the model changed, not because
 the noise did; torch's random state is put back afterwards, so training draws the same
 random numbers with or without the check.
@@ -28,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from .evaluate import HeldOutScorer
-from .export import DEFAULT_INFERENCE
 from .piper_import import coqui_speak
+from .recipes import InferenceSettings
 
 SEED = 20261202  # any fixed number: the same noise at every evaluation
 
@@ -37,13 +38,16 @@ SEED = 20261202  # any fixed number: the same noise at every evaluation
 class SpeechCheck:
     """Speaks a dataset's held-out texts with a training VITS and scores similarity and WER."""
 
-    def __init__(self, dataset_dir: Path, espeak_voice: str, sample_rate: int) -> None:
+    def __init__(
+        self, dataset_dir: Path, espeak_voice: str, sample_rate: int, inference: InferenceSettings = InferenceSettings()
+    ) -> None:
         from piper.phoneme_ids import phonemes_to_ids
 
         from .vits import phonemize, piper_phoneme_id_map
 
         self.scorer = HeldOutScorer(dataset_dir)
         self.sample_rate = int(sample_rate)
+        self.inference = inference
         texts = [r.utt.normalized for r in self.scorer.reals]
         id_map = piper_phoneme_id_map()
         self._ids = {
@@ -73,8 +77,8 @@ class SpeechCheck:
         audio = coqui_speak(
             model,
             self._ids[text],
-            noise_scale=DEFAULT_INFERENCE["noise_scale"],
-            noise_scale_dp=DEFAULT_INFERENCE["noise_w"],
-            length_scale=DEFAULT_INFERENCE["length_scale"],
+            noise_scale=self.inference.noise_scale,
+            noise_scale_dp=self.inference.noise_w,
+            length_scale=self.inference.length_scale,
         )
         return audio, self.sample_rate
