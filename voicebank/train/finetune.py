@@ -446,7 +446,7 @@ class _Run:
         last = step >= self.max_steps or diverged
         if step % self.eval_every == 0 or last:
             loss_eval = self._evaluate(trainer, step)
-            speech = self._speak_held_out(trainer)
+            speech = {} if diverged else self._speak_held_out(trainer)  # a NaN model has nothing to say
         append_log(self.out / LOG_FILE, {
             "step": step,
             "epoch": int(trainer.epochs_done),
