@@ -61,7 +61,15 @@ def prepare(
             typer.echo(f"  {r.prompt_id} ({r.take_id}): {r.reason}")
     if report.prompts_without_chosen_take:
         typer.echo(f"Unchosen    {report.prompts_without_chosen_take} prompts have takes but none chosen")
-    typer.echo(f"Next: voicebank train finetune --recipe vits --dataset {report.path} --out VOICE")
+    from voicebank.train.offline_base import default_base_dir
+
+    if (default_base_dir() / "model.pth").is_file():  # the offline base is built: no GPU or download needed
+        typer.echo(f"Next: voicebank train finetune --recipe vits-offline --dataset {report.path} --out VOICE")
+    else:
+        typer.echo(
+            f"Next: voicebank train finetune --recipe vits --dataset {report.path} --out VOICE --device cuda   "
+            "(no GPU? build the offline base once: voicebank train base build, then --recipe vits-offline)"
+        )
 
 
 def register(app: typer.Typer) -> None:
