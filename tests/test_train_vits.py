@@ -118,6 +118,29 @@ def test_recipe_settings_reach_coqui_config(tmp_path: Path) -> None:
     assert config.model_args.freeze_flow_decoder and not config.model_args.freeze_encoder
 
 
+def test_a_module_inside_a_part_can_be_frozen_alone(tmp_path: Path) -> None:
+    """freeze = ["flow.flows.0"] fixes the first coupling layer and leaves the rest of the flow trainable."""
+    from voicebank.train import vits
+    from voicebank.train.recipes import RecipeError, load_recipe
+
+    recipe = load_recipe(write_recipe(tmp_path / "r.toml", training={"freeze": ["text_encoder", "flow.flows.0"]}))
+    config = vits.build_config(recipe, None, tmp_path / "out")
+    assert config.model_args.freeze_encoder and not config.model_args.freeze_flow_decoder
+    model = vits.make_model(config, recipe)
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    first = [n for n, _ in model.named_parameters() if n.startswith("flow.flows.0.")]
+    second = [n for n, _ in model.named_parameters() if n.startswith("flow.flows.1.")]
+    assert first and second and not trainable.intersection(first) and trainable.issuperset(second)
+    assert not any(n.startswith("text_encoder.") for n in trainable)
+    assert any(n.startswith("waveform_decoder.") for n in trainable)
+
+    nowhere = load_recipe(write_recipe(tmp_path / "n.toml", training={"freeze": ["flow.flows.99"]}))
+    with pytest.raises(UsageError, match="no module 'flow.flows.99'"):
+        vits.make_model(vits.build_config(nowhere, None, tmp_path / "out"), nowhere)
+    with pytest.raises(RecipeError, match="unknown part"):
+        load_recipe(write_recipe(tmp_path / "b.toml", training={"freeze": ["decoder.flows.0"]}))
+
+
 # ----------------------------------------------------------------------------- phoneme ids
 
 

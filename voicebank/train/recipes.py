@@ -29,6 +29,7 @@ imports no torch and no Coqui.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -40,6 +41,7 @@ SCHEMA_VERSION = 1
 MODELS = ("vits", "xtts")
 BASE_MODES = ("required", "none")
 FREEZABLE = ("text_encoder", "duration_predictor", "flow", "waveform_decoder", "posterior_encoder")
+_FREEZE_PATH = re.compile(r"[a-z_]+(\.[A-Za-z0-9_]+)*")
 
 
 class RecipeError(UsageError):
@@ -64,7 +66,9 @@ class TrainingSettings:
     segment_frames: int = 32  # latent frames the waveform decoder sees per utterance and step
     mixed_precision: bool = False  # bf16/fp16 autocast on CUDA only
     loader_workers: int = 0  # DataLoader worker processes (0: load in the training process)
-    freeze: tuple[str, ...] = ()  # parts kept fixed, any of FREEZABLE
+    # Parts kept fixed: any of FREEZABLE, or a module inside one named by its dotted path
+    # ("flow.flows.0": the first coupling layer of the flow).
+    freeze: tuple[str, ...] = ()
     # 0: Coqui's discriminator (46.7 M parameters); N: period discriminators N channels wide,
     # which CPU training can afford (a base built with the same width brings its trained one).
     discriminator_width: int = 0
@@ -89,9 +93,12 @@ class TrainingSettings:
             raise RecipeError("training.loader_workers must be 0 or more.")
         if self.discriminator_width < 0:
             raise RecipeError("training.discriminator_width must be 0 (Coqui's discriminator) or more.")
-        bad = [f for f in self.freeze if f not in FREEZABLE]
+        bad = [f for f in self.freeze if not _FREEZE_PATH.fullmatch(f) or f.split(".")[0] not in FREEZABLE]
         if bad:
-            raise RecipeError(f"training.freeze: unknown part(s) {bad}; choose from {list(FREEZABLE)}.")
+            raise RecipeError(
+                f"training.freeze: unknown part(s) {bad}; choose from {list(FREEZABLE)}, "
+                'or a module inside one by its dotted path (e.g. "flow.flows.0").'
+            )
 
 
 @dataclass(frozen=True)

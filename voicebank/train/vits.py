@@ -276,13 +276,25 @@ class VoicebankVits(Vits):
     do nothing.
     """
 
-    def __init__(self, config: VitsConfig, discriminator_width: int = 0) -> None:
+    def __init__(self, config: VitsConfig, discriminator_width: int = 0, freeze: Sequence[str] = ()) -> None:
         super().__init__(config)
         if discriminator_width and getattr(self, "disc", None) is not None:
             import torch.nn as nn
 
             periods = self.args.periods_multi_period_discriminator
             self.disc.nets = nn.ModuleList(_small_period_discriminator(p, discriminator_width) for p in periods)
+        # Whole parts are frozen by Coqui's flags (build_config; Coqui applies them again at each
+        # epoch start), a module inside a part by its path.
+        self._freeze_layers()
+        for path in freeze:
+            if "." not in path:
+                continue
+            try:
+                module = self.get_submodule(path)
+            except AttributeError:
+                raise UsageError(f"training.freeze: this model has no module {path!r}.") from None
+            for param in module.parameters():
+                param.requires_grad = False
 
     def train_log(self, *args: Any, **kwargs: Any) -> None:
         return None
@@ -376,7 +388,7 @@ def make_model(config: VitsConfig, recipe: Recipe | None = None) -> VoicebankVit
         width = recipe.vits.discriminator_width
     else:
         width = recipe.training.discriminator_width
-    return VoicebankVits(config, discriminator_width=width)
+    return VoicebankVits(config, discriminator_width=width, freeze=recipe.training.freeze if recipe else ())
 
 
 def _small_period_discriminator(period: int, width: int) -> Any:
