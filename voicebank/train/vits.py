@@ -283,12 +283,9 @@ class VoicebankVits(Vits):
 
             periods = self.args.periods_multi_period_discriminator
             self.disc.nets = nn.ModuleList(_small_period_discriminator(p, discriminator_width) for p in periods)
-        # Whole parts are frozen by Coqui's flags (build_config; Coqui applies them again at each
-        # epoch start), a module inside a part by its path.
-        self._freeze_layers()
+        # Every frozen part or module is fixed from the start; Coqui's flags (build_config) fix
+        # the whole parts again at each epoch start.
         for path in freeze:
-            if "." not in path:
-                continue
             try:
                 module = self.get_submodule(path)
             except AttributeError:
