@@ -141,6 +141,79 @@ def test_a_module_inside_a_part_can_be_frozen_alone(tmp_path: Path) -> None:
         load_recipe(write_recipe(tmp_path / "b.toml", training={"freeze": ["decoder.flows.0"]}))
 
 
+def _one_clip_batch(model: Any, config: Any) -> dict[str, Any]:
+    """A training batch of one real clip (its phoneme ids, waveform, spectrograms), as Coqui's loader makes it."""
+    import torch
+    from TTS.tts.utils.text.tokenizer import TTSTokenizer
+
+    from tests.helpers.train_data import ljspeech_rows
+    from voicebank.audio import read_audio
+    from voicebank.train import vits
+
+    uid, _, text = ljspeech_rows()[0].split("|")
+    samples, rate = read_audio(LJSPEECH / "wavs" / f"{uid}.wav")
+    assert rate == config.audio.sample_rate
+    tokenizer, _ = TTSTokenizer.init_from_config(config)
+    ids = tokenizer.text_to_ids(vits.phonemize([text], "en-us")[0])
+    batch = {
+        "tokens": torch.LongTensor([ids]),
+        "token_lens": torch.LongTensor([len(ids)]),
+        "waveform": torch.from_numpy(np.asarray(samples, dtype=np.float32)).view(1, 1, -1),
+        "waveform_rel_lens": torch.FloatTensor([1.0]),
+        "speaker_names": [vits.SPEAKER], "audio_unique_names": [uid], "language_names": [""],
+    }
+    return model.format_batch_on_device(model.format_batch(batch))
+
+
+def test_prior_path_loss_trains_only_the_decoder_on_what_it_hears_at_inference(tmp_path: Path) -> None:
+    """prior_decoder_weight adds a mel loss of the decoder speaking the clip from the text's prior;
+    its gradient reaches the decoder only, it is off in evaluation, and weight 0 means no extra pass."""
+    import torch
+
+    from voicebank.train import vits
+    from voicebank.train.recipes import RecipeError, load_recipe
+
+    torch.manual_seed(0)
+    recipe = load_recipe(write_recipe(tmp_path / "p.toml", training={"prior_decoder_weight": 2.0}))
+    config = vits.build_config(recipe, None, tmp_path / "out")
+    model = vits.make_model(config, recipe)
+    assert model.prior_decoder_weight == 2.0 and model.prior_noise_scale == recipe.inference.noise_scale
+    criteria = model.get_criterion()
+    batch = _one_clip_batch(model, config)
+
+    model.train()
+    model.train_step(batch, criteria[0], optimizer_idx=0)
+    outputs, losses = model.train_step(batch, criteria[1], optimizer_idx=1)
+    prior = losses["loss_prior_mel"]
+    assert torch.isfinite(prior) and prior.item() > 0
+    assert outputs["prior_outputs"].shape == outputs["model_outputs"].shape
+    parts = ("loss_kl", "loss_feat", "loss_mel", "loss_gen", "loss_duration")
+    assert losses["loss"].item() == pytest.approx(sum(losses[k].item() for k in parts) + prior.item(), rel=1e-5)
+    # the prior path decodes the frames of the posterior path's segment: a randomly initialised
+    # decoder is far from the recording both ways, but the two losses are of the same size
+    assert 0.2 < prior.item() / (2.0 * losses["loss_mel"].item()) < 5.0
+
+    model.zero_grad()
+    prior.backward()
+    moved = {n.split(".")[0] for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert moved == {"waveform_decoder"}
+
+    model.eval()
+    with torch.no_grad():
+        model.train_step(batch, criteria[0], optimizer_idx=0)
+        _, held_out = model.train_step(batch, criteria[1], optimizer_idx=1)
+    assert "loss_prior_mel" not in held_out  # the held-out loss stays comparable with and without it
+
+    off = load_recipe(write_recipe(tmp_path / "o.toml"))
+    plain = vits.make_model(vits.build_config(off, None, tmp_path / "out"), off).train()
+    disc_loss, gen_loss = plain.get_criterion()
+    plain.train_step(batch, disc_loss, optimizer_idx=0)
+    outputs, losses = plain.train_step(batch, gen_loss, optimizer_idx=1)
+    assert "loss_prior_mel" not in losses and "prior_outputs" not in outputs
+    with pytest.raises(RecipeError, match="prior_decoder_weight"):
+        load_recipe(write_recipe(tmp_path / "n.toml", training={"prior_decoder_weight": -1.0}))
+
+
 # ----------------------------------------------------------------------------- phoneme ids
 
 

@@ -79,6 +79,12 @@ class TrainingSettings:
     # kl_loss_alpha; the mel loss weighs 45). Higher keeps what the decoder learns on
     # recordings closer to what it is given when it speaks new text.
     kl_weight: float = 1.0
+    # Weight of a second mel loss on the path users hear (0: off). Each step the decoder also
+    # speaks the training clip from the text's prior (sampled as at inference, aligned to the
+    # recording by the step's own alignment, through the flow in reverse) and is scored
+    # against the recording, relative to the usual mel loss (1.0: the same weight). Only the
+    # decoder learns from it; it costs a second decoder pass per step.
+    prior_decoder_weight: float = 0.0
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size", "eval_batch_size", "max_steps", "eval_every_steps", "keep_checkpoints")
@@ -89,6 +95,8 @@ class TrainingSettings:
             raise RecipeError(f"training.lr_decay must be in (0, 1], not {self.lr_decay}.")
         if not self.kl_weight > 0:
             raise RecipeError(f"training.kl_weight must be positive, not {self.kl_weight}.")
+        if not self.prior_decoder_weight >= 0:
+            raise RecipeError(f"training.prior_decoder_weight must be 0 (off) or more, not {self.prior_decoder_weight}.")
         if self.loader_workers < 0:
             raise RecipeError("training.loader_workers must be 0 or more.")
         if self.discriminator_width < 0:

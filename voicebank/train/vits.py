@@ -276,8 +276,17 @@ class VoicebankVits(Vits):
     do nothing.
     """
 
-    def __init__(self, config: VitsConfig, discriminator_width: int = 0, freeze: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        config: VitsConfig,
+        discriminator_width: int = 0,
+        freeze: Sequence[str] = (),
+        prior_decoder_weight: float = 0.0,
+        prior_noise_scale: float = 0.667,
+    ) -> None:
         super().__init__(config)
+        self.prior_decoder_weight = float(prior_decoder_weight)
+        self.prior_noise_scale = float(prior_noise_scale)
         if discriminator_width and getattr(self, "disc", None) is not None:
             import torch.nn as nn
 
@@ -292,6 +301,49 @@ class VoicebankVits(Vits):
                 raise UsageError(f"training.freeze: this model has no module {path!r}.") from None
             for param in module.parameters():
                 param.requires_grad = False
+
+    def forward(self, x: Any, x_lengths: Any, y: Any, y_lengths: Any, waveform: Any, aux_input: Any = None) -> dict[str, Any]:
+        """Coqui's training forward; with ``prior_decoder_weight`` also the decoder's output from the prior.
+
+        The prior path is the one new text takes at inference: a latent sampled from the
+        text encoder's ``m_p``/``logs_p`` (here expanded to the recording's frames by this
+        step's alignment, so it lines up with the real audio), the flow in reverse, the
+        decoder. The same frames as the posterior path's segment are decoded; only the
+        decoder gets gradients from it (the latent is computed without them).
+        """
+        outputs = super().forward(x, x_lengths, y, y_lengths, waveform, aux_input=aux_input)
+        if self.training and self.prior_decoder_weight > 0:
+            import torch
+            from TTS.tts.utils.helpers import segment, sequence_mask
+
+            with torch.no_grad():
+                m_p, logs_p = outputs["m_p"], outputs["logs_p"]
+                y_mask = sequence_mask(y_lengths, m_p.size(2)).unsqueeze(1).to(m_p.dtype)
+                z_p = (m_p + torch.randn_like(m_p) * torch.exp(logs_p) * self.prior_noise_scale) * y_mask
+                z = self.flow(z_p, y_mask, g=None, reverse=True)
+                z_slice = segment(z, outputs["slice_ids"], self.spec_segment_size, pad_short=True)
+            outputs["prior_outputs"] = self.waveform_decoder(z_slice, g=None)
+        return outputs
+
+    def train_step(self, batch: dict[str, Any], criterion: Any, optimizer_idx: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Coqui's step; the generator's step adds the prior path's mel loss (``loss_prior_mel``)."""
+        outputs, loss_dict = super().train_step(batch, criterion, optimizer_idx)
+        if optimizer_idx == 1 and outputs.get("prior_outputs") is not None:
+            import torch
+            from TTS.tts.models.vits import wav_to_mel
+            from TTS.tts.utils.helpers import segment
+
+            audio = self.config.audio
+            mel = segment(batch["mel"].float(), outputs["slice_ids"], self.spec_segment_size, pad_short=True)
+            mel_hat = wav_to_mel(
+                y=outputs["prior_outputs"].float(), n_fft=audio.fft_size, sample_rate=audio.sample_rate,
+                num_mels=audio.num_mels, hop_length=audio.hop_length, win_length=audio.win_length,
+                fmin=audio.mel_fmin, fmax=audio.mel_fmax, center=False,
+            )
+            loss = torch.nn.functional.l1_loss(mel_hat, mel) * self.config.mel_loss_alpha * self.prior_decoder_weight
+            loss_dict["loss_prior_mel"] = loss
+            loss_dict["loss"] = loss_dict["loss"] + loss
+        return outputs, loss_dict
 
     def train_log(self, *args: Any, **kwargs: Any) -> None:
         return None
@@ -385,7 +437,15 @@ def make_model(config: VitsConfig, recipe: Recipe | None = None) -> VoicebankVit
         width = recipe.vits.discriminator_width
     else:
         width = recipe.training.discriminator_width
-    return VoicebankVits(config, discriminator_width=width, freeze=recipe.training.freeze if recipe else ())
+    if recipe is None:
+        return VoicebankVits(config, discriminator_width=width)
+    return VoicebankVits(
+        config,
+        discriminator_width=width,
+        freeze=recipe.training.freeze,
+        prior_decoder_weight=recipe.training.prior_decoder_weight,
+        prior_noise_scale=recipe.inference.noise_scale,
+    )
 
 
 def _small_period_discriminator(period: int, width: int) -> Any:
