@@ -19,6 +19,11 @@ def evaluate(
         None, "--out", help="Folder for eval.json, eval.html and the audio (default: VOICE/eval, or DATASET/eval-VOICE)."
     ),
     limit: Optional[int] = typer.Option(None, "--limit", help="Score only the first N held-out utterances."),
+    repeats: int = typer.Option(
+        1, "--repeats", "-r", min=1,
+        help="Speak each held-out text this many times (fresh noise each time) and pool the scores; "
+        "with a handful of sentences one take's WER swings by several points, so use 3-5 to compare voices.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Compare a voice with your real held-out recordings: similarity, intelligibility, distortion, speed.
@@ -34,7 +39,7 @@ def evaluate(
         folder = voice_folder(voice)
         out = folder / "eval" if folder is not None else dataset / f"eval-{safe_id(Path(voice).name or voice)}"
     result = None
-    for event in iter_evaluate(voice, dataset, baseline=base, out_dir=out, limit=limit):
+    for event in iter_evaluate(voice, dataset, baseline=base, out_dir=out, limit=limit, repeats=repeats):
         if event.kind == "utterance" and not as_json:
             typer.echo(f"  {event.voice}: {event.done}/{event.total} {event.message}", err=True)
         result = event.result or result
@@ -51,6 +56,15 @@ def evaluate(
             f"{name[:21]:<22}{_num(m.get('similarity'), '.3f'):>11}{_num(m.get('wer'), '.1%'):>8}"
             f"{_num(m.get('mcd_db'), '.2f'):>8}{_num(m.get('rtf'), '.3f'):>8}"
         )
+    takes = result.get("repeats") or {}
+    if takes.get("count", 1) > 1:
+        for label, summary in (("Voice", takes.get("voice")), ("Baseline", takes.get("baseline"))):
+            if summary:
+                sd = summary["sd"]
+                typer.echo(
+                    f"{label} over {takes['count']} takes: similarity sd {_num(sd['similarity'], '.3f')}, "
+                    f"WER sd {_num(sd['wer'], '.1%')} (the table pools every take)"
+                )
     if result.get("gain"):
         g = result["gain"]
         typer.echo(

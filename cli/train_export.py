@@ -14,14 +14,30 @@ def export(
         None, "--out", help="Folder to write NAME.onnx and NAME.onnx.json to (default: the voice folder itself)."
     ),
     name: Optional[str] = typer.Option(None, "--name", help="File name of the voice (default: the voice folder's name)."),
+    pace: str = typer.Option(
+        "auto", "--pace",
+        help="Speaking rate: 'recordings' measures your pace on the training clips and speaks at it; 'keep' keeps "
+        "the recipe's; 'auto' (default) matches your pace when the recipe kept the base voice's timing "
+        "(duration predictor frozen, as in vits-offline).",
+    ),
+    dataset: Optional[Path] = typer.Option(
+        None, "--dataset", "-d", help="Dataset to measure the pace on (default: the one the voice was trained on)."
+    ),
 ) -> None:
-    """Export a voice to ONNX for the fast engine ('voicebank speak --voice DIR'), Piper and Home Assistant."""
-    from voicebank.train.export import export_voice
+    """Export a voice to ONNX for the fast engine ('voicebank speak --voice DIR'), Piper and Home Assistant.
 
+    The speaking rate can be changed later in NAME.onnx.json ("inference": "length_scale";
+    above 1 is slower).
+    """
+    from voicebank.train.export import PACE_MODES, export_voice
+
+    if pace not in PACE_MODES:
+        raise typer.BadParameter(f"choose one of {', '.join(PACE_MODES)}", param_hint="--pace")
     out = out or voice
-    result = export_voice(voice, out, name=name)
+    result = export_voice(voice, out, name=name, pace=pace, dataset=dataset)
     typer.echo(f"Exported    {result.onnx_path} ({result.size_bytes / 1e6:.1f} MB, {result.sample_rate} Hz)")
     typer.echo(f"Config      {result.config_path}")
+    typer.echo(f"Pace        {result.pace_note}")
     typer.echo(
         "Streaming   "
         + ("yes: voicebank cuts it into encoder/flow/decoder and speaks before the sentence is done"

@@ -250,3 +250,28 @@ def test_cli_eval_of_the_stock_voice(dataset: Path, tmp_path: Path) -> None:
     assert data["voice"] == "joe" and len(data["utterances"]) == 1 and data["baseline"] is None
     assert data["mean"]["similarity"] < 0.75 and data["mean"]["mcd_db"] > 3.0
     assert (dataset / "eval-joe" / "eval.html").is_file() and (dataset / "eval-joe" / "eval.json").is_file()
+
+
+@pytest.mark.slow
+def test_repeats_pool_every_take_and_report_their_spread(dataset: Path, tmp_path: Path) -> None:
+    """--repeats N: every held-out text is spoken N times; the means pool all takes. A voice that
+    samples noise (joe) differs between takes, the real recordings played back do not."""
+    import numpy as np
+
+    from voicebank.train.evaluate import evaluate_voice
+
+    result = evaluate_voice("joe", dataset, baseline=None, out_dir=tmp_path / "joe", limit=2, repeats=3)
+    takes = result["repeats"]
+    assert takes["count"] == 3 and len(takes["voice"]["takes"]) == 3 and takes["baseline"] is None
+    rows = result["utterances"]
+    assert len(rows) == 2 and all(len(r["takes"]) == 3 for r in rows)
+    every = [t["similarity"] for r in rows for t in r["takes"]]
+    assert result["mean"]["similarity"] == pytest.approx(float(np.mean(every)), abs=1e-4)
+    assert len(set(every)) == len(every)  # fresh noise each take: no two takes embed alike
+    assert takes["voice"]["sd"]["similarity"] > 0
+    assert rows[0]["takes"][0]["similarity"] == rows[0]["similarity"]  # the row shown is the first take
+
+    same = evaluate_voice("real", dataset, synth=real_playback(dataset), baseline=None, limit=2, repeats=2)
+    assert same["repeats"]["voice"]["sd"] == {"similarity": 0.0, "wer": 0.0}
+    with pytest.raises(ValueError, match="repeats"):
+        evaluate_voice("joe", dataset, baseline=None, repeats=0)

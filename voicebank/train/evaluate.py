@@ -18,6 +18,11 @@ normalised text and four numbers are taken:
 * ``rtf``: synthesis time over audio duration (after one untimed warm-up call); the mean
   is total time over total audio.
 
+With ``repeats`` N > 1 each held-out text is spoken N times (a voice samples fresh noise
+at each call, so each take differs) and the means pool all N takes; ``repeats`` in the
+result gives each take's means and their standard deviation. With four held-out sentences
+one take's WER can swing by ±0.1 between draws; the pooled mean is what to compare.
+
 The same is done for a baseline voice (the stock voice ``joe`` by default) and ``gain``
 is the difference, signed so that **positive means the voice is better** than the baseline:
 ``similarity`` voice − baseline, ``wer`` and ``mcd_db`` baseline − voice.
@@ -88,8 +93,9 @@ class _Tools:
 class _VoiceRun:
     label: str
     synth: Synth
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # the first take's, one per utterance
     audio: dict[str, tuple[np.ndarray, int]] = field(default_factory=dict)
+    takes: list[list[dict[str, Any]]] = field(default_factory=list)  # every take's rows
 
 
 def evaluate_voice(
@@ -101,17 +107,19 @@ def evaluate_voice(
     synth: Synth | None = None,
     baseline_synth: Synth | None = None,
     limit: int | None = None,
+    repeats: int = 1,
 ) -> dict[str, Any]:
     """Score a voice on a dataset's held-out utterances, next to a baseline; see the module docstring.
 
     ``baseline=None`` skips the baseline. With ``out_dir`` the result is also written there as
     ``eval.json`` and ``eval.html`` (with the audio under ``audio/``). ``limit`` scores only the
-    first N held-out utterances. Returns the JSON-ready result dict (``schema_version`` 1).
+    first N held-out utterances; ``repeats`` speaks each of them that many times (see the
+    module docstring). Returns the JSON-ready result dict (``schema_version`` 1).
     """
     result: dict[str, Any] | None = None
     for event in iter_evaluate(
         voice_ref, dataset_dir, baseline=baseline, out_dir=out_dir, synth=synth,
-        baseline_synth=baseline_synth, limit=limit,
+        baseline_synth=baseline_synth, limit=limit, repeats=repeats,
     ):
         result = event.result or result
     assert result is not None
@@ -127,8 +135,11 @@ def iter_evaluate(
     synth: Synth | None = None,
     baseline_synth: Synth | None = None,
     limit: int | None = None,
+    repeats: int = 1,
 ) -> Iterator[EvalEvent]:
     """:func:`evaluate_voice` as a generator of progress events."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, not {repeats}")
     scorer = HeldOutScorer(dataset_dir, limit=limit)
     ds, reals = scorer.dataset, scorer.reals
     voice_label = str(voice_ref) if voice_ref is not None else "joe"
@@ -136,14 +147,23 @@ def iter_evaluate(
     if baseline:
         runs.append(_VoiceRun(str(baseline), baseline_synth or _engine_synth(baseline)))
     scorer.load()
-    yield EvalEvent("loaded", total=len(reals) * len(runs), message=f"{len(reals)} held-out utterances")
+    total = len(reals) * repeats
+    takes = f", each spoken {repeats} times" if repeats > 1 else ""
+    yield EvalEvent("loaded", total=total * len(runs), message=f"{len(reals)} held-out utterances{takes}")
 
     for run in runs:
-        for n, (real, row, audio) in enumerate(scorer.iter_rows(run.synth), 1):
-            run.rows.append(row)
-            run.audio[real.utt.id] = audio
-            yield EvalEvent("utterance", run.label, n, len(reals), real.utt.id)
-        yield EvalEvent("voice", run.label, len(reals), len(reals), json.dumps(_means(run.rows)))
+        n = 0
+        for take in range(repeats):
+            rows = []
+            for real, row, audio in scorer.iter_rows(run.synth, warm_up=take == 0):
+                rows.append(row)
+                if take == 0:  # the report plays the first take
+                    run.audio[real.utt.id] = audio
+                n += 1
+                yield EvalEvent("utterance", run.label, n, total, real.utt.id + (f" (take {take + 1})" if repeats > 1 else ""))
+            run.takes.append(rows)
+        run.rows = run.takes[0]
+        yield EvalEvent("voice", run.label, total, total, json.dumps(_pooled_means(run)))
 
     result = _assemble(voice_ref, ds, reals, runs)
     if out_dir is not None:
@@ -354,6 +374,30 @@ def _means(rows: list[dict[str, Any]]) -> dict[str, float | None]:
     }
 
 
+def _pooled_means(run: _VoiceRun) -> dict[str, float | None]:
+    """Means over every take of every utterance (one take: the plain means)."""
+    return _means([row for take in run.takes for row in take] if run.takes else run.rows)
+
+
+def _attach_takes(run: _VoiceRun) -> None:
+    """With several takes, each utterance's row lists every take's similarity, WER and transcript."""
+    if len(run.takes) < 2:
+        return
+    for i, row in enumerate(run.rows):
+        row["takes"] = [{k: take[i].get(k) for k in ("similarity", "wer", "hypothesis")} for take in run.takes]
+
+
+def _takes_summary(run: _VoiceRun) -> dict[str, Any]:
+    """Each take's similarity and WER means and their standard deviation across takes."""
+    per_take = [{k: m[k] for k in ("similarity", "wer")} for m in (_means(rows) for rows in run.takes)]
+
+    def sd(key: str) -> float | None:
+        vals = [t[key] for t in per_take if t[key] is not None]
+        return _r(float(np.std(vals, ddof=1))) if len(vals) > 1 else None
+
+    return {"takes": per_take, "sd": {"similarity": sd("similarity"), "wer": sd("wer")}}
+
+
 def _real_means(rows: list[dict[str, Any]]) -> dict[str, float | None]:
     means = _means(rows)
     return {"similarity": means["similarity"], "wer": means["wer"]}
@@ -376,7 +420,9 @@ def _assemble(voice_ref: Any, ds: DatasetInfo, reals: list[_Real], runs: list[_V
     voice = runs[0]
     for row, real in zip(voice.rows, reals):
         row["text"] = real.utt.normalized
-    mean = _means(voice.rows)
+    mean = _pooled_means(voice)
+    for run in runs:
+        _attach_takes(run)
     real_rows = [
         {
             "id": r.utt.id,
@@ -401,6 +447,7 @@ def _assemble(voice_ref: Any, ds: DatasetInfo, reals: list[_Real], runs: list[_V
         "real": {"mean": _real_means(real_rows), "utterances": real_rows},
         "baseline": None,
         "gain": None,
+        "repeats": {"count": max(1, len(voice.takes)), "voice": _takes_summary(voice), "baseline": None},
         "method": {
             "similarity": "Resemblyzer cosine with the leave-one-out mean embedding of the real held-out recordings",
             "wer": "PocketSphinx 5 en-us at 16 kHz vs the normalised text; pooled over utterances",
@@ -409,13 +456,15 @@ def _assemble(voice_ref: Any, ds: DatasetInfo, reals: list[_Real], runs: list[_V
                 f"{MCD_WIN}-sample Hann window, hop {MCD_HOP} at {MCD_RATE} Hz"
             ),
             "rtf": "synthesis seconds / audio seconds, after one warm-up call",
+            "repeats": "each held-out text spoken this many times with fresh noise; means pool every take",
             "gain": "positive means the voice is better than the baseline",
         },
     }
     if len(runs) > 1:
         base = runs[1]
-        base_mean = _means(base.rows)
+        base_mean = _pooled_means(base)
         result["baseline"] = {"voice": base.label, "mean": base_mean, "utterances": base.rows}
+        result["repeats"]["baseline"] = _takes_summary(base)
         result["gain"] = _gain(mean, base_mean)
     return result
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError, VoicebankError
+from .pace import Pace
 from .recipes import InferenceSettings
 
 OPSET = 15  # as Piper's own exporter: runs on older ONNX Runtimes (Home Assistant, Raspberry Pi)
@@ -45,6 +46,8 @@ class ExportResult:
     streamable: bool  # our engine can cut it into encoder / flow / decoder (windowed streaming)
     test_seconds: float  # duration of the check sentence the exported graph spoke
     seconds: float  # time the export took
+    pace: Pace | None = None  # the speaking rate matched to the recordings (None: the recipe's kept)
+    pace_note: str = ""  # why the pace was or was not matched, for the user
 
 
 def export_voice(
@@ -53,13 +56,24 @@ def export_voice(
     *,
     name: str | None = None,
     opset: int = OPSET,
+    pace: str = "auto",
+    dataset: str | os.PathLike[str] | None = None,
 ) -> ExportResult:
     """Export ``voice_dir`` (``model.pth`` + ``config.json``) to ``out_dir/NAME.onnx(.json)``.
 
     ``name`` defaults to the voice folder's name. The files are written to temporary names
     and renamed when both are complete; the graph is run once on a test sentence before.
+
+    ``pace`` sets the voice's speaking rate (the ``length_scale`` in the ``.onnx.json``):
+    ``"recordings"`` measures the person's pace on the training clips of ``dataset`` (default:
+    the dataset the voice was trained on, from ``training.json``) with :mod:`.pace`;
+    ``"keep"`` keeps the recipe's; ``"auto"`` measures it when the recipe froze the duration
+    predictor (the voice then times its words like the base voice, not like the person)
+    and the dataset is there, and keeps the recipe's otherwise.
     """
     started = time.perf_counter()
+    if pace not in PACE_MODES:
+        raise UsageError(f"pace must be one of {', '.join(PACE_MODES)}, not {pace!r}.")
     voice = Path(voice_dir).expanduser()
     out = Path(out_dir).expanduser()
     model_path, config_path = voice / "model.pth", voice / "config.json"
@@ -98,6 +112,14 @@ def export_voice(
         piper = piper_config(config, stem, meta, step=state.get("step"))
         tmp_json.write_text(json.dumps(piper, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         test_seconds = _check_speaks(tmp_onnx, piper)
+        clips, pace_note = _pace_clips(voice, pace, dataset, piper["espeak"]["voice"])
+        measured = None
+        if clips:
+            measured = _measure_pace(tmp_onnx, piper, clips)
+            piper["inference"]["length_scale"] = measured.length_scale
+            piper["voicebank"]["pace"] = {**measured.to_dict(), "dataset": pace_note}
+            pace_note = _describe_pace(measured, pace_note)
+            tmp_json.write_text(json.dumps(piper, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         streamable = _streamable(tmp_onnx)
         os.replace(tmp_onnx, onnx_path)
         os.replace(tmp_json, json_path)
@@ -114,6 +136,96 @@ def export_voice(
         streamable=streamable,
         test_seconds=test_seconds,
         seconds=time.perf_counter() - started,
+        pace=measured,
+        pace_note=pace_note,
+    )
+
+
+PACE_MODES = ("auto", "recordings", "keep")
+
+
+def _pace_clips(voice: Path, mode: str, dataset: Any, espeak_voice: str) -> tuple[list[tuple[list[int], float]], str]:
+    """The training clips to measure the pace on (phoneme ids, speech seconds), or none and why not.
+
+    With clips, the second value is the dataset folder they came from.
+    """
+    from .dataset import DatasetError, load_dataset
+
+    if mode == "keep":
+        return [], "kept the recipe's speaking rate (--pace keep)"
+    state = _training_state(voice)
+    if mode == "auto":
+        freeze = (((state or {}).get("recipe") or {}).get("training") or {}).get("freeze") or []
+        if "duration_predictor" not in freeze:
+            return [], "kept the recipe's speaking rate (the voice learnt its timing from the recordings)"
+    folder = Path(dataset).expanduser() if dataset is not None else Path(str((state or {}).get("dataset", "")))
+    try:
+        if not str(folder) or not folder.is_dir():
+            raise DatasetError(f"the training dataset {folder or '(not recorded)'} is not there")
+        ds = load_dataset(folder)
+    except DatasetError as exc:
+        if mode == "recordings":
+            raise ExportError(f"Cannot measure the speaking rate: {exc}. Name the dataset with --dataset.") from exc
+        return [], f"kept the recipe's speaking rate ({exc}; name it with --dataset to match the recordings' pace)"
+    from piper.phoneme_ids import phonemes_to_ids
+
+    from . import vits
+    from .pace import speech_seconds
+    from ..audio import read_audio, to_mono
+
+    utts = list(ds.train)
+    texts = [u.normalized or u.text for u in utts]
+    id_map = vits.piper_phoneme_id_map()
+    clips = []
+    for utt, phonemes in zip(utts, vits.phonemize(texts, espeak_voice)):
+        samples, rate = read_audio(utt.wav)
+        clips.append((phonemes_to_ids(list(phonemes), id_map), speech_seconds(to_mono(samples), rate)))
+    if not clips:
+        raise ExportError(f"{ds.root} has no training clips to measure the speaking rate on.")
+    return clips, str(ds.root)
+
+
+def _training_state(voice: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((voice / "training.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _measure_pace(onnx_path: Path, piper: dict[str, Any], clips: list[tuple[list[int], float]]) -> Pace:
+    """Speak each clip's ids with the exported graph at its current scales and compare the speech."""
+    import numpy as np
+
+    from voicebank.engines.split import make_session
+
+    from .pace import measure_pace
+
+    session = make_session(onnx_path, threads=1)
+    inf = piper["inference"]
+    scales = np.array([inf["noise_scale"], inf["length_scale"], inf["noise_w"]], dtype=np.float32)
+    rate = int(piper["audio"]["sample_rate"])
+    by_key = {str(i): ids for i, (ids, _) in enumerate(clips)}
+
+    def speak(key: str) -> tuple[np.ndarray, int]:
+        ids = by_key[key]
+        audio = session.run(None, {
+            "input": np.array([ids], dtype=np.int64),
+            "input_lengths": np.array([len(ids)], dtype=np.int64),
+            "scales": scales,
+        })[0]
+        return audio.reshape(-1), rate
+
+    return measure_pace(speak, [(str(i), real) for i, (_, real) in enumerate(clips)], float(inf["length_scale"]))
+
+
+def _describe_pace(p: Pace, dataset: str) -> str:
+    if p.length_scale == p.previous:
+        return f"the voice already speaks at the recordings' pace (ratio {p.ratio:.2f} over {p.utterances} training clips of {dataset})"
+    way = "slower" if p.length_scale > p.previous else "faster"
+    return (
+        f"speaks {way} to match the recordings: length_scale {p.previous:g} -> {p.length_scale:g} "
+        f"(speech {p.recordings_seconds:.0f} s recorded vs {p.voice_seconds:.0f} s spoken over {p.utterances} training clips of {dataset})"
     )
 
 

@@ -1,0 +1,97 @@
+"""Speak at the person's own pace: the length scale that gives a voice the timing of its recordings.
+
+A voice fine-tuned with the duration predictor frozen (the ``vits-offline`` recipe: a few
+minutes of speech cannot teach timing without garbling new text) keeps the base voice's
+timing, so it speaks at the stock voice's rate, not the person's. Timing is one number
+away: the length scale multiplies every phoneme's duration. It is measured here on the
+*training* clips (never the held-out ones, which score the voice): the voice speaks each
+training text, and the speech in its audio is compared with the speech in the recording.
+
+Speech is measured between the first and the last frame within ``RANGE_DB`` of the clip's
+loudest frame, so the silence kept around a recording (the dataset keeps 0.15 s each side)
+and the voice's own lead-in do not count. The ratio of the sums (recordings over voice)
+scales the voice's current length scale; it is bounded to ``LIMITS`` and left alone when
+within ``TOLERANCE`` of 1.
+
+Responsible for: the speech extent of a clip, the measurement over a set of texts. Not
+responsible for synthesis (a ``speak`` callable is given) or for where the result is
+written (:mod:`.export`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+RANGE_DB = 35.0  # frames this far below the loudest one are silence
+FLOOR_DBFS = -60.0  # and anything quieter than this in any case
+LIMITS = (0.7, 1.5)  # a measured length scale outside this is clipped (a bad measurement, not a pace)
+TOLERANCE = 0.03  # a ratio within 3 % of 1 leaves the length scale as it is
+MAX_UTTERANCES = 40  # enough to average out the duration noise; a big bank is sampled evenly
+
+
+@dataclass(frozen=True)
+class Pace:
+    """The result of :func:`measure_pace`."""
+
+    length_scale: float  # the scale to speak with from now on
+    previous: float  # the scale the voice was measured at
+    ratio: float  # speech seconds of the recordings / of the voice at ``previous``
+    utterances: int
+    recordings_seconds: float
+    voice_seconds: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+def speech_seconds(samples: np.ndarray, rate: int, frame: int = 1024, hop: int = 256) -> float:
+    """Seconds from the first to the last frame with speech in it (0.0 for silence)."""
+    x = np.asarray(samples, dtype=np.float64).reshape(-1)
+    if x.size < frame:
+        x = np.pad(x, (0, frame - x.size))
+    starts = np.arange(0, x.size - frame + 1, hop)
+    rms = np.sqrt(np.array([np.mean(x[s : s + frame] ** 2) for s in starts]) + 1e-20)
+    level = 20.0 * np.log10(rms)
+    threshold = max(level.max() - RANGE_DB, FLOOR_DBFS)
+    loud = np.flatnonzero(level > threshold)
+    if loud.size == 0:
+        return 0.0
+    return float((starts[loud[-1]] + frame - starts[loud[0]]) / rate)
+
+
+def measure_pace(
+    speak: Callable[[str], "tuple[np.ndarray, int]"],
+    clips: Sequence[tuple[str, float]],
+    length_scale: float = 1.0,
+) -> Pace:
+    """How much slower (ratio > 1) the person speaks than the voice, from ``(text, recording speech seconds)``.
+
+    ``speak`` says a text at ``length_scale`` and returns ``(samples, rate)``. Clips whose
+    recording or synthesis has no speech in it are left out; with none left a ``ValueError``
+    says so.
+    """
+    chosen = list(clips)
+    if len(chosen) > MAX_UTTERANCES:
+        picks = np.linspace(0, len(chosen) - 1, MAX_UTTERANCES).round().astype(int)
+        chosen = [chosen[i] for i in picks]
+    real_total = voice_total = 0.0
+    used = 0
+    for text, real in chosen:
+        if real <= 0.0:
+            continue
+        samples, rate = speak(text)
+        spoken = speech_seconds(samples, rate)
+        if spoken <= 0.0:
+            continue
+        real_total += real
+        voice_total += spoken
+        used += 1
+    if not used:
+        raise ValueError("no clip had speech in both the recording and the voice's audio; the pace cannot be measured")
+    ratio = real_total / voice_total
+    scale = length_scale if abs(ratio - 1.0) < TOLERANCE else length_scale * ratio
+    scale = round(min(max(scale, LIMITS[0]), LIMITS[1]), 3)
+    return Pace(scale, float(length_scale), float(ratio), used, float(real_total), float(voice_total))
