@@ -270,6 +270,8 @@ def test_repeats_pool_every_take_and_report_their_spread(dataset: Path, tmp_path
     assert len(set(every)) == len(every)  # fresh noise each take: no two takes embed alike
     assert takes["voice"]["sd"]["similarity"] > 0
     assert rows[0]["takes"][0]["similarity"] == rows[0]["similarity"]  # the row shown is the first take
+    page = (tmp_path / "joe" / "eval.html").read_text(encoding="utf-8")
+    assert "spoken 3 times" in page and "Standard deviation of the WER between takes: this voice" in page
 
     same = evaluate_voice("real", dataset, synth=real_playback(dataset), baseline=None, limit=2, repeats=2)
     assert same["repeats"]["voice"]["sd"] == {"similarity": 0.0, "wer": 0.0}

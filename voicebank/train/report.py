@@ -106,6 +106,18 @@ def _summary(result: dict[str, Any]) -> str:
         "the baseline. The real recordings' similarity compares each one with the others: it is what the "
         "same speaker scores, the ceiling for a cloned voice.</p>"
     )
+    takes = result.get("repeats") or {}
+    if takes.get("count", 1) > 1:
+        spread = []
+        for label, summary in (("this voice", takes.get("voice")), ("the baseline", takes.get("baseline"))):
+            if summary and summary["sd"].get("wer") is not None:
+                spread.append(f"{label} {summary['sd']['wer']:.1%}")
+        note += (
+            f'<p class="muted">Each sentence was spoken {int(takes["count"])} times with fresh noise; the scores '
+            "pool every take, the players and the table below play and score the first one."
+            + (f" Standard deviation of the WER between takes: {escape(', '.join(spread))}." if spread else "")
+            + "</p>"
+        )
     return "<h2>Summary</h2><table>" + "".join(rows) + "</table>" + note
 
 
