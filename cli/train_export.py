@@ -15,10 +15,10 @@ def export(
     ),
     name: Optional[str] = typer.Option(None, "--name", help="File name of the voice (default: the voice folder's name)."),
     pace: str = typer.Option(
-        "auto", "--pace",
-        help="Speaking rate: 'recordings' measures your pace on the training clips and speaks at it; 'keep' keeps "
-        "the recipe's; 'auto' (default) matches your pace when the recipe kept the base voice's timing "
-        "(duration predictor frozen, as in vits-offline).",
+        "keep", "--pace",
+        help="Speaking rate: 'keep' (default) the recipe's; 'recordings' measures your pace on the training clips "
+        "and speaks at it (a vits-offline voice otherwise keeps the stock voice's timing; slower can be harder "
+        "to understand, so compare with 'voicebank train eval --repeats 3').",
     ),
     dataset: Optional[Path] = typer.Option(
         None, "--dataset", "-d", help="Dataset to measure the pace on (default: the one the voice was trained on)."

@@ -604,17 +604,17 @@ def test_recipe_inference_settings_travel_into_the_exported_voice(tmp_path: Path
     assert (engine.config.noise_scale, engine.config.length_scale, engine.config.noise_w_scale) == (0.4, 1.1, 0.5)
 
 
-def test_export_matches_the_recordings_pace_when_the_timing_was_not_trained(tmp_path: Path, trained: dict[str, Any], dataset: Path) -> None:
-    """--pace: the exported length_scale comes from the training clips when asked (or, in auto,
-    when the recipe froze the duration predictor); keep leaves the recipe's."""
+def test_export_can_speak_at_the_pace_of_the_recordings(tmp_path: Path, trained: dict[str, Any], dataset: Path) -> None:
+    """--pace recordings: the exported length_scale is measured on the training clips; keep (the
+    default) leaves the recipe's; a dataset that is gone is a clear error."""
     import shutil
 
     from voicebank.train.export import ExportError, export_voice
     from voicebank.train.pace import LIMITS
 
-    auto = export_voice(trained["voice"], tmp_path / "auto")  # vits-tiny trains its durations
-    assert auto.pace is None and "learnt its timing" in auto.pace_note
-    assert json.loads(auto.config_path.read_text())["inference"]["length_scale"] == 1.0
+    kept = export_voice(trained["voice"], tmp_path / "keep")
+    assert kept.pace is None and "--pace recordings" in kept.pace_note
+    assert json.loads(kept.config_path.read_text())["inference"]["length_scale"] == 1.0
 
     measured = export_voice(trained["voice"], tmp_path / "rec", pace="recordings")
     config = json.loads(measured.config_path.read_text())
@@ -624,21 +624,16 @@ def test_export_matches_the_recordings_pace_when_the_timing_was_not_trained(tmp_
     assert LIMITS[0] <= measured.pace.length_scale <= LIMITS[1] and pace["previous"] == 1.0
     assert "length_scale" in measured.pace_note or "already speaks" in measured.pace_note
 
-    frozen = tmp_path / "frozen"
-    shutil.copytree(trained["voice"], frozen)
-    state = json.loads((frozen / "training.json").read_text())
-    state["recipe"]["training"]["freeze"] = ["duration_predictor"]
-    (frozen / "training.json").write_text(json.dumps(state))
-    assert export_voice(frozen, tmp_path / "f").pace is not None
-    kept = export_voice(frozen, tmp_path / "k", pace="keep")
-    assert kept.pace is None and json.loads(kept.config_path.read_text())["inference"]["length_scale"] == 1.0
-
+    moved = tmp_path / "moved"
+    shutil.copytree(trained["voice"], moved)
+    state = json.loads((moved / "training.json").read_text())
     state["dataset"] = str(tmp_path / "gone")
-    (frozen / "training.json").write_text(json.dumps(state))
-    assert "not there" in export_voice(frozen, tmp_path / "g").pace_note  # auto: says why, exports anyway
+    (moved / "training.json").write_text(json.dumps(state))
     with pytest.raises(ExportError, match="--dataset"):
-        export_voice(frozen, tmp_path / "r", pace="recordings")
-    assert export_voice(frozen, tmp_path / "d", pace="recordings", dataset=dataset).pace is not None
+        export_voice(moved, tmp_path / "r", pace="recordings")
+    assert export_voice(moved, tmp_path / "d", pace="recordings", dataset=dataset).pace is not None
+    with pytest.raises(UsageError, match="pace must be one of"):
+        export_voice(moved, tmp_path / "x", pace="auto")
 
 
 def test_cli_export(tmp_path: Path, trained: dict[str, Any]) -> None:
