@@ -146,9 +146,9 @@ PACE_MODES = ("keep", "recordings")
 
 
 def _pace_clips(voice: Path, mode: str, dataset: Any, espeak_voice: str) -> tuple[list[tuple[list[int], float]], str]:
-    """The training clips to measure the pace on (phoneme ids, speech seconds), or none and why not.
+    """The training clips to measure the pace on (phoneme ids, speech seconds) and the dataset folder.
 
-    With clips, the second value is the dataset folder they came from.
+    ``keep`` gives no clips and the note the export prints; a dataset that cannot be read is an error.
     """
     from .dataset import DatasetError, load_dataset
 
@@ -165,9 +165,9 @@ def _pace_clips(voice: Path, mode: str, dataset: Any, espeak_voice: str) -> tupl
         raise ExportError(f"Cannot measure the speaking rate: {exc}. Name the dataset with --dataset.") from exc
     from piper.phoneme_ids import phonemes_to_ids
 
+    from ..audio import read_audio, to_mono
     from . import vits
     from .pace import speech_seconds
-    from ..audio import read_audio, to_mono
 
     utts = list(ds.train)
     texts = [u.normalized or u.text for u in utts]
