@@ -17,7 +17,8 @@ Measured (2026-12-02, 28 LJSpeech training clips, 4 held-out texts, 3 takes each
 person speaks 1.23x slower than a ``vits-offline`` voice at step 300. Speaking at that pace
 left similarity alone (0.686 vs 0.685) but raised PocketSphinx's WER from 0.50 to 0.61, so
 matching the pace is offered (``voicebank train export --pace recordings``), not imposed.
-On the stock voice the same slowing lowered the WER (0.38 -> 0.34, 5 takes).
+On the stock voice, slowing it by 1.2 made no clear difference (WER 0.34 over 5 takes,
+against 0.36 over 10 takes at its own pace).
 
 Responsible for: the speech extent of a clip, the measurement over a set of texts. Not
 responsible for synthesis (a ``speak`` callable is given) or for where the result is
