@@ -29,10 +29,8 @@ def export(
     The speaking rate can be changed later in NAME.onnx.json ("inference": "length_scale";
     above 1 is slower).
     """
-    from voicebank.train.export import PACE_MODES, export_voice
+    from voicebank.train.export import export_voice
 
-    if pace not in PACE_MODES:
-        raise typer.BadParameter(f"choose one of {', '.join(PACE_MODES)}", param_hint="--pace")
     out = out or voice
     result = export_voice(voice, out, name=name, pace=pace, dataset=dataset)
     typer.echo(f"Exported    {result.onnx_path} ({result.size_bytes / 1e6:.1f} MB, {result.sample_rate} Hz)")

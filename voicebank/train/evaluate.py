@@ -93,9 +93,13 @@ class _Tools:
 class _VoiceRun:
     label: str
     synth: Synth
-    rows: list[dict[str, Any]] = field(default_factory=list)  # the first take's, one per utterance
-    audio: dict[str, tuple[np.ndarray, int]] = field(default_factory=dict)
-    takes: list[list[dict[str, Any]]] = field(default_factory=list)  # every take's rows
+    audio: dict[str, tuple[np.ndarray, int]] = field(default_factory=dict)  # the first take's
+    takes: list[list[dict[str, Any]]] = field(default_factory=list)  # each take's rows, one per utterance
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The first take's rows: the ones the report shows and plays."""
+        return self.takes[0] if self.takes else []
 
 
 def evaluate_voice(
@@ -162,7 +166,6 @@ def iter_evaluate(
                 n += 1
                 yield EvalEvent("utterance", run.label, n, total, real.utt.id + (f" (take {take + 1})" if repeats > 1 else ""))
             run.takes.append(rows)
-        run.rows = run.takes[0]
         yield EvalEvent("voice", run.label, total, total, json.dumps(_pooled_means(run)))
 
     result = _assemble(voice_ref, ds, reals, runs)
@@ -376,7 +379,7 @@ def _means(rows: list[dict[str, Any]]) -> dict[str, float | None]:
 
 def _pooled_means(run: _VoiceRun) -> dict[str, float | None]:
     """Means over every take of every utterance (one take: the plain means)."""
-    return _means([row for take in run.takes for row in take] if run.takes else run.rows)
+    return _means([row for take in run.takes for row in take])
 
 
 def _attach_takes(run: _VoiceRun) -> None:

@@ -87,6 +87,8 @@ def export_voice(
     stem = _safe_name(name or voice.resolve().name)
     import torch
 
+    from voicebank.engines.split import make_session
+
     from . import vits
 
     config = vits.load_config(config_path)
@@ -111,16 +113,16 @@ def export_voice(
     try:
         _export_graph(model, tmp_onnx, opset)
         piper = piper_config(config, stem, meta, step=state.get("step"))
-        tmp_json.write_text(json.dumps(piper, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        test_seconds = _check_speaks(tmp_onnx, piper)
-        clips, pace_note = _pace_clips(voice, pace, dataset, piper["espeak"]["voice"])
-        measured = None
-        if clips:
-            measured = _measure_pace(tmp_onnx, piper, clips)
+        session = make_session(tmp_onnx, threads=1)
+        test_seconds = _check_speaks(session, piper)
+        measured, pace_note = None, KEEP_PACE_NOTE
+        if pace == "recordings":
+            clips, source = _pace_clips(voice, dataset, piper["espeak"]["voice"])
+            measured = _measure_pace(session, piper, clips)
             piper["inference"]["length_scale"] = measured.length_scale
-            piper["voicebank"]["pace"] = {**measured.to_dict(), "dataset": pace_note}
-            pace_note = _describe_pace(measured, pace_note)
-            tmp_json.write_text(json.dumps(piper, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            piper["voicebank"]["pace"] = {**measured.to_dict(), "dataset": source}
+            pace_note = _describe_pace(measured, source)
+        tmp_json.write_text(json.dumps(piper, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         streamable = _streamable(tmp_onnx)
         os.replace(tmp_onnx, onnx_path)
         os.replace(tmp_json, json_path)
@@ -143,17 +145,16 @@ def export_voice(
 
 
 PACE_MODES = ("keep", "recordings")
+KEEP_PACE_NOTE = "the recipe's speaking rate (--pace recordings speaks at the pace of your recordings)"
 
 
-def _pace_clips(voice: Path, mode: str, dataset: Any, espeak_voice: str) -> tuple[list[tuple[list[int], float]], str]:
+def _pace_clips(voice: Path, dataset: Any, espeak_voice: str) -> tuple[list[tuple[list[int], float]], str]:
     """The training clips to measure the pace on (phoneme ids, speech seconds) and the dataset folder.
 
-    ``keep`` gives no clips and the note the export prints; a dataset that cannot be read is an error.
+    A dataset that is not there or cannot be read is an :class:`ExportError`.
     """
     from .dataset import DatasetError, load_dataset
 
-    if mode == "keep":
-        return [], "the recipe's speaking rate (--pace recordings speaks at the pace of your recordings)"
     state = _training_state(voice)
     recorded = (state or {}).get("dataset")
     folder = Path(dataset).expanduser() if dataset is not None else Path(str(recorded)) if recorded else None
@@ -189,30 +190,14 @@ def _training_state(voice: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _measure_pace(onnx_path: Path, piper: dict[str, Any], clips: list[tuple[list[int], float]]) -> Pace:
+def _measure_pace(session: Any, piper: dict[str, Any], clips: list[tuple[list[int], float]]) -> Pace:
     """Speak each clip's ids with the exported graph at its current scales and compare the speech."""
-    import numpy as np
-
-    from voicebank.engines.split import make_session
-
     from .pace import measure_pace
 
-    session = make_session(onnx_path, threads=1)
     inf = piper["inference"]
-    scales = np.array([inf["noise_scale"], inf["length_scale"], inf["noise_w"]], dtype=np.float32)
+    scales = (inf["noise_scale"], inf["length_scale"], inf["noise_w"])
     rate = int(piper["audio"]["sample_rate"])
-    by_key = {str(i): ids for i, (ids, _) in enumerate(clips)}
-
-    def speak(key: str) -> tuple[np.ndarray, int]:
-        ids = by_key[key]
-        audio = session.run(None, {
-            "input": np.array([ids], dtype=np.int64),
-            "input_lengths": np.array([len(ids)], dtype=np.int64),
-            "scales": scales,
-        })[0]
-        return audio.reshape(-1), rate
-
-    return measure_pace(speak, [(str(i), real) for i, (_, real) in enumerate(clips)], float(inf["length_scale"]))
+    return measure_pace(lambda ids: (_run_graph(session, ids, scales).reshape(-1), rate), clips, float(inf["length_scale"]))
 
 
 def _describe_pace(p: Pace, dataset: str) -> str:
@@ -349,11 +334,9 @@ def _export_graph(model: Any, path: Path, opset: int) -> None:
             raise ExportError(f"ONNX export failed ({type(exc).__name__}: {exc}).") from exc
 
 
-def _check_speaks(onnx_path: Path, piper: dict[str, Any]) -> float:
+def _check_speaks(session: Any, piper: dict[str, Any]) -> float:
     """Run the graph on a test sentence; the audio must be finite and a whole number of hops."""
     import numpy as np
-
-    from voicebank.engines.split import make_session
 
     from . import vits
 
@@ -364,19 +347,22 @@ def _check_speaks(onnx_path: Path, piper: dict[str, Any]) -> float:
         if p in id_map:
             ids += [id_map[p][0], 0]
     ids.append(2)
-    session = make_session(onnx_path, threads=1)
-    audio = session.run(
-        None,
-        {
-            "input": np.array([ids], dtype=np.int64),
-            "input_lengths": np.array([len(ids)], dtype=np.int64),
-            "scales": np.array([0.667, 1.0, 0.8], dtype=np.float32),
-        },
-    )[0]
+    audio = _run_graph(session, ids, (0.667, 1.0, 0.8))
     hop = int(piper["hop_length"])
     if audio.size == 0 or audio.size % hop or not np.all(np.isfinite(audio)):
         raise ExportError(f"The exported graph does not speak properly (output shape {audio.shape}).")
     return float(audio.size / piper["audio"]["sample_rate"])
+
+
+def _run_graph(session: Any, ids: list[int], scales: tuple[float, float, float]) -> Any:
+    """The exported graph's audio (``[1, 1, samples]``) for one sentence's phoneme ids."""
+    import numpy as np
+
+    return session.run(None, {
+        "input": np.array([ids], dtype=np.int64),
+        "input_lengths": np.array([len(ids)], dtype=np.int64),
+        "scales": np.array(scales, dtype=np.float32),
+    })[0]
 
 
 def _streamable(onnx_path: Path) -> bool:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -59,9 +60,9 @@ def speech_seconds(samples: np.ndarray, rate: int, frame: int = 1024, hop: int =
     x = np.asarray(samples, dtype=np.float64).reshape(-1)
     if x.size < frame:
         x = np.pad(x, (0, frame - x.size))
-    starts = np.arange(0, x.size - frame + 1, hop)
-    rms = np.sqrt(np.array([np.mean(x[s : s + frame] ** 2) for s in starts]) + 1e-20)
-    level = 20.0 * np.log10(rms)
+    frames = np.lib.stride_tricks.sliding_window_view(x, frame)[::hop]
+    starts = np.arange(frames.shape[0]) * hop
+    level = 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-20)
     threshold = max(level.max() - RANGE_DB, FLOOR_DBFS)
     loud = np.flatnonzero(level > threshold)
     if loud.size == 0:
@@ -70,13 +71,14 @@ def speech_seconds(samples: np.ndarray, rate: int, frame: int = 1024, hop: int =
 
 
 def measure_pace(
-    speak: Callable[[str], "tuple[np.ndarray, int]"],
-    clips: Sequence[tuple[str, float]],
+    speak: Callable[[Any], "tuple[np.ndarray, int]"],
+    clips: Sequence[tuple[Any, float]],
     length_scale: float = 1.0,
 ) -> Pace:
-    """How much slower (ratio > 1) the person speaks than the voice, from ``(text, recording speech seconds)``.
+    """How much slower (ratio > 1) the person speaks than the voice, from ``(what, recording speech seconds)``.
 
-    ``speak`` says a text at ``length_scale`` and returns ``(samples, rate)``. Clips whose
+    ``speak`` says ``what`` (a text, or its phoneme ids) at ``length_scale`` and returns
+    ``(samples, rate)``. Clips whose
     recording or synthesis has no speech in it are left out; with none left a ``ValueError``
     says so.
     """

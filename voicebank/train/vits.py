@@ -432,13 +432,11 @@ def build_config(recipe: Recipe, base_config: VitsConfig | None, output_path: Pa
 def make_model(config: VitsConfig, recipe: Recipe | None = None) -> VoicebankVits:
     """The trainable model of ``config``; a tiny recipe may ask for small discriminators."""
     if recipe is None:
-        width = 0
-    elif recipe.vits is not None and recipe.vits.discriminator_width:
+        return VoicebankVits(config)
+    if recipe.vits is not None and recipe.vits.discriminator_width:
         width = recipe.vits.discriminator_width
     else:
         width = recipe.training.discriminator_width
-    if recipe is None:
-        return VoicebankVits(config, discriminator_width=width)
     return VoicebankVits(
         config,
         discriminator_width=width,
