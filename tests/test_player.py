@@ -101,6 +101,68 @@ def test_player_streams_a_minute_without_underflow(pulse_server) -> None:  # typ
     assert 0.0 < first_sound < 2.0
 
 
+class _SlowingComputer:
+    """The voice's real graphs on a computer that slows down by ``factor`` after its first
+    ``fast_runs`` runs (another program woke up): each later run is followed by a sleep of
+    (factor - 1) times what it took (a sleep, like a run, leaves the GIL free)."""
+
+    def __init__(self, model: object, factor: float, fast_runs: int) -> None:
+        self._model = model
+        self._factor = factor
+        self._fast_runs = fast_runs
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._model, name)
+        if name not in ("encode", "flow_range", "decode_range"):
+            return attr
+
+        def slowed(*args: object) -> object:
+            t0 = time.perf_counter()
+            out = attr(*args)
+            self._fast_runs -= 1
+            if self._fast_runs < 0:
+                time.sleep((self._factor - 1.0) * (time.perf_counter() - t0))
+            return out
+
+        return slowed
+
+
+@pytest.mark.slow
+def test_a_computer_that_slows_down_still_streams_without_a_gap(pulse_server) -> None:  # type: ignore[no-untyped-def]
+    """The computer gets 1.8 times slower just after the first window (measured fast) left:
+    each window is sized from the cost measured on the one before, with the flow it needs,
+    and the sound card's read-ahead at the start is no budget, so a window that takes 1.8
+    times longer than planned is still ready in time and the jitter buffer never runs dry."""
+    import sounddevice as sd
+
+    from voicebank.engines import load_engine
+    from voicebank.player import Player
+
+    engine = load_engine("joe")
+    engine.synthesize("Warming up.")
+    assert engine.split is not None, "the stock voice streams in windows"
+    factor = 1.8
+    engine.split = _SlowingComputer(engine.split, factor, fast_runs=3)  # type: ignore[assignment]
+    text = " ".join(PASSAGE.split(". ")[:5]) + "."  # the first five sentences, ~20 s
+    played: list[np.ndarray] = []
+    # a recorder on the monitor keeps the null sink running in real time from the first block
+    with sd.InputStream(samplerate=engine.sample_rate, channels=1, dtype="float32", blocksize=256,
+                        callback=lambda *args: None):
+        time.sleep(0.5)
+        player = Player(blocksize=512)
+        player.warm_up(engine.sample_rate)
+        t0 = time.perf_counter()
+        stats = player.play(_tee(engine.stream(text), played))
+        player.wait(timeout=120)
+    seconds = sum(len(p) for p in played) / engine.sample_rate
+    print(f"\nslowed {factor}x after the first window: {seconds:.1f} s of speech, first chunk {(stats.first_chunk - t0) * 1000:.0f} ms, "
+          f"underruns {stats.underruns}, device underflows {stats.device_underflows}")
+    assert seconds > 15
+    assert stats.error == ""
+    assert stats.frames_played == sum(len(p) for p in played)
+    assert stats.underruns == 0, stats
+
+
 @pytest.mark.slow
 def test_stop_interrupts_at_once(pulse_server) -> None:  # type: ignore[no-untyped-def]
     from voicebank.engines import load_engine

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,10 @@ class WindowPlan:
     # ±32-frame context is paid once per call, not once per decoder window).
     flow_window: int = 512
     safety: float = 0.5  # use at most this share of the audio still buffered for the next window
+    # A sound card reads ahead of the clock: a fresh stream takes its whole buffer at once
+    # (measured: PulseAudio at the player's 80 ms latency and 512-frame blocks pulls 6 blocks,
+    # 0.139 s, in the first millisecond), so that much of the first audio is not a budget.
+    device_lead: float = 0.15
 
     def size(self, k: int) -> int:
         if k <= 0:
@@ -171,7 +175,8 @@ class WindowedSynthesis:
         self._pieces: list[tuple[int, int, np.ndarray]] = []
         self._k = 0  # index of the next window in the plan
         self._t_first = 0.0  # when the first window of this run was ready
-        self._cost = 0.0  # seconds per decoded frame on the last window
+        self._dec_cost = 0.0  # seconds per decoded frame (context included) on the last window
+        self._flow_cost = 0.0  # seconds per flow frame (context included) on the last flow call
         self.rate = rate
         self.cancelled = False
 
@@ -247,36 +252,76 @@ class WindowedSynthesis:
             parts.append(audio[(max(s, pos) - s) * self.hop :])
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
-    def _next_size(self) -> int:
-        """Frames for the next window: the plan's cap, shrunk so it is ready before playback needs it.
+    def _next_window(self) -> tuple[int, int]:
+        """The next window's size in frames, and the frame up to which the flow should be ready.
 
-        Playback is assumed to start when the first window of this run was rendered; the
-        cost per decoded frame is the one measured on the previous window (so it follows
-        the machine's load).  A short remainder is merged in when the budget allows, to
-        save a window's context.  Window sizes never change the samples, only the timing.
+        Playback is assumed to start when the first window of this run was rendered, less the
+        sound card's read-ahead (``device_lead``); the window, with the flow it still needs,
+        must cost at most ``safety`` of the audio left to play, at the per-frame costs measured
+        on the previous window (so they follow the machine's load).  The flow runs ahead of
+        the window (one context per call) only with the time left over.  A short remainder is
+        merged in when the budget allows, to save a window's context.  Sizes never change the
+        samples, only the timing.
         """
-        left = self.frames - self._done
-        if self._k == 0 and self._origin == 0 and left <= self.plan.whole_below:
-            return left
-        cap = self.plan.size(self._k)
-        if self._k == 0 or self._cost <= 0.0:
-            fits = cap
+        plan = self.plan
+        s = self._done
+        left = self.frames - s
+        if self._k == 0 and self._origin == 0 and left <= plan.whole_below:
+            return left, self.frames
+        cap = plan.size(self._k)
+        if self._k == 0 or self._dec_cost <= 0.0:
+            fits, usable = cap, None
         else:
             played = time.perf_counter() - self._t_first
-            budget = (self._done - self._origin) * self.hop / self.rate - played
-            fits = int(self.plan.safety * max(budget, 0.0) / self._cost) - 2 * self.plan.decoder_context
-        size = max(self.plan.first, min(cap, fits))
-        if left - size < max(self.plan.min_tail, size // 4) or (self._k > 0 and left <= min(fits, 2 * cap)):
-            return left
-        return size
+            budget = (self._done - self._origin) * self.hop / self.rate - played - plan.device_lead
+            usable = plan.safety * max(budget, 0.0)
+            fits = self._frames_within(s, usable)
+        size = max(plan.first, min(cap, fits))
+        if left - size < max(plan.min_tail, size // 4) or (self._k > 0 and left <= min(fits, 2 * cap)):
+            size = left
+        cd = plan.decoder_context
+        flow_end = min(self.frames, s + size + cd)
+        if self.frames <= plan.second:  # short sentence: one flow call for all of it
+            flow_end = self.frames
+        elif self._k > 0:
+            ahead = min(self.frames, max(flow_end, self._flow_valid_from(max(0, s - cd)) + plan.flow_window))
+            if usable is not None and self._flow_cost > 0.0:
+                spare = usable - self._window_cost(s, size)
+                ahead = min(ahead, flow_end + max(0, int(spare / self._flow_cost)))
+            flow_end = max(flow_end, ahead)
+        return size, flow_end
+
+    def _flow_valid_from(self, a: int) -> int:
+        """The first frame at or after ``a`` whose flow output is not computed yet (or the end)."""
+        missing = np.flatnonzero(~self._z_valid[a:])
+        return a + int(missing[0]) if missing.size else self.frames
+
+    def _window_cost(self, s: int, n: int) -> float:
+        """Estimated seconds to decode frames [s, s+n), with the flow they still lack."""
+        cd, fc = self.plan.decoder_context, self.plan.flow_context
+        need = s + n + cd - self._flow_valid_from(max(0, s - cd))
+        flow = self._flow_cost * (need + 2 * fc) if need > 0 else 0.0
+        return self._dec_cost * (n + 2 * cd) + flow
+
+    def _frames_within(self, s: int, usable: float) -> int:
+        """The most frames from ``s`` whose window (decoder and missing flow) costs at most ``usable`` s."""
+        cd, fc = self.plan.decoder_context, self.plan.flow_context
+        n = int(usable / self._dec_cost) - 2 * cd  # decoder alone
+        valid = self._flow_valid_from(max(0, s - cd)) - s - cd  # frames decodable without more flow
+        if n <= valid:
+            return n
+        # dec * (n + 2 cd) + flow * (n - valid + 2 fc) <= usable
+        rest = usable - self._dec_cost * 2 * cd + self._flow_cost * (valid - 2 * fc)
+        return max(valid, int(rest / (self._dec_cost + self._flow_cost)))
 
     def _render_next(self) -> None:
-        t0 = time.perf_counter()
+        size, flow_end = self._next_window()
         s = self._done
-        e = min(self.frames, s + self._next_size())
+        e = min(self.frames, s + size)
         cd = self.plan.decoder_context
         lo, hi = max(0, s - cd), min(self.frames, e + cd)
-        self._ensure_flow(lo, hi)
+        self._ensure_flow(lo, max(hi, flow_end))
+        t0 = time.perf_counter()
         audio = self.model.decode_range(self._z, s, e, cd, self.hop, self.latent.extra)
         with self._data:
             self._pieces.append((s, e, audio))
@@ -284,20 +329,19 @@ class WindowedSynthesis:
         now = time.perf_counter()
         if self._k == 0:
             self._t_first = now
-        self._cost = (now - t0) / max(1, hi - lo)
+        self._dec_cost = (now - t0) / max(1, hi - lo)
         self._k += 1
 
     def _ensure_flow(self, lo: int, hi: int) -> None:
+        """Compute the flow output over [lo, hi) where it is missing (one call, measured)."""
         missing = np.flatnonzero(~self._z_valid[lo:hi])
         if missing.size == 0:
             return
-        a = lo + int(missing[0])
-        b = hi
-        if self.frames <= self.plan.second:  # short sentence: one flow call for all of it
-            a, b = 0, self.frames
-        elif self._k > 0:  # past the first window: flow well ahead, one context per call
-            b = min(self.frames, max(b, a + self.plan.flow_window))
+        a, b = lo + int(missing[0]), hi
+        t0 = time.perf_counter()
         self._z[:, :, a:b] = self.model.flow_range(self.latent, a, b, self.plan.flow_context)
+        fc = self.plan.flow_context
+        self._flow_cost = (time.perf_counter() - t0) / max(1, min(self.frames, b + fc) - max(0, a - fc))
         self._z_valid[a:b] = True
 
 
@@ -366,11 +410,10 @@ class Background:
 def plan_from_options(options: Any, base: WindowPlan | None = None) -> WindowPlan:
     """A WindowPlan carrying the window sizes of a SynthesisOptions."""
     base = base or WindowPlan()
-    return WindowPlan(
+    return replace(
+        base,
         first=options.first_window,
         second=options.window,
         max_window=options.max_window,
-        decoder_context=base.decoder_context,
-        flow_context=base.flow_context,
         min_tail=min(base.min_tail, options.first_window),
     )
