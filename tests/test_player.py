@@ -154,12 +154,13 @@ def test_a_computer_that_slows_down_still_streams_without_a_gap(pulse_server) ->
         t0 = time.perf_counter()
         stats = player.play(_tee(engine.stream(text), played))
         player.wait(timeout=120)
-    seconds = sum(len(p) for p in played) / engine.sample_rate
+    frames = sum(len(p) for p in played)
+    seconds = frames / engine.sample_rate
     print(f"\nslowed {factor}x after the first window: {seconds:.1f} s of speech, first chunk {(stats.first_chunk - t0) * 1000:.0f} ms, "
           f"underruns {stats.underruns}, device underflows {stats.device_underflows}")
     assert seconds > 15
     assert stats.error == ""
-    assert stats.frames_played == sum(len(p) for p in played)
+    assert stats.frames_played == frames
     assert stats.underruns == 0, stats
 
 

@@ -269,24 +269,25 @@ class WindowedSynthesis:
         if self._k == 0 and self._origin == 0 and left <= plan.whole_below:
             return left, self.frames
         cap = plan.size(self._k)
+        cd = plan.decoder_context
+        valid = self._flow_valid_from(max(0, s - cd)) - s - cd  # frames decodable without more flow
         if self._k == 0 or self._dec_cost <= 0.0:
             fits, usable = cap, None
         else:
             played = time.perf_counter() - self._t_first
             budget = (self._done - self._origin) * self.hop / self.rate - played - plan.device_lead
             usable = plan.safety * max(budget, 0.0)
-            fits = self._frames_within(s, usable)
+            fits = self._frames_within(usable, valid)
         size = max(plan.first, min(cap, fits))
         if left - size < max(plan.min_tail, size // 4) or (self._k > 0 and left <= min(fits, 2 * cap)):
             size = left
-        cd = plan.decoder_context
         flow_end = min(self.frames, s + size + cd)
         if self.frames <= plan.second:  # short sentence: one flow call for all of it
             flow_end = self.frames
         elif self._k > 0:
-            ahead = min(self.frames, max(flow_end, self._flow_valid_from(max(0, s - cd)) + plan.flow_window))
+            ahead = min(self.frames, max(flow_end, s + cd + valid + plan.flow_window))
             if usable is not None and self._flow_cost > 0.0:
-                spare = usable - self._window_cost(s, size)
+                spare = usable - self._window_cost(size, valid)
                 ahead = min(ahead, flow_end + max(0, int(spare / self._flow_cost)))
             flow_end = max(flow_end, ahead)
         return size, flow_end
@@ -296,18 +297,16 @@ class WindowedSynthesis:
         missing = np.flatnonzero(~self._z_valid[a:])
         return a + int(missing[0]) if missing.size else self.frames
 
-    def _window_cost(self, s: int, n: int) -> float:
-        """Estimated seconds to decode frames [s, s+n), with the flow they still lack."""
+    def _window_cost(self, n: int, valid: int) -> float:
+        """Estimated seconds to decode the next ``n`` frames, with the flow they lack beyond ``valid``."""
         cd, fc = self.plan.decoder_context, self.plan.flow_context
-        need = s + n + cd - self._flow_valid_from(max(0, s - cd))
-        flow = self._flow_cost * (need + 2 * fc) if need > 0 else 0.0
+        flow = self._flow_cost * (n - valid + 2 * fc) if n > valid else 0.0
         return self._dec_cost * (n + 2 * cd) + flow
 
-    def _frames_within(self, s: int, usable: float) -> int:
-        """The most frames from ``s`` whose window (decoder and missing flow) costs at most ``usable`` s."""
+    def _frames_within(self, usable: float, valid: int) -> int:
+        """The most frames whose window (decoder, and flow beyond ``valid``) costs at most ``usable`` s."""
         cd, fc = self.plan.decoder_context, self.plan.flow_context
         n = int(usable / self._dec_cost) - 2 * cd  # decoder alone
-        valid = self._flow_valid_from(max(0, s - cd)) - s - cd  # frames decodable without more flow
         if n <= valid:
             return n
         # dec * (n + 2 cd) + flow * (n - valid + 2 fc) <= usable
@@ -338,9 +337,9 @@ class WindowedSynthesis:
         if missing.size == 0:
             return
         a, b = lo + int(missing[0]), hi
-        t0 = time.perf_counter()
-        self._z[:, :, a:b] = self.model.flow_range(self.latent, a, b, self.plan.flow_context)
         fc = self.plan.flow_context
+        t0 = time.perf_counter()
+        self._z[:, :, a:b] = self.model.flow_range(self.latent, a, b, fc)
         self._flow_cost = (time.perf_counter() - t0) / max(1, min(self.frames, b + fc) - max(0, a - fc))
         self._z_valid[a:b] = True
 
