@@ -195,37 +195,107 @@ def test_built_base_keeps_the_imported_generator_and_trains_the_missing_parts(bu
     assert rows[-1]["stage"] == "discriminator"
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not (LJSPEECH / "metadata.csv").is_file(), reason=f"real recordings not available: {LJSPEECH} is absent")
-def test_finetune_from_the_built_base(built: dict[str, Any], tmp_path: Path) -> None:
-    """A few real steps of the vits-offline recipe from the built base: its generator and its
-    discriminator are loaded (nothing starts fresh), and a voice comes out."""
+@pytest.fixture(scope="module")
+def tuned(built: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A few real steps of the vits-offline recipe from the built base, on real LJSpeech clips."""
     from voicebank.train.finetune import TrainEvent, finetune
 
-    data = make_dataset(tmp_path / "data", n_train=4, n_eval=2)
-    recipe = write_recipe(tmp_path / "offline.toml", base="vits-offline", training={
+    if not (LJSPEECH / "metadata.csv").is_file():
+        pytest.skip(f"real recordings not available: {LJSPEECH} is absent")
+    tmp = tmp_path_factory.mktemp("tuned")
+    data = make_dataset(tmp / "data", n_train=4, n_eval=2)
+    recipe = write_recipe(tmp / "offline.toml", base="vits-offline", training={
         "batch_size": 2, "eval_batch_size": 2, "eval_every_steps": 2, "min_train_utterances": 2,
         "speak_held_out": False,  # scored in tests/test_speech_check.py; here only the loading matters
     }, early_stopping={"min_steps": 0})
     events: list[TrainEvent] = []
-    finetune(recipe, data, tmp_path / "voice", base=built["out"], max_steps=2, threads=1, device="cpu",
+    finetune(recipe, data, tmp / "voice", base=built["out"], max_steps=2, threads=1, device="cpu",
              on_event=events.append)
+    return {"voice": tmp / "voice", "data": data, "events": events, "tmp": tmp}
+
+
+@pytest.mark.slow
+def test_finetune_from_the_built_base(built: dict[str, Any], tuned: dict[str, Any]) -> None:
+    """A few real steps of the vits-offline recipe from the built base: its generator and its
+    discriminator are loaded (nothing starts fresh), and a voice comes out."""
+    voice_dir, events = tuned["voice"], tuned["events"]
     started = [e.message for e in events if e.kind == "message" and e.message.startswith("Started from")]
     assert started and " 0 generator and 0 discriminator tensors start fresh" in started[0], started
-    assert (tmp_path / "voice" / "model.pth").is_file()
-    log = [json.loads(x) for x in (tmp_path / "voice" / "train_log.jsonl").read_text().splitlines()]
+    assert (voice_dir / "model.pth").is_file()
+    log = [json.loads(x) for x in (voice_dir / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2] and all(np.isfinite(r["loss_train"]) for r in log)
 
     # the recipe's frozen parts keep the stock voice's text -> latent path; the decoder learns
     import torch
 
     base = torch.load(Path(built["out"]) / "model.pth", map_location="cpu", weights_only=False)["model"]
-    voice = torch.load(tmp_path / "voice" / "model.pth", map_location="cpu", weights_only=False)["model"]
+    voice = torch.load(voice_dir / "model.pth", map_location="cpu", weights_only=False)["model"]
     for part in ("text_encoder.", "duration_predictor.", "flow."):
         keys = [k for k in voice if k.startswith(part)]
         assert keys and all(torch.equal(voice[k], base[k]) for k in keys), f"{part} moved but the recipe freezes it"
     moved = [k for k in voice if k.startswith("waveform_decoder.") and not torch.equal(voice[k], base[k])]
     assert moved, "the decoder did not train"
+
+
+@pytest.mark.slow
+def test_blend_takes_the_trained_parts_part_of_the_way_back_to_the_base(built: dict[str, Any], tuned: dict[str, Any]) -> None:
+    """`train blend` at strength 0 speaks exactly as the base, at 1 as the voice, in between moves only
+    what training moved; the blend is a voice folder that exports and speaks."""
+    import torch
+
+    from voicebank.train import vits
+    from voicebank.train.blend import blend_voice
+    from voicebank.train.export import export_voice
+    from voicebank.train.piper_import import coqui_speak
+
+    voice_dir, tmp = tuned["voice"], tuned["tmp"]
+    base = torch.load(Path(built["out"]) / "model.pth", map_location="cpu", weights_only=False)["model"]
+    voice = torch.load(voice_dir / "model.pth", map_location="cpu", weights_only=False)["model"]
+    results = {s: blend_voice(voice_dir, tmp / f"blend-{s}", s) for s in (0.0, 0.4, 1.0)}  # base from training.json
+    assert all(r.base == Path(built["out"]) / "model.pth" for r in results.values())
+    half = torch.load(tmp / "blend-0.4" / "model.pth", map_location="cpu", weights_only=False)
+    assert half["voicebank"]["blend"]["strength"] == 0.4 and half["step"] == 2
+    moved = 0
+    for key, v in voice.items():
+        if torch.equal(v, base[key]):
+            assert torch.equal(half["model"][key], v), f"{key} was frozen but the blend changed it"
+        else:
+            moved += 1
+            torch.testing.assert_close(half["model"][key], base[key] + 0.4 * (v - base[key]))
+    assert moved == results[0.4].tensors_blended > 0
+
+    config = vits.load_config(voice_dir / "config.json")
+    config.model_args.init_discriminator = False
+    ids = [1, 0, 41, 0, 120, 0, 14, 0, 3, 0, 59, 0, 26, 0, 2]
+
+    def speak(weights: dict[str, Any]) -> np.ndarray:
+        model = vits.make_model(config)
+        model.load_state_dict(weights, strict=False)
+        return coqui_speak(model.eval(), ids)  # noise off: the same weights say the same samples
+
+    blend0 = torch.load(tmp / "blend-0.0" / "model.pth", map_location="cpu", weights_only=False)["model"]
+    blend1 = torch.load(tmp / "blend-1.0" / "model.pth", map_location="cpu", weights_only=False)["model"]
+    base_audio, voice_audio = speak({k: v for k, v in base.items() if not k.startswith("disc.")}), speak(voice)
+    assert np.array_equal(speak(blend0), base_audio)
+    assert np.array_equal(speak(blend1), voice_audio)
+    assert not np.array_equal(base_audio, voice_audio)
+
+    exported = export_voice(tmp / "blend-0.4", tmp / "blend-0.4-onnx")
+    assert exported.test_seconds > 0.2 and exported.streamable
+
+
+def test_blend_refuses_what_it_cannot_do(built: dict[str, Any], tuned: dict[str, Any]) -> None:
+    from voicebank.errors import UsageError
+    from voicebank.train.blend import blend_voice
+
+    voice_dir, tmp = tuned["voice"], tuned["tmp"]
+    with pytest.raises(UsageError, match="between 0"):
+        blend_voice(voice_dir, tmp / "too-strong", 1.5)
+    with pytest.raises(UsageError, match="new folder"):
+        blend_voice(voice_dir, voice_dir, 0.5)
+    with pytest.raises(UsageError, match="not a trained voice folder"):
+        blend_voice(tmp / "data", tmp / "nothing", 0.5)
+    assert not (tmp / "too-strong").exists() and not (tmp / "nothing").exists()
 
 
 def test_offline_recipe_without_a_built_base_says_how_to_build_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -583,6 +583,17 @@ def load_base_weights(model: Any, base: BaseModel, config_of_base: VitsConfig) -
     progress report (``tensors``, ``symbols_kept``, ``symbols_new``, ``fresh_generator_tensors``,
     ``fresh_discriminator_tensors``).
     """
+    tensors, counts = base_weights_in_layout(model, base, config_of_base)
+    model.load_state_dict(tensors, strict=False)
+    return counts
+
+
+def base_weights_in_layout(model: Any, base: BaseModel, config_of_base: VitsConfig) -> tuple[dict[str, Any], dict[str, int]]:
+    """The base's tensors renamed and shaped as ``model``'s, and the counts of :func:`load_base_weights`.
+
+    Only tensors the base has are returned. In the phoneme embedding, rows of symbols the
+    base does not know hold ``model``'s current values.
+    """
     import torch
 
     try:
@@ -618,8 +629,7 @@ def load_base_weights(model: Any, base: BaseModel, config_of_base: VitsConfig) -
     missing_gen = [k for k in own if not k.startswith("disc.") and k not in loadable]
     if len(missing_gen) > len([k for k in own if not k.startswith("disc.")]) // 2:
         raise BaseModelError(f"{base.checkpoint} does not look like a VITS checkpoint ({len(missing_gen)} generator tensors missing).")
-    model.load_state_dict(loadable, strict=False)
-    return {
+    return loadable, {
         "tensors": len(loadable),
         "symbols_kept": kept,
         "symbols_new": new,
