@@ -23,7 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-for _name in ("train_prepare", "train_finetune", "train_eval", "train_export", "train_blend", "train_base"):
+for _name in ("train_prepare", "train_finetune", "train_eval", "train_export", "train_base"):
     _mod = optional_module(__package__, _name)
     if _mod is not None:
         _mod.register(app)

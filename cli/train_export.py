@@ -23,19 +23,35 @@ def export(
     dataset: Optional[Path] = typer.Option(
         None, "--dataset", "-d", help="Dataset to measure the pace on (default: the one the voice was trained on)."
     ),
+    strength: Optional[float] = typer.Option(
+        None, "--strength", "-s", min=0.0, max=1.0,
+        help="How far from the base toward your fine-tuned voice: 1 is the voice as trained, lower speaks new "
+        "sentences more clearly but sounds less like you (default: the recipe's; vits-offline 0.8).",
+        show_default=False,
+    ),
 ) -> None:
     """Export a voice to ONNX for the fast engine ('voicebank speak --voice DIR'), Piper and Home Assistant.
 
     The speaking rate can be changed later in NAME.onnx.json ("inference": "length_scale";
     above 1 is slower).
+
+    A voice fine-tuned on a few minutes of speech can slur sentences it never heard. Its
+    strength takes every trained weight part of the way back to the base, which speaks
+    clearly; compare a few on your held-out recordings before choosing:
+
+      voicebank train export ~/voices/me --strength 0.7 --out ~/voices/me-0.7
+
+      voicebank train eval ~/voices/me-0.7 --dataset ~/my-voice-data --repeats 3
     """
     from voicebank.train.export import export_voice
 
     out = out or voice
-    result = export_voice(voice, out, name=name, pace=pace, dataset=dataset)
+    result = export_voice(voice, out, name=name, pace=pace, dataset=dataset, strength=strength)
     typer.echo(f"Exported    {result.onnx_path} ({result.size_bytes / 1e6:.1f} MB, {result.sample_rate} Hz)")
     typer.echo(f"Config      {result.config_path}")
     typer.echo(f"Pace        {result.pace_note}")
+    typer.echo("Strength    " + (f"{result.strength:g}: part of the way from the base toward the fine-tuned voice"
+                                 if result.strength < 1 else "1: the voice as trained"))
     typer.echo(
         "Streaming   "
         + ("yes: voicebank cuts it into encoder/flow/decoder and speaks before the sentence is done"

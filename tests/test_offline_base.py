@@ -238,64 +238,76 @@ def test_finetune_from_the_built_base(built: dict[str, Any], tuned: dict[str, An
 
 
 @pytest.mark.slow
-def test_blend_takes_the_trained_parts_part_of_the_way_back_to_the_base(built: dict[str, Any], tuned: dict[str, Any]) -> None:
-    """`train blend` at strength 0 speaks exactly as the base, at 1 as the voice, in between moves only
-    what training moved; the blend is a voice folder that exports and speaks."""
+def test_strength_takes_the_trained_parts_part_of_the_way_back_to_the_base(built: dict[str, Any], tuned: dict[str, Any]) -> None:
+    """Strength 0 speaks exactly as the base, 1 exactly as the voice; in between only what training
+    moved moves, linearly; the training-time check puts the weights back; export speaks the blend."""
     import torch
 
-    from voicebank.train import vits
-    from voicebank.train.blend import blend_voice
-    from voicebank.train.export import export_voice
+    from voicebank.engines.split import make_session, snr_db
+    from voicebank.train import blend, vits
+    from voicebank.train.export import _run_graph, export_voice
     from voicebank.train.piper_import import coqui_speak
 
     voice_dir, tmp = tuned["voice"], tuned["tmp"]
     base = torch.load(Path(built["out"]) / "model.pth", map_location="cpu", weights_only=False)["model"]
     voice = torch.load(voice_dir / "model.pth", map_location="cpu", weights_only=False)["model"]
-    results = {s: blend_voice(voice_dir, tmp / f"blend-{s}", s) for s in (0.0, 0.4, 1.0)}  # base from training.json
-    assert all(r.base == Path(built["out"]) / "model.pth" for r in results.values())
-    half = torch.load(tmp / "blend-0.4" / "model.pth", map_location="cpu", weights_only=False)
-    assert half["voicebank"]["blend"]["strength"] == 0.4 and half["step"] == 2
-    moved = 0
-    for key, v in voice.items():
-        if torch.equal(v, base[key]):
-            assert torch.equal(half["model"][key], v), f"{key} was frozen but the blend changed it"
-        else:
-            moved += 1
-            torch.testing.assert_close(half["model"][key], base[key] + 0.4 * (v - base[key]))
-    assert moved == results[0.4].tensors_blended > 0
-
     config = vits.load_config(voice_dir / "config.json")
     config.model_args.init_discriminator = False
+    model = vits.make_model(config).eval()
+    toward, checkpoint = blend.base_weights(model, blend.trained_from(voice_dir))  # the base named in training.json
+    assert checkpoint == Path(built["out"]) / "model.pth"
+
+    half, moved = blend.interpolate(voice, toward, 0.4)
+    trained = [k for k in voice if not torch.equal(voice[k], base[k])]
+    assert moved == len(trained) > 0 and all(k.startswith(("waveform_decoder.", "posterior_encoder.")) for k in trained)
+    for key, v in voice.items():
+        if key in trained:
+            torch.testing.assert_close(half[key], base[key] + 0.4 * (v - base[key]))
+        else:
+            assert torch.equal(half[key], v), f"{key} was frozen but the blend changed it"
+
     ids = [1, 0, 41, 0, 120, 0, 14, 0, 3, 0, 59, 0, 26, 0, 2]
 
     def speak(weights: dict[str, Any]) -> np.ndarray:
-        model = vits.make_model(config)
         model.load_state_dict(weights, strict=False)
-        return coqui_speak(model.eval(), ids)  # noise off: the same weights say the same samples
+        return coqui_speak(model, ids)  # noise off: the same weights say the same samples
 
-    blend0 = torch.load(tmp / "blend-0.0" / "model.pth", map_location="cpu", weights_only=False)["model"]
-    blend1 = torch.load(tmp / "blend-1.0" / "model.pth", map_location="cpu", weights_only=False)["model"]
     base_audio, voice_audio = speak({k: v for k, v in base.items() if not k.startswith("disc.")}), speak(voice)
-    assert np.array_equal(speak(blend0), base_audio)
-    assert np.array_equal(speak(blend1), voice_audio)
     assert not np.array_equal(base_audio, voice_audio)
+    assert np.array_equal(speak(blend.interpolate(voice, toward, 0.0)[0]), base_audio)
+    assert np.array_equal(speak(blend.interpolate(voice, toward, 1.0)[0]), voice_audio)
+    half_audio = speak(half)
 
-    exported = export_voice(tmp / "blend-0.4", tmp / "blend-0.4-onnx")
-    assert exported.test_seconds > 0.2 and exported.streamable
+    model.load_state_dict(voice, strict=False)  # the speech check's way: blended for a while, then put back
+    with blend.applied(model, toward, 0.0):
+        assert np.array_equal(coqui_speak(model, ids), base_audio)
+    assert all(torch.equal(t, voice[k]) for k, t in model.state_dict().items())
+
+    exported = export_voice(voice_dir, tmp / "voice-0.4", strength=0.4)
+    piper = json.loads(exported.config_path.read_text(encoding="utf-8"))
+    assert exported.strength == 0.4 and piper["voicebank"]["strength"] == 0.4
+    assert piper["voicebank"]["base"] == str(checkpoint) and "strength" not in piper["inference"]
+    onnx_audio = _run_graph(make_session(exported.onnx_path, threads=1), ids, (0.0, 1.0, 0.0)).reshape(-1)
+    assert onnx_audio.shape == half_audio.shape and snr_db(half_audio, onnx_audio) > 60
 
 
-def test_blend_refuses_what_it_cannot_do(built: dict[str, Any], tuned: dict[str, Any]) -> None:
+def test_strength_refuses_what_it_cannot_do(built: dict[str, Any], tuned: dict[str, Any]) -> None:
     from voicebank.errors import UsageError
-    from voicebank.train.blend import blend_voice
+    from voicebank.train.export import export_voice
+    from voicebank.train.recipes import RecipeError, InferenceSettings
 
     voice_dir, tmp = tuned["voice"], tuned["tmp"]
     with pytest.raises(UsageError, match="between 0"):
-        blend_voice(voice_dir, tmp / "too-strong", 1.5)
-    with pytest.raises(UsageError, match="new folder"):
-        blend_voice(voice_dir, voice_dir, 0.5)
-    with pytest.raises(UsageError, match="not a trained voice folder"):
-        blend_voice(tmp / "data", tmp / "nothing", 0.5)
-    assert not (tmp / "too-strong").exists() and not (tmp / "nothing").exists()
+        export_voice(voice_dir, tmp / "too-strong", strength=1.5)
+    bare = tmp / "bare"  # a voice folder without its training record: the base is unknown
+    bare.mkdir()
+    for name in ("model.pth", "config.json"):
+        (bare / name).write_bytes((voice_dir / name).read_bytes())
+    with pytest.raises(UsageError, match="base it was trained from is unknown"):
+        export_voice(bare, tmp / "bare-out", strength=0.5)
+    assert not (tmp / "too-strong").exists() and not list((tmp / "bare-out").glob("*.onnx"))
+    with pytest.raises(RecipeError, match="strength"):
+        InferenceSettings(strength=0.0)
 
 
 def test_offline_recipe_without_a_built_base_says_how_to_build_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

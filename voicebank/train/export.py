@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError, VoicebankError
+from . import blend
 from .pace import Pace
 from .recipes import InferenceSettings
 
 OPSET = 15  # as Piper's own exporter: runs on older ONNX Runtimes (Home Assistant, Raspberry Pi)
-DEFAULT_INFERENCE = InferenceSettings().to_dict()  # Piper's scales, for voices whose model.pth names none
+DEFAULT_INFERENCE = InferenceSettings().scales()  # Piper's scales, for voices whose model.pth names none
 
 
 class ExportError(VoicebankError):
@@ -48,6 +49,7 @@ class ExportResult:
     seconds: float  # time the export took
     pace: Pace | None = None  # the speaking rate matched to the recordings (None: the recipe's kept)
     pace_note: str = ""  # why the pace was or was not matched, for the user
+    strength: float = 1.0  # how far from the base toward the fine-tuned model (voicebank.train.blend)
 
 
 def export_voice(
@@ -58,6 +60,7 @@ def export_voice(
     opset: int = OPSET,
     pace: str = "keep",
     dataset: str | os.PathLike[str] | None = None,
+    strength: float | None = None,
 ) -> ExportResult:
     """Export ``voice_dir`` (``model.pth`` + ``config.json``) to ``out_dir/NAME.onnx(.json)``.
 
@@ -71,6 +74,10 @@ def export_voice(
     duration predictor (``vits-offline``) times its words like the base voice, so this is
     where it matters; it is not the default because slowing such a voice down made it
     harder to understand (WER 0.50 -> 0.61 in the measurement in :mod:`.pace`).
+
+    ``strength`` (default: the recipe's ``inference.strength``, recorded in ``model.pth``)
+    exports the voice part of the way from its base (:mod:`.blend`); the base is the one
+    the voice was trained from.
     """
     started = time.perf_counter()
     if pace not in PACE_MODES:
@@ -102,8 +109,15 @@ def export_voice(
     except (KeyError, RuntimeError, OSError, EOFError) as exc:
         raise ExportError(f"{model_path} does not match {config_path} or is damaged ({exc}).") from exc
     model.eval()
-    _fold_weight_norm(model)
     meta = state.get("voicebank", {}) if isinstance(state, dict) else {}
+    recorded = (meta.get("inference") or {}).get("strength", 1.0) if isinstance(meta, dict) else 1.0
+    applied = blend.check_strength(recorded if strength is None else strength)
+    base_used = None
+    if applied < 1.0:
+        toward, base_used = blend.base_weights(model, blend.trained_from(voice))
+        weights, _ = blend.interpolate(state["model"], toward, applied)
+        model.load_state_dict(weights, strict=True)
+    _fold_weight_norm(model)
 
     out.mkdir(parents=True, exist_ok=True)
     onnx_path = out / f"{stem}.onnx"
@@ -113,6 +127,9 @@ def export_voice(
     try:
         _export_graph(model, tmp_onnx, opset)
         piper = piper_config(config, stem, meta, step=state.get("step"))
+        piper["voicebank"]["strength"] = applied
+        if base_used is not None:
+            piper["voicebank"]["base"] = str(base_used)
         session = make_session(tmp_onnx, threads=1)
         test_seconds = _check_speaks(session, piper)
         measured, pace_note = None, KEEP_PACE_NOTE
@@ -141,6 +158,7 @@ def export_voice(
         seconds=time.perf_counter() - started,
         pace=measured,
         pace_note=pace_note,
+        strength=applied,
     )
 
 

@@ -296,6 +296,7 @@ class _Run:
         self.trainer: Any = None
         self.voice_config: Any = None
         self.speech_check: Any = None  # made at the first evaluation when the recipe asks for it
+        self._toward: dict[str, Any] | None = None  # base weights, when the check speaks at a strength below 1
         self.speak = t.speak_held_out
 
     # ---- setup -----------------------------------------------------------------------
@@ -505,7 +506,16 @@ class _Run:
                 self.speak = False
                 self.emit(TrainEvent("message", message=f"Speaking the held-out texts is off: {exc}"))
                 return {}
-        return self.speech_check(trainer._get_model())
+        model = trainer._get_model()
+        strength = self.recipe.inference.strength
+        if strength >= 1.0:
+            return self.speech_check(model)
+        from . import blend
+
+        if self._toward is None:  # the voice is scored as it will be exported: at the recipe's strength
+            self._toward, _ = blend.base_weights(model, self.base if self.base is not None else (self.recipe.base_model or None))
+        with blend.applied(model, self._toward, strength):
+            return self.speech_check(model)
 
     @property
     def seconds_per_step(self) -> float | None:

@@ -121,15 +121,24 @@ class InferenceSettings:
     noise_scale: float = 0.667  # variation of the latent around the text's prior (Piper's default)
     length_scale: float = 1.0  # >1 slower, <1 faster
     noise_w: float = 0.8  # variation of the phoneme durations (Piper's default)
+    # How far the exported voice goes from the base toward the fine-tuned model (voicebank.train.blend):
+    # 1 is the model as trained; lower trades likeness for clearer new sentences.
+    strength: float = 1.0
 
     def __post_init__(self) -> None:
         if self.noise_scale < 0 or self.noise_w < 0:
             raise RecipeError("inference.noise_scale and inference.noise_w must be 0 or more.")
         if not self.length_scale > 0:
             raise RecipeError(f"inference.length_scale must be positive, not {self.length_scale}.")
+        if not 0 < self.strength <= 1:
+            raise RecipeError(f"inference.strength must be above 0 and at most 1, not {self.strength}.")
+
+    def scales(self) -> dict[str, float]:
+        """The three scales of a Piper voice's ``.onnx.json`` ``inference``."""
+        return {"noise_scale": self.noise_scale, "length_scale": self.length_scale, "noise_w": self.noise_w}
 
     def to_dict(self) -> dict[str, float]:
-        return {"noise_scale": self.noise_scale, "length_scale": self.length_scale, "noise_w": self.noise_w}
+        return {**self.scales(), "strength": self.strength}
 
 
 @dataclass(frozen=True)
