@@ -206,8 +206,7 @@ def tuned(built: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> di
     data = make_dataset(tmp / "data", n_train=4, n_eval=2)
     recipe = write_recipe(tmp / "offline.toml", base="vits-offline", training={
         "batch_size": 2, "eval_batch_size": 2, "eval_every_steps": 2, "min_train_utterances": 2,
-        "speak_held_out": False,  # scored in tests/test_speech_check.py; here only the loading matters
-    }, early_stopping={"min_steps": 0})
+    }, early_stopping={"min_steps": 0}, inference={"strength": 0.5})  # the check speaks at that strength
     events: list[TrainEvent] = []
     finetune(recipe, data, tmp / "voice", base=built["out"], max_steps=2, threads=1, device="cpu",
              on_event=events.append)
@@ -224,13 +223,17 @@ def test_finetune_from_the_built_base(built: dict[str, Any], tuned: dict[str, An
     assert (voice_dir / "model.pth").is_file()
     log = [json.loads(x) for x in (voice_dir / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2] and all(np.isfinite(r["loss_train"]) for r in log)
+    # the held-out texts were spoken at the recipe's strength, half way back to the stock voice: two
+    # steps in, that is the stock voice, a man, against the real recordings of a woman
+    assert 0.3 < log[-1]["similarity"] < 0.7 and log[-1]["wer"] < 0.7, log[-1]
 
-    # the recipe's frozen parts keep the stock voice's text -> latent path; the decoder learns
+    # the recipe's frozen parts keep the stock voice's text -> latent path (text encoder, durations,
+    # the first half of the flow); the decoder learns
     import torch
 
     base = torch.load(Path(built["out"]) / "model.pth", map_location="cpu", weights_only=False)["model"]
     voice = torch.load(voice_dir / "model.pth", map_location="cpu", weights_only=False)["model"]
-    for part in ("text_encoder.", "duration_predictor.", "flow."):
+    for part in ("text_encoder.", "duration_predictor.", "flow.flows.0.", "flow.flows.1."):
         keys = [k for k in voice if k.startswith(part)]
         assert keys and all(torch.equal(voice[k], base[k]) for k in keys), f"{part} moved but the recipe freezes it"
     moved = [k for k in voice if k.startswith("waveform_decoder.") and not torch.equal(voice[k], base[k])]
@@ -259,7 +262,7 @@ def test_strength_takes_the_trained_parts_part_of_the_way_back_to_the_base(built
 
     half, moved = blend.interpolate(voice, toward, 0.4)
     trained = [k for k in voice if not torch.equal(voice[k], base[k])]
-    assert moved == len(trained) > 0 and all(k.startswith(("waveform_decoder.", "posterior_encoder.")) for k in trained)
+    assert moved == len(trained) > 0 and all(k.startswith(("waveform_decoder.", "posterior_encoder.", "flow.flows.2.", "flow.flows.3.")) for k in trained)
     for key, v in voice.items():
         if key in trained:
             torch.testing.assert_close(half[key], base[key] + 0.4 * (v - base[key]))
@@ -308,6 +311,10 @@ def test_strength_refuses_what_it_cannot_do(built: dict[str, Any], tuned: dict[s
     assert not (tmp / "too-strong").exists() and not list((tmp / "bare-out").glob("*.onnx"))
     with pytest.raises(RecipeError, match="strength"):
         InferenceSettings(strength=0.0)
+    from voicebank.train.recipes import load_recipe
+
+    with pytest.raises(RecipeError, match="from-scratch recipe has none"):
+        load_recipe(write_recipe(tmp / "scratch.toml", base="vits-tiny", inference={"strength": 0.5}))
 
 
 def test_offline_recipe_without_a_built_base_says_how_to_build_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -513,7 +513,13 @@ class _Run:
         from . import blend
 
         if self._toward is None:  # the voice is scored as it will be exported: at the recipe's strength
-            self._toward, _ = blend.base_weights(model, self.base if self.base is not None else (self.recipe.base_model or None))
+            try:
+                self._toward, _ = blend.base_weights(model, self.base if self.base is not None else (self.recipe.base_model or None))
+            except VoicebankError as exc:  # e.g. resumed where the base is not (it is only needed to start)
+                self.speak = False
+                self.emit(TrainEvent("message", message=f"Speaking the held-out texts is off: the base is needed to "
+                                                        f"score the voice at strength {strength:g} ({exc})"))
+                return {}
         with blend.applied(model, self._toward, strength):
             return self.speech_check(model)
 

@@ -338,6 +338,11 @@ class Recipe:
         recipe = cls(**top, **parts, source=source)
         if recipe.from_scratch and (recipe.vits is None or recipe.audio is None):
             raise RecipeError(f"A from-scratch recipe (base = \"none\"){where} needs [audio] and [vits] sections.")
+        if recipe.from_scratch and recipe.inference.strength < 1:
+            raise RecipeError(
+                f"inference.strength{where} takes a voice part of the way back to its base, and a from-scratch "
+                "recipe has none; remove it."
+            )
         if not recipe.from_scratch and (recipe.vits is not None or recipe.audio is not None):
             raise RecipeError(
                 f"A fine-tuning recipe{where} takes its architecture and audio settings from the base model; "
