@@ -244,9 +244,12 @@ def _wait_gone(pid: int, timeout: float = 15.0) -> None:
             os.kill(pid, 0)
         except ProcessLookupError:
             return
-        # A zombie child of the pane's shell counts as gone.
-        stat = Path(f"/proc/{pid}/stat")
-        if stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"):
+        # A zombie child of the pane's shell counts as gone; so does one reaped between the two looks.
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1]
+        except (ProcessLookupError, FileNotFoundError):
+            return
+        if state.startswith("Z"):
             return
         time.sleep(0.1)
     raise AssertionError(f"process {pid} is still running")
