@@ -257,7 +257,8 @@ def test_strength_takes_the_trained_parts_part_of_the_way_back_to_the_base(built
     config = vits.load_config(voice_dir / "config.json")
     config.model_args.init_discriminator = False
     model = vits.make_model(config).eval()
-    toward, checkpoint = blend.base_weights(model, blend.trained_from(voice_dir))  # the base named in training.json
+    record = json.loads((voice_dir / "training.json").read_text(encoding="utf-8"))
+    toward, checkpoint = blend.base_weights(model, blend.trained_from(record, voice_dir))  # the base named there
     assert checkpoint == Path(built["out"]) / "model.pth"
 
     half, moved = blend.interpolate(voice, toward, 0.4)

@@ -26,15 +26,11 @@ strength: the recipe's ``inference.strength`` and ``train export --strength`` do
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-
-STATE_FILE = "training.json"  # the fine-tuner's record of a run (see .finetune)
-
 
 def check_strength(strength: float) -> float:
     s = float(strength)
@@ -43,15 +39,14 @@ def check_strength(strength: float) -> float:
     return s
 
 
-def trained_from(voice: Path) -> str | None:
-    """The base a voice folder was trained from (``--base``, else its recipe's ``base_model``; None: the default)."""
-    try:
-        state = json.loads((voice / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+def trained_from(state: Mapping[str, Any] | None, voice: Path) -> str | None:
+    """The base named in a voice's ``training.json`` ``state`` (``--base``, else its recipe's
+    ``base_model``; None: the default base). No record: the base is unknown, a clear error."""
+    if state is None:
         raise UsageError(
-            f"{voice} has no readable {STATE_FILE}, so the base it was trained from is unknown; "
+            f"{voice} has no readable training.json, so the base it was trained from is unknown; "
             "export it at full strength (--strength 1)."
-        ) from None
+        )
     recipe = state.get("recipe") or {}
     return state.get("base") or recipe.get("base_model") or None
 
@@ -73,12 +68,13 @@ def interpolate(voice: Mapping[str, Any], base: Mapping[str, Any], strength: flo
     out: dict[str, Any] = {}
     moved = 0
     for key, v in voice.items():
+        out[key] = v
         b = base.get(key)
-        if b is None or not v.is_floating_point() or b.shape != v.shape or torch.equal(b.to(v.dtype), v):
-            out[key] = v
-            continue
-        out[key] = torch.lerp(b.to(v.dtype), v, strength)  # exact at both ends (strength 0 and 1)
-        moved += 1
+        if b is not None and v.is_floating_point() and b.shape == v.shape:
+            b = b.to(v.dtype)
+            if not torch.equal(b, v):
+                out[key] = torch.lerp(b, v, strength)  # exact at both ends (strength 0 and 1)
+                moved += 1
     return out, moved
 
 

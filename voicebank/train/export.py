@@ -110,11 +110,11 @@ def export_voice(
         raise ExportError(f"{model_path} does not match {config_path} or is damaged ({exc}).") from exc
     model.eval()
     meta = state.get("voicebank", {}) if isinstance(state, dict) else {}
-    recorded = (meta.get("inference") or {}).get("strength", 1.0) if isinstance(meta, dict) else 1.0
+    recorded = (meta.get("inference") or {}).get("strength", 1.0)
     applied = blend.check_strength(recorded if strength is None else strength)
     base_used = None
     if applied < 1.0:
-        toward, base_used = blend.base_weights(model, blend.trained_from(voice))
+        toward, base_used = blend.base_weights(model, blend.trained_from(_training_state(voice), voice))
         weights, _ = blend.interpolate(state["model"], toward, applied)
         model.load_state_dict(weights, strict=True)
     _fold_weight_norm(model)

@@ -342,7 +342,7 @@ class _Run:
             config = vits.load_config(self.out / state["run_dir"] / CONFIG_FILE)
         else:
             if not self.recipe.from_scratch:  # a missing base is reported before anything else
-                base_model = vits.resolve_base(self.base if self.base is not None else (self.recipe.base_model or None))
+                base_model = vits.resolve_base(self._base_ref())
                 base_cfg = vits.base_config(base_model)
             config = vits.build_config(self.recipe, base_cfg, self.out / CHECKPOINTS)
 
@@ -506,22 +506,24 @@ class _Run:
                 self.speak = False
                 self.emit(TrainEvent("message", message=f"Speaking the held-out texts is off: {exc}"))
                 return {}
-        model = trainer._get_model()
-        strength = self.recipe.inference.strength
-        if strength >= 1.0:
-            return self.speech_check(model)
         from . import blend
 
-        if self._toward is None:  # the voice is scored as it will be exported: at the recipe's strength
+        model = trainer._get_model()
+        strength = self.recipe.inference.strength  # the voice is scored as it will be exported
+        if strength < 1.0 and self._toward is None:
             try:
-                self._toward, _ = blend.base_weights(model, self.base if self.base is not None else (self.recipe.base_model or None))
+                self._toward, _ = blend.base_weights(model, self._base_ref())
             except VoicebankError as exc:  # e.g. resumed where the base is not (it is only needed to start)
                 self.speak = False
                 self.emit(TrainEvent("message", message=f"Speaking the held-out texts is off: the base is needed to "
                                                         f"score the voice at strength {strength:g} ({exc})"))
                 return {}
-        with blend.applied(model, self._toward, strength):
+        with blend.applied(model, self._toward or {}, strength):
             return self.speech_check(model)
+
+    def _base_ref(self) -> str | None:
+        """The base this run starts from: ``--base``, else the recipe's ``base_model`` (None: the default)."""
+        return self.base if self.base is not None else (self.recipe.base_model or None)
 
     @property
     def seconds_per_step(self) -> float | None:
