@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tests.pulse import correlate_audio
+from tests.slowing import SlowingComputer
 from voicebank.audio import AudioChunk
 
 # Written for this test: about a minute of plain narration.
@@ -101,32 +102,6 @@ def test_player_streams_a_minute_without_underflow(pulse_server) -> None:  # typ
     assert 0.0 < first_sound < 2.0
 
 
-class _SlowingComputer:
-    """The voice's real graphs on a computer that slows down by ``factor`` after its first
-    ``fast_runs`` runs (another program woke up): each later run is followed by a sleep of
-    (factor - 1) times what it took (a sleep, like a run, leaves the GIL free)."""
-
-    def __init__(self, model: object, factor: float, fast_runs: int) -> None:
-        self._model = model
-        self._factor = factor
-        self._fast_runs = fast_runs
-
-    def __getattr__(self, name: str) -> object:
-        attr = getattr(self._model, name)
-        if name not in ("encode", "flow_range", "decode_range"):
-            return attr
-
-        def slowed(*args: object) -> object:
-            t0 = time.perf_counter()
-            out = attr(*args)
-            self._fast_runs -= 1
-            if self._fast_runs < 0:
-                time.sleep((self._factor - 1.0) * (time.perf_counter() - t0))
-            return out
-
-        return slowed
-
-
 @pytest.mark.slow
 def test_a_computer_that_slows_down_still_streams_without_a_gap(pulse_server) -> None:  # type: ignore[no-untyped-def]
     """The computer gets 1.8 times slower just after the first window (measured fast) left:
@@ -142,7 +117,7 @@ def test_a_computer_that_slows_down_still_streams_without_a_gap(pulse_server) ->
     engine.synthesize("Warming up.")
     assert engine.split is not None, "the stock voice streams in windows"
     factor = 1.8
-    engine.split = _SlowingComputer(engine.split, factor, fast_runs=3)  # type: ignore[assignment]
+    engine.split = SlowingComputer(engine.split, factor, fast_runs=3)  # type: ignore[assignment]
     text = " ".join(PASSAGE.split(". ")[:5]) + "."  # the first five sentences, ~20 s
     played: list[np.ndarray] = []
     # a recorder on the monitor keeps the null sink running in real time from the first block

@@ -39,8 +39,8 @@ class SynthesisOptions:
     # continue with the whole-sentence synthesis from the end of that clause.  None: only
     # for sentences long enough that the text encoder would delay the first chunk.
     first_clause: bool | None = None
-    first_window: int = 24  # latent frames (256 samples each) in the first decoded window
-    window: int = 256  # frames in the second window (less if the player would wait); later ones grow up to max_window
+    first_window: int = 32  # latent frames (256 samples each) in the first decoded window
+    window: int = 256  # at most this many frames in the second window; later ones grow up to max_window
     max_window: int = 1024
 
     def __post_init__(self) -> None:

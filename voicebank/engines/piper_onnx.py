@@ -33,7 +33,15 @@ from ..audio import AudioChunk
 from ..errors import EngineError, MissingDependencyError
 from .base import EngineBase, SynthesisOptions, make_chunk
 from .registry import VoiceFiles, file_sha256
-from .streaming import Background, Latent, SplitModel, WholeSynthesis, WindowedSynthesis, plan_from_options
+from .streaming import (
+    Background,
+    Latent,
+    PlaybackClock,
+    SplitModel,
+    WholeSynthesis,
+    WindowedSynthesis,
+    plan_from_options,
+)
 
 PAD, BOS, EOS = "_", "^", "$"
 CLAUSE_MARKS = frozenset(",;:")
@@ -569,26 +577,26 @@ class PiperOnnxEngine(EngineBase):
         return int(round(float(np.sum(latent.durations[: ends[k - 1]]))))
 
     def sentence_audio(
-        self, phonemes: Sequence[str], options: SynthesisOptions
+        self, phonemes: Sequence[str], options: SynthesisOptions, clock: PlaybackClock | None = None
     ) -> Iterator[tuple[np.ndarray, bool]]:
-        """Float audio pieces of one sentence with a flag on the last one."""
+        """Float audio pieces of one sentence with a flag on the last one (``clock``: the stream's)."""
         k = self.first_clause_cut(phonemes, options)
         if k is None:
             if self.split is not None and len(self.phoneme_ids(phonemes)[0]) <= SHORT_IDS:
                 yield self.whole_audio(phonemes, options), True
                 return
-            yield from self.open_sentence(phonemes, options).chunks()
+            yield from self.open_sentence(phonemes, options).chunks(clock=clock)
             return
         head = self.open_sentence(phonemes[:k], options)
         whole: Background | None = None
-        for audio, _ in head.chunks():
+        for audio, _ in head.chunks(clock=clock):
             if whole is None:  # start encoding the whole sentence while the head plays
                 whole = Background(lambda: self.open_sentence(phonemes, options))
             yield audio, False
         assert whole is not None
         full = whole.result()
         seam = self.seam_frame(full, phonemes, k)
-        yield from full.chunks(seam or 0, fast_start=False)
+        yield from full.chunks(seam or 0, fast_start=False, clock=clock)
 
     # ---- the Engine protocol -------------------------------------------------------------
 
@@ -600,17 +608,19 @@ class PiperOnnxEngine(EngineBase):
 
 def emit_chunks(
     items: Iterator[Pause | Sentence],
-    sentence_audio: Callable[[Sequence[str], SynthesisOptions], Iterator[tuple[np.ndarray, bool]]],
+    sentence_audio: Callable[[Sequence[str], SynthesisOptions, PlaybackClock], Iterator[tuple[np.ndarray, bool]]],
     sample_rate: int,
     options: SynthesisOptions,
 ) -> Iterator[AudioChunk]:
     """Turn speech units into typed chunks with sentence/utterance flags.
 
     The next unit is looked at (phonemized) only when a sentence's last piece is ready,
-    so flags never hold audio back.
+    so flags never hold audio back.  One :class:`PlaybackClock` follows everything handed
+    out, so each sentence's windows are sized from all the audio ahead of the listener.
     """
     units = _Peek(iter(items))
     sr = sample_rate
+    clock = PlaybackClock()
     spoke = False
     while True:
         item = units.next()
@@ -618,13 +628,16 @@ def emit_chunks(
             break
         if isinstance(item, Pause):
             last = units.peek() is None
-            yield make_chunk(np.zeros(int(item.seconds * sr), np.float32), sr, options, utterance_end=last)
+            silence = np.zeros(int(item.seconds * sr), np.float32)
+            clock.sent(len(silence) / sr)
+            yield make_chunk(silence, sr, options, utterance_end=last)
             spoke = True
             continue
         first = True
-        for audio, last_piece in sentence_audio(item.phonemes, options):
+        for audio, last_piece in sentence_audio(item.phonemes, options, clock):
             if last_piece and options.sentence_silence > 0:
                 audio = np.concatenate([audio, np.zeros(int(options.sentence_silence * sr), np.float32)])
+            clock.sent(len(audio) / sr)
             yield make_chunk(
                 audio,
                 sr,

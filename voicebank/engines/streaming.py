@@ -32,7 +32,7 @@ from .split import CutPoints, GraphParts, make_session
 class WindowPlan:
     """How a sentence's latent is cut into windows (sizes in latent frames)."""
 
-    first: int = 24
+    first: int = 32
     second: int = 256
     max_window: int = 1024
     decoder_context: int = 10  # receptive field ±10.1 frames: 10 measured exact to >115 dB
@@ -44,16 +44,19 @@ class WindowPlan:
     # After the first window the flow runs ahead in calls of at least this many frames (its
     # ±32-frame context is paid once per call, not once per decoder window).
     flow_window: int = 512
-    safety: float = 0.5  # use at most this share of the audio still buffered for the next window
+    safety: float = 0.4  # use at most this share of the audio still buffered for the next window
     # A sound card reads ahead of the clock: a fresh stream takes its whole buffer at once
     # (measured: PulseAudio at the player's 80 ms latency and 512-frame blocks pulls 6 blocks,
     # 0.139 s, in the first millisecond), so that much of the first audio is not a budget.
     device_lead: float = 0.15
 
     def size(self, k: int) -> int:
+        """The largest size of window ``k``: sizes at most double from the first window on, so
+        a window that takes longer than measured (a busy machine) is never large next to the
+        little audio in hand at the start (``second`` and ``max_window`` cap them)."""
         if k <= 0:
             return self.first
-        return min(self.max_window, self.second * 4 ** (k - 1))
+        return min(self.max_window, self.second * 4 ** (k - 1), self.first * 2**k)
 
 
 @dataclass
@@ -150,6 +153,37 @@ class SplitModel:
         return self.decode(z, latent.extra)
 
 
+class PlaybackClock:
+    """Where a listener stands in one stream, assuming it plays in real time from its first chunk.
+
+    The stream's producer calls :meth:`sent` for every chunk it hands out (speech, pauses and
+    added silences alike); :meth:`ahead` is then the audio handed out but not yet played, across
+    sentences. The planner spends that on the next window: a sentence that follows others
+    starts with the whole buffer as budget, not only its own audio. A consumer that is not a
+    player (a file, a slower network) only makes the estimate pessimistic: sizes change timing,
+    never samples.
+    """
+
+    def __init__(self) -> None:
+        self._t0: float | None = None
+        self._sent = 0.0
+
+    @property
+    def started(self) -> bool:
+        return self._t0 is not None
+
+    def sent(self, seconds: float) -> None:
+        if self._t0 is None:
+            self._t0 = time.perf_counter()
+        self._sent += seconds
+
+    def ahead(self, now: float | None = None) -> float:
+        """Seconds handed out but not yet played (negative: the listener would be waiting)."""
+        if self._t0 is None:
+            return 0.0
+        return self._sent - ((time.perf_counter() if now is None else now) - self._t0)
+
+
 class WindowedSynthesis:
     """Audio of one sentence, computed window by window on demand; safe to share between threads.
 
@@ -174,7 +208,9 @@ class WindowedSynthesis:
         self._done = 0  # rendered audio covers frames [origin, done)
         self._pieces: list[tuple[int, int, np.ndarray]] = []
         self._k = 0  # index of the next window in the plan
-        self._t_first = 0.0  # when the first window of this run was ready
+        self._t_first = 0.0  # when this run's audio started playing (first read, else first window)
+        self._clock: PlaybackClock | None = None  # the reading stream's clock, if it keeps one
+        self._read = 0  # the reader has taken audio up to this frame
         self._dec_cost = 0.0  # seconds per decoded frame (context included) on the last window
         self._flow_cost = 0.0  # seconds per flow frame (context included) on the last flow call
         self.rate = rate
@@ -209,33 +245,73 @@ class WindowedSynthesis:
             self._render_next()
             return True
 
-    def chunks(self, start: int = 0, fast_start: bool = True) -> Iterator[tuple[np.ndarray, bool]]:
+    def chunks(
+        self, start: int = 0, fast_start: bool = True, clock: PlaybackClock | None = None
+    ) -> Iterator[tuple[np.ndarray, bool]]:
         """Float audio from latent frame ``start`` to the end, as it becomes ready.
 
         Yields ``(samples, is_last)``: everything already rendered at once, else the next
         window.  ``fast_start=False`` skips the small first window (for a tail that starts
-        while other audio is still playing).
+        while other audio is still playing).  ``clock`` is the stream's playback clock: with
+        it, windows are sized from all the audio ahead of the listener; a stream that has not
+        started playing holds its first chunk until the windows after it can keep up.
         """
         pos = max(0, min(int(start), self.frames))
         if pos >= self.frames:
             yield np.zeros(0, np.float32), True
             return
+        self._clock = clock
+        self._read = pos
+        started = clock is not None and clock.started  # something is playing already: never hold
         while pos < self.frames:
             with self._data:
                 ready = self._origin <= pos < self._done
-                if ready:
+                hold = ready and fast_start and not started and not self._keeps_up(pos)
+                if ready and not hold:
                     audio = self._audio_from(pos)
                     pos = self._done
-            if not ready:
+            if not ready or hold:
                 with self._work:  # waits for a window being computed by another thread
                     with self._data:
                         outside = not (self._origin <= pos <= self._done)
                     if outside:
                         self._seek(pos, fast_start)
-                    if pos == self._done:
+                    if self._done < self.frames and (hold or pos == self._done):
                         self._render_next()
                 continue
+            if not started:  # playback of this run starts now: the planner's clock
+                started = True
+                self._t_first = time.perf_counter()
+            self._read = pos
             yield audio, pos >= self.frames
+
+    def _keeps_up(self, pos: int) -> bool:
+        """Whether audio from ``pos`` can start playing now: the next window, at its smallest
+        size and with the flow it lacks, costs at most ``safety`` of the rendered audio left
+        after the sound card's read-ahead (at the costs measured on the last window).
+
+        On a quiet machine this holds after the first window; on a loaded one the first
+        chunk waits for more windows instead of leaving a gap after its first 0.28 s.
+        """
+        if self._done >= self.frames or self._dec_cost <= 0.0:
+            return True
+        plan = self.plan
+        buffered = (self._done - pos) * self.hop / self.rate - plan.device_lead
+        return self._window_cost(plan.first, self._valid_ahead()) <= plan.safety * buffered
+
+    def _valid_ahead(self) -> int:
+        """Frames after the rendered end that the decoder can take without more flow."""
+        cd = self.plan.decoder_context
+        return self._flow_valid_from(max(0, self._done - cd)) - self._done - cd
+
+    def _budget(self, now: float) -> float:
+        """Seconds the next window may take before the listener would wait (before ``safety``)."""
+        rate_frames = self.hop / self.rate
+        if self._clock is not None and self._clock.started:
+            unread = (self._done - self._read) * rate_frames
+            return self._clock.ahead(now) + unread - self.plan.device_lead
+        played = now - self._t_first
+        return (self._done - self._origin) * rate_frames - played - self.plan.device_lead
 
     def _seek(self, pos: int, fast_start: bool) -> None:
         with self._data:
@@ -255,8 +331,9 @@ class WindowedSynthesis:
     def _next_window(self) -> tuple[int, int]:
         """The next window's size in frames, and the frame up to which the flow should be ready.
 
-        Playback is assumed to start when the first window of this run was rendered, less the
-        sound card's read-ahead (``device_lead``); the window, with the flow it still needs,
+        Playback is assumed to start when a reader took this run's first audio (before that,
+        when the first window was rendered), less the sound card's read-ahead
+        (``device_lead``); the window, with the flow it still needs,
         must cost at most ``safety`` of the audio left to play, at the per-frame costs measured
         on the previous window (so they follow the machine's load).  The flow runs ahead of
         the window (one context per call) only with the time left over.  A short remainder is
@@ -270,20 +347,26 @@ class WindowedSynthesis:
             return left, self.frames
         cap = plan.size(self._k)
         cd = plan.decoder_context
-        valid = self._flow_valid_from(max(0, s - cd)) - s - cd  # frames decodable without more flow
+        valid = self._valid_ahead()  # frames decodable without more flow
         if self._k == 0 or self._dec_cost <= 0.0:
             fits, usable = cap, None
         else:
-            played = time.perf_counter() - self._t_first
-            budget = (self._done - self._origin) * self.hop / self.rate - played - plan.device_lead
-            usable = plan.safety * max(budget, 0.0)
+            usable = plan.safety * max(self._budget(time.perf_counter()), 0.0)
             fits = self._frames_within(usable, valid)
-        size = max(plan.first, min(cap, fits))
+        if fits >= plan.first:
+            size = min(cap, fits)
+        else:  # late whatever the size: the smallest window that gains on the listener
+            size = min(cap, max(plan.first, self._gaining(valid)))
         if left - size < max(plan.min_tail, size // 4) or (self._k > 0 and left <= min(fits, 2 * cap)):
             size = left
         flow_end = min(self.frames, s + size + cd)
         if self.frames <= plan.second:  # short sentence: one flow call for all of it
             flow_end = self.frames
+        elif self._k == 0:
+            # The first flow call also covers the next window at its smallest: a call's cost
+            # is mostly its +-32 frames of context (measured: 19 ms for 34 frames, 22 for 58),
+            # and the second window, whose budget is the tightest, then needs no call of its own.
+            flow_end = min(self.frames, flow_end + plan.first)
         elif self._k > 0:
             ahead = min(self.frames, max(flow_end, s + cd + valid + plan.flow_window))
             if usable is not None and self._flow_cost > 0.0:
@@ -312,6 +395,27 @@ class WindowedSynthesis:
         # dec * (n + 2 cd) + flow * (n - valid + 2 fc) <= usable
         rest = usable - self._dec_cost * 2 * cd + self._flow_cost * (valid - 2 * fc)
         return max(valid, int(rest / (self._dec_cost + self._flow_cost)))
+
+    def _gaining(self, valid: int) -> int:
+        """The fewest frames whose window costs at most ``safety`` of the audio it gives.
+
+        A window pays for its context (decoder, and a flow call's) whatever its size, so on a
+        loaded machine the smallest windows can cost more than the audio they give: cutting
+        ever smaller windows to catch up would then fall further behind. Returns a huge
+        number when no size gains (the caller caps it).
+        """
+        plan = self.plan
+        cd, fc = plan.decoder_context, plan.flow_context
+        gain = plan.safety * self.hop / self.rate  # seconds each frame must leave to spare
+        dec, flow = self._dec_cost, self._flow_cost
+        if dec < gain:  # the decoder alone, on frames whose flow is ready
+            n = int(np.ceil(dec * 2 * cd / (gain - dec)))
+            if n <= valid:
+                return max(1, n)
+        if dec + flow < gain:  # beyond ``valid`` a flow call runs too, with its own context
+            n = int(np.ceil((dec * 2 * cd + flow * (2 * fc - valid)) / (gain - dec - flow)))
+            return max(n, valid + 1)
+        return 1 << 30
 
     def _render_next(self) -> None:
         size, flow_end = self._next_window()
@@ -376,7 +480,9 @@ class WholeSynthesis:
                 return True
         return False
 
-    def chunks(self, start: int = 0, fast_start: bool = True) -> Iterator[tuple[np.ndarray, bool]]:
+    def chunks(
+        self, start: int = 0, fast_start: bool = True, clock: PlaybackClock | None = None
+    ) -> Iterator[tuple[np.ndarray, bool]]:
         with self._lock:
             if self._audio is None:
                 self._audio = self._run()

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..audio import AudioChunk
 from .base import SynthesisOptions
+from .streaming import PlaybackClock
 
 _SENTENCE_END = frozenset(".!?")
 _CLAUSE_MARKS = frozenset(",;:")
@@ -137,9 +138,11 @@ class TypeAhead:
         self.last_speak = info
         units = self.engine.plan(line)
 
-        def audio_for(phonemes: Sequence[str], options: SynthesisOptions) -> Iterator[tuple[np.ndarray, bool]]:
+        def audio_for(
+            phonemes: Sequence[str], options: SynthesisOptions, clock: PlaybackClock
+        ) -> Iterator[tuple[np.ndarray, bool]]:
             info["sentences"] += 1
-            return self._sentence_audio(tuple(phonemes), info)
+            return self._sentence_audio(tuple(phonemes), info, clock)
 
         yield from emit_chunks(
             units,
@@ -176,7 +179,9 @@ class TypeAhead:
 
     # ---- playing one sentence at Enter -----------------------------------------------------
 
-    def _sentence_audio(self, phonemes: tuple[str, ...], info: dict[str, int]) -> Iterator[tuple[np.ndarray, bool]]:
+    def _sentence_audio(
+        self, phonemes: tuple[str, ...], info: dict[str, int], clock: PlaybackClock
+    ) -> Iterator[tuple[np.ndarray, bool]]:
         # decide before announcing the whole sentence, or the worker may grab it first
         whole = self._job("sentence", phonemes, create=False)
         k = _clause_boundary(phonemes) if self._clauses else None
@@ -195,20 +200,20 @@ class TypeAhead:
                 info["ready" if whole.synth.rendered_from(0) > 0 else "encoded"] += 1
             else:
                 info["fresh"] += 1
-            yield from whole.ensure_encoded().chunks(0)
+            yield from whole.ensure_encoded().chunks(0, clock=clock)
             return
         info["clause_head"] += 1
         tail: Any | None = None
         from .streaming import Background
 
-        for audio, _ in clause.ensure_encoded().chunks(0):
+        for audio, _ in clause.ensure_encoded().chunks(0, clock=clock):
             if tail is None:
                 tail = Background(whole.ensure_encoded)
             yield audio, False
         assert tail is not None
         synth = tail.result()
         seam = self.engine.seam_frame(synth, phonemes, k)
-        yield from synth.chunks(seam or 0, fast_start=False)
+        yield from synth.chunks(seam or 0, fast_start=False, clock=clock)
 
     def _job(self, kind: str, phonemes: tuple[str, ...], create: bool) -> Any:
         key = (kind, phonemes)
