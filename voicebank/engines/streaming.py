@@ -8,11 +8,15 @@ no seam to blend).  ``z`` itself comes from the flow, run in its own (larger) wi
 ``Cf`` frames of context.  Receptive fields of a Piper "medium" VITS: decoder ±10.1
 frames, flow ±32 frames; the defaults leave a margin on the decoder side.
 
-Window sizes: the first window is small so the first chunk leaves early; later ones grow
-(128, 512, then ``max_window``) so that per-call overhead and duplicated context stay a
-small part of the total.  Each window must be ready before the audio already sent has
-played, so a window is shrunk when the cost measured on the previous one (which follows
-the machine's load) says it would not be; sizes change timing only, never samples.
+Window sizes: the first window is small so the first chunk leaves early; later ones at
+most double (64, 128, ... up to ``max_window``) so that per-call overhead and duplicated
+context stay a small part of the total.  Each window must be ready before the listener
+needs it: one :class:`PlaybackClock` per stream says how much audio is ahead of the
+listener, and a window is shrunk when the cost measured on the previous one (which follows
+the machine's load) says it would not be ready; a window that would be late at any size
+grows instead, to one that gains on the listener.  A stream that has not started playing
+holds its first chunk until the next window can keep up.  Sizes change timing only, never
+samples.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from .split import CutPoints, GraphParts, make_session
 class WindowPlan:
     """How a sentence's latent is cut into windows (sizes in latent frames)."""
 
+    # 0.37 s: the sound card takes 0.14 s of it at once (device_lead), which leaves the next
+    # window 0.23 s, against 0.13 s with 24 frames, for ~7 ms more decoding before first audio.
     first: int = 32
     second: int = 256
     max_window: int = 1024
@@ -44,7 +50,11 @@ class WindowPlan:
     # After the first window the flow runs ahead in calls of at least this many frames (its
     # ±32-frame context is paid once per call, not once per decoder window).
     flow_window: int = 512
-    safety: float = 0.4  # use at most this share of the audio still buffered for the next window
+    # Use at most this share of the audio ahead of the listener for the next window: a window
+    # may take 2.5 times its measured cost. Measured on 2 cores with one busy program and the
+    # computer slowed 1.8x after the first window (tests/test_player.py): 0.5 left a gap in
+    # 2 of 3 runs, 0.4 in 1 of 10.
+    safety: float = 0.4
     # A sound card reads ahead of the clock: a fresh stream takes its whole buffer at once
     # (measured: PulseAudio at the player's 80 ms latency and 512-frame blocks pulls 6 blocks,
     # 0.139 s, in the first millisecond), so that much of the first audio is not a budget.
@@ -291,7 +301,7 @@ class WindowedSynthesis:
         after the sound card's read-ahead (at the costs measured on the last window).
 
         On a quiet machine this holds after the first window; on a loaded one the first
-        chunk waits for more windows instead of leaving a gap after its first 0.28 s.
+        chunk waits for more windows instead of leaving a gap after the first window.
         """
         if self._done >= self.frames or self._dec_cost <= 0.0:
             return True
