@@ -187,11 +187,11 @@ class PlaybackClock:
             self._t0 = time.perf_counter()
         self._sent += seconds
 
-    def ahead(self, now: float | None = None) -> float:
+    def ahead(self) -> float:
         """Seconds handed out but not yet played (negative: the listener would be waiting)."""
         if self._t0 is None:
             return 0.0
-        return self._sent - ((time.perf_counter() if now is None else now) - self._t0)
+        return self._sent - (time.perf_counter() - self._t0)
 
 
 class WindowedSynthesis:
@@ -224,6 +224,7 @@ class WindowedSynthesis:
         self._dec_cost = 0.0  # seconds per decoded frame (context included) on the last window
         self._flow_cost = 0.0  # seconds per flow frame (context included) on the last flow call
         self.rate = rate
+        self._frame_s = hop / rate  # seconds of audio per latent frame
         self.cancelled = False
 
     @property
@@ -306,7 +307,7 @@ class WindowedSynthesis:
         if self._done >= self.frames or self._dec_cost <= 0.0:
             return True
         plan = self.plan
-        buffered = (self._done - pos) * self.hop / self.rate - plan.device_lead
+        buffered = (self._done - pos) * self._frame_s - plan.device_lead
         return self._window_cost(plan.first, self._valid_ahead()) <= plan.safety * buffered
 
     def _valid_ahead(self) -> int:
@@ -314,14 +315,13 @@ class WindowedSynthesis:
         cd = self.plan.decoder_context
         return self._flow_valid_from(max(0, self._done - cd)) - self._done - cd
 
-    def _budget(self, now: float) -> float:
+    def _budget(self) -> float:
         """Seconds the next window may take before the listener would wait (before ``safety``)."""
-        rate_frames = self.hop / self.rate
         if self._clock is not None and self._clock.started:
-            unread = (self._done - self._read) * rate_frames
-            return self._clock.ahead(now) + unread - self.plan.device_lead
-        played = now - self._t_first
-        return (self._done - self._origin) * rate_frames - played - self.plan.device_lead
+            ahead = self._clock.ahead() + (self._done - self._read) * self._frame_s
+        else:  # no stream clock: this run's own audio, playing since its first read
+            ahead = (self._done - self._origin) * self._frame_s - (time.perf_counter() - self._t_first)
+        return ahead - self.plan.device_lead
 
     def _seek(self, pos: int, fast_start: bool) -> None:
         with self._data:
@@ -341,10 +341,9 @@ class WindowedSynthesis:
     def _next_window(self) -> tuple[int, int]:
         """The next window's size in frames, and the frame up to which the flow should be ready.
 
-        Playback is assumed to start when a reader took this run's first audio (before that,
-        when the first window was rendered), less the sound card's read-ahead
-        (``device_lead``); the window, with the flow it still needs,
-        must cost at most ``safety`` of the audio left to play, at the per-frame costs measured
+        The budget is the audio ahead of the listener on the stream's clock (without one:
+        this run's own audio, playing since its first read), less the sound card's read-ahead
+        (``device_lead``); the window, with the flow it still needs, must cost at most ``safety`` of the audio left to play, at the per-frame costs measured
         on the previous window (so they follow the machine's load).  The flow runs ahead of
         the window (one context per call) only with the time left over.  A short remainder is
         merged in when the budget allows, to save a window's context.  Sizes never change the
@@ -361,7 +360,7 @@ class WindowedSynthesis:
         if self._k == 0 or self._dec_cost <= 0.0:
             fits, usable = cap, None
         else:
-            usable = plan.safety * max(self._budget(time.perf_counter()), 0.0)
+            usable = plan.safety * max(self._budget(), 0.0)
             fits = self._frames_within(usable, valid)
         if fits >= plan.first:
             size = min(cap, fits)
@@ -377,7 +376,7 @@ class WindowedSynthesis:
             # is mostly its +-32 frames of context (measured: 19 ms for 34 frames, 22 for 58),
             # and the second window, whose budget is the tightest, then needs no call of its own.
             flow_end = min(self.frames, flow_end + plan.first)
-        elif self._k > 0:
+        else:
             ahead = min(self.frames, max(flow_end, s + cd + valid + plan.flow_window))
             if usable is not None and self._flow_cost > 0.0:
                 spare = usable - self._window_cost(size, valid)
@@ -416,7 +415,7 @@ class WindowedSynthesis:
         """
         plan = self.plan
         cd, fc = plan.decoder_context, plan.flow_context
-        gain = plan.safety * self.hop / self.rate  # seconds each frame must leave to spare
+        gain = plan.safety * self._frame_s  # seconds each frame must leave to spare
         dec, flow = self._dec_cost, self._flow_cost
         if dec < gain:  # the decoder alone, on frames whose flow is ready
             n = int(np.ceil(dec * 2 * cd / (gain - dec)))
