@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from voicebank.bank.durable import PHASES
+from voicebank.durable import PHASES
 from voicebank.bank.store import Bank
 
 WORKER = [sys.executable, "-m", "tests.helpers.save_worker"]

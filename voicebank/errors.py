@@ -37,6 +37,22 @@ class IntegrityError(BankError):
     """A file's contents do not match the checksum the bank recorded for it."""
 
 
+class StorageError(VoicebankError, OSError):
+    """A file could not be written or read: disk full, read-only, no permission, a folder in the way.
+
+    Also an ``OSError`` (with the original ``errno``), so handlers written for the
+    operating system's errors still catch it.
+    """
+
+
+class DiskFullError(StorageError):
+    """The disk (or the user's quota) is full; nothing half-written was left behind."""
+
+
+class CorruptFileError(VoicebankError):
+    """A file voicebank wrote earlier (JSON settings, records, caches) is damaged."""
+
+
 class MissingDependencyError(VoicebankError):
     """An optional component is not installed; the message names the extra to install."""
 
@@ -53,3 +69,50 @@ class AudioDeviceError(VoicebankError):
 
 class EngineError(VoicebankError):
     """A voice cannot be loaded or cannot speak the given text."""
+
+
+class LexiconError(VoicebankError):
+    """A lexicon entry or file is not usable; the message says how to fix it."""
+
+
+class DatasetError(VoicebankError):
+    """A dataset cannot be made from this bank, or a folder is not a usable dataset."""
+
+
+class BaseBuildError(VoicebankError):
+    """The offline base could not be built (or its work folder belongs to different settings)."""
+
+
+class BaseModelMissing(VoicebankError):
+    """A base model is needed and not found (complete) anywhere; the message says how to get it."""
+
+
+class LicenceNotAccepted(UsageError):
+    """A download was asked for without accepting the model's licence."""
+
+
+class ExportError(VoicebankError):
+    """A voice folder cannot be exported, or the exported graph does not speak."""
+
+
+class BaseModelError(VoicebankError):
+    """The base model was found but cannot be used (wrong kind, damaged, not matching its config).
+
+    A base that is not there at all raises :class:`BaseModelMissing`.
+    """
+
+
+class RecipeError(UsageError):
+    """A recipe cannot be found or does not describe a valid training run."""
+
+
+class PiperImportError(VoicebankError):
+    """The ONNX file is not a Piper VITS voice this importer understands."""
+
+
+class TrainingError(VoicebankError):
+    """Training cannot start or cannot go on; the message says what to do."""
+
+
+class CheckpointError(VoicebankError):
+    """A checkpoint or the voice could not be written (usually: the disk is full)."""

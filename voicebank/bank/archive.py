@@ -21,7 +21,7 @@ from typing import Any
 
 from ..audio import PathLike
 from ..errors import BankCorruptError, BankError, IntegrityError
-from .durable import fsync_dir
+from ..durable import fsync_dir
 from .store import JOURNAL, LOST_DIR, MANIFEST, TAKES_DIR, Bank, sha256_file
 
 INDEX = "voicebank-export.json"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BankCorruptError
-from .durable import write_all
+from ..durable import write_all
 
 
 def encode(entry: dict[str, Any]) -> bytes:

@@ -37,7 +37,7 @@ import numpy as np
 from ..audio import PathLike, audio_info, check_wav_size, read_audio
 from ..errors import AudioFormatError, BankCorruptError, BankError, BankLockedError, UsageError
 from . import journal
-from .durable import atomic_write, fsync_dir, is_partial
+from ..durable import atomic_write, fsync_dir, is_partial
 from .records import PROMPT_FLAGS, PROMPT_KINDS, TAKE_STATUSES, PromptRecord, TakeRecord, safe_id
 
 SCHEMA_VERSION = 1
@@ -395,7 +395,7 @@ class Bank:
             folder.mkdir(parents=True)
             fsync_dir(folder.parent)
         rel = f"{TAKES_DIR}/{prompt.id}/{tid}{AUDIO_EXT}"
-        atomic_write(self.root / rel, data, phase_prefix=True)
+        atomic_write(self.root / rel, data, faults=True)
         rec = TakeRecord(
             id=tid,
             prompt_id=prompt.id,

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bank.durable import atomic_write, fsync_dir
+from ..durable import atomic_write, fsync_dir
 from ..bank.store import SPOOL_DIR
 from ..errors import AudioFormatError
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import VoicebankError
+from ..errors import VoicebankError, LexiconError
 from .clean import Protected, phoneme_marker
 
 SCHEMA_VERSION = 1
@@ -35,10 +35,6 @@ MAX_PRONUNCIATION = 200
 _WORD = re.compile(r"[^\W_](?:[\w'.\-]*[^\W_])?\.*")
 _TOKEN = re.compile(r"[^\W_](?:[\w'.\-]*[^\W_])?\.*")
 _SEPARATORS = re.compile(r"([-'.])")
-
-
-class LexiconError(VoicebankError):
-    """A lexicon entry or file is not usable; the message says how to fix it."""
 
 
 def _key(word: str) -> str:

@@ -36,17 +36,9 @@ from pathlib import Path
 
 from ..audio import PathLike
 from ..config import data_home
-from ..errors import UsageError, VoicebankError
+from ..errors import UsageError, VoicebankError, BaseModelMissing, LicenceNotAccepted
 
 PURPOSES = ("speak", "train")
-
-
-class BaseModelMissing(VoicebankError):
-    """A base model is needed and not found (complete) anywhere; the message says how to get it."""
-
-
-class LicenceNotAccepted(UsageError):
-    """A download was asked for without accepting the model's licence."""
 
 
 @dataclass(frozen=True)

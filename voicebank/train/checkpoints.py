@@ -18,13 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import VoicebankError
+from ..errors import VoicebankError, CheckpointError
 
 LOG_FILE = "train_log.jsonl"
-
-
-class CheckpointError(VoicebankError):
-    """A checkpoint or the voice could not be written (usually: the disk is full)."""
 
 
 def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from ..audio import PathLike, db, resample, to_mono
-from ..errors import UsageError, VoicebankError
+from ..errors import UsageError, VoicebankError, DatasetError
 
 SCHEMA_VERSION = 1
 FORMAT_NAME = "voicebank-dataset"
@@ -61,10 +61,6 @@ TRAIN_META = "metadata.csv"
 EVAL_META = "metadata_eval.csv"
 REPORT = "dataset.json"
 MIN_UTTERANCES = 2  # one to train on, one to hold out
-
-
-class DatasetError(VoicebankError):
-    """A dataset cannot be made from this bank, or a folder is not a usable dataset."""
 
 
 @dataclass(frozen=True)
@@ -662,7 +658,7 @@ def _fsync_tree(root: Path) -> None:
 
 
 def _fsync_dir(path: Path) -> None:
-    from ..bank.durable import fsync_dir
+    from ..durable import fsync_dir
 
     fsync_dir(path)
 

@@ -22,17 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError, VoicebankError
+from ..errors import UsageError, VoicebankError, ExportError
 from . import blend
 from .pace import Pace
 from .recipes import InferenceSettings
 
 OPSET = 15  # as Piper's own exporter: runs on older ONNX Runtimes (Home Assistant, Raspberry Pi)
 DEFAULT_INFERENCE = InferenceSettings().scales()  # Piper's scales, for voices whose model.pth names none
-
-
-class ExportError(VoicebankError):
-    """A voice folder cannot be exported, or the exported graph does not speak."""
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError, VoicebankError
+from ..errors import UsageError, VoicebankError, TrainingError
 from .checkpoints import (
     LOG_FILE,
     CheckpointError,
@@ -92,10 +92,6 @@ STATE_FILE = "training.json"
 CHECKPOINTS = "checkpoints"
 STATE_SCHEMA = 1
 _MB = 1 << 20
-
-
-class TrainingError(VoicebankError):
-    """Training cannot start or cannot go on; the message says what to do."""
 
 
 @dataclass(frozen=True)

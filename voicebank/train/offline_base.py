@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError, VoicebankError
+from ..errors import UsageError, VoicebankError, BaseBuildError
 from .checkpoints import CheckpointError, write_atomic, write_atomic_json
 
 STAGES = ("synth", "posterior", "discriminator", "done")
@@ -48,10 +48,6 @@ LICENCE_NOTE = (
     "fine-tuned from Piper's lessac-medium, whose data (Blizzard 2013 Lessac) is licensed for non-commercial "
     "use; this base and every voice fine-tuned from it inherit that restriction."
 )
-
-
-class BaseBuildError(VoicebankError):
-    """The offline base could not be built (or its work folder belongs to different settings)."""
 
 
 @dataclass

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import VoicebankError
+from ..errors import VoicebankError, PiperImportError
 
 # Piper "medium" architecture (confirmed by the tensor shapes of the joe voice).
 MEDIUM_DECODER = {
@@ -52,10 +52,6 @@ MEDIUM_DECODER = {
 _FLOW_INDEX = {"0": "0", "2": "1", "4": "2", "6": "3"}
 _DP_FLOW_INDEX = {"0": "0", "3": "2", "5": "3", "7": "4"}
 _DP_LOGS_CONST = "/dp/flows.0/Exp_output_0"
-
-
-class PiperImportError(VoicebankError):
-    """The ONNX file is not a Piper VITS voice this importer understands."""
 
 
 @dataclass

@@ -35,17 +35,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import UsageError, RecipeError
 
 SCHEMA_VERSION = 1
 MODELS = ("vits", "xtts")
 BASE_MODES = ("required", "none")
 FREEZABLE = ("text_encoder", "duration_predictor", "flow", "waveform_decoder", "posterior_encoder")
 _FREEZE_PATH = re.compile(r"[a-z_]+(\.[A-Za-z0-9_]+)*")
-
-
-class RecipeError(UsageError):
-    """A recipe cannot be found or does not describe a valid training run."""
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from TTS.tts.configs.vits_config import VitsConfig
 from TTS.tts.models.vits import Vits
 from TTS.tts.utils.text.characters import BaseCharacters
 
-from ..errors import UsageError, VoicebankError
+from ..errors import UsageError, VoicebankError, BaseModelError
 from .dataset import DatasetError, Utterance
 from .recipes import Recipe
 
@@ -48,13 +48,6 @@ _FREEZE_FLAGS = {
     "posterior_encoder": "freeze_PE",
 }
 COQUI_LJSPEECH_VITS = "tts_models/en/ljspeech/vits"
-
-
-class BaseModelError(VoicebankError):
-    """The base model was found but cannot be used (wrong kind, damaged, not matching its config).
-
-    A base that is not there at all raises :class:`voicebank.train.base_models.BaseModelMissing`.
-    """
 
 
 # ----------------------------------------------------------------------------- phoneme ids
