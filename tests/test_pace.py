@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
 
 from tests.conftest import LJSPEECH
 from voicebank.audio import resample
+from voicebank.errors import PaceError, VoicebankError
 from voicebank.train.pace import LIMITS, measure_pace, speech_seconds
 
 pytestmark = pytest.mark.skipif(not (LJSPEECH / "metadata.csv").is_file(), reason=f"real recordings not available: {LJSPEECH} is absent")
@@ -51,5 +54,24 @@ def test_a_voice_that_speaks_a_quarter_faster_gets_a_quarter_longer_durations() 
 
     crawl = measure_pace(lambda t: (recorded[t][0][: recorded[t][1] // 10], recorded[t][1]), [(t, speech_seconds(x, r)) for t, x, r in clips])
     assert crawl.length_scale == LIMITS[1]  # a measurement far outside a human range is bounded
-    with pytest.raises(ValueError, match="pace cannot be measured"):
-        measure_pace(lambda t: (np.zeros(22050, dtype=np.float32), 22050), [(t, 1.0) for t, _, _ in clips])
+
+
+
+def test_nothing_to_measure_is_a_clear_error_not_a_crash(tmp_path: Path) -> None:
+    """Silent recordings, or a voice that says nothing: the user is told which and what to do."""
+    clips = _clips(3)
+    recorded = {text: (x, rate) for text, x, rate in clips}
+    speech = [(t, speech_seconds(x, r)) for t, x, r in clips]
+    with pytest.raises(PaceError, match="the voice said nothing audible for 3 of them") as info:
+        measure_pace(lambda t: (np.zeros(22050, dtype=np.float32), 22050), speech)
+    assert isinstance(info.value, VoicebankError) and "export without --pace recordings" in str(info.value)
+
+    silent = []  # a dataset whose recordings are silence (a muted microphone), read back from real files
+    for i, (text, x, rate) in enumerate(clips):
+        sf.write(str(tmp_path / f"{i}.wav"), np.zeros_like(x), rate, subtype="PCM_16")
+        y, r = sf.read(str(tmp_path / f"{i}.wav"), dtype="float32")
+        silent.append((text, speech_seconds(y, r)))
+    with pytest.raises(PaceError, match="3 of the 3 recordings hold no speech"):
+        measure_pace(lambda t: recorded[t], silent)
+    with pytest.raises(PaceError, match="no training clips"):
+        measure_pace(lambda t: recorded[t], [])

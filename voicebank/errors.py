@@ -116,3 +116,7 @@ class TrainingError(VoicebankError):
 
 class CheckpointError(VoicebankError):
     """A checkpoint or the voice could not be written (usually: the disk is full)."""
+
+
+class PaceError(VoicebankError):
+    """The speaking rate cannot be measured (no speech in the recordings or in the voice's audio)."""

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import PaceError
+
 RANGE_DB = 35.0  # frames this far below the loudest one are silence
 FLOOR_DBFS = -60.0  # and anything quieter than this in any case
 LIMITS = (0.7, 1.5)  # a measured length scale outside this is clipped (a bad measurement, not a pace)
@@ -78,29 +80,44 @@ def measure_pace(
     """How much slower (ratio > 1) the person speaks than the voice, from ``(what, recording speech seconds)``.
 
     ``speak`` says ``what`` (a text, or its phoneme ids) at ``length_scale`` and returns
-    ``(samples, rate)``. Clips whose
-    recording or synthesis has no speech in it are left out; with none left a ``ValueError``
-    says so.
+    ``(samples, rate)``. Clips whose recording or synthesis has no speech in it are left
+    out; with none left a :class:`~voicebank.errors.PaceError` says which side was silent.
     """
     chosen = list(clips)
     if len(chosen) > MAX_UTTERANCES:
         picks = np.linspace(0, len(chosen) - 1, MAX_UTTERANCES).round().astype(int)
         chosen = [chosen[i] for i in picks]
     real_total = voice_total = 0.0
-    used = 0
+    used = silent_recordings = silent_voice = 0
     for text, real in chosen:
         if real <= 0.0:
+            silent_recordings += 1
             continue
         samples, rate = speak(text)
         spoken = speech_seconds(samples, rate)
         if spoken <= 0.0:
+            silent_voice += 1
             continue
         real_total += real
         voice_total += spoken
         used += 1
     if not used:
-        raise ValueError("no clip had speech in both the recording and the voice's audio; the pace cannot be measured")
+        raise PaceError(_no_speech_message(len(chosen), silent_recordings, silent_voice))
     ratio = real_total / voice_total
     scale = length_scale if abs(ratio - 1.0) < TOLERANCE else length_scale * ratio
     scale = round(min(max(scale, LIMITS[0]), LIMITS[1]), 3)
     return Pace(scale, float(length_scale), float(ratio), used, float(real_total), float(voice_total))
+
+
+def _no_speech_message(clips: int, silent_recordings: int, silent_voice: int) -> str:
+    if not clips:
+        return "There are no training clips to measure the speaking rate on; export without --pace recordings."
+    why = []
+    if silent_recordings:
+        why.append(f"{silent_recordings} of the {clips} recordings hold no speech (check that the dataset's audio is not silent)")
+    if silent_voice:
+        why.append(f"the voice said nothing audible for {silent_voice} of them (check that it speaks: voicebank speak --voice ...)")
+    return (
+        "The speaking rate cannot be measured: " + "; ".join(why) + ". "
+        "Fix that, or export without --pace recordings to keep the recipe's rate."
+    )
