@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from voicebank.errors import UsageError, VoicebankError
+from voicebank.errors import CorruptFileError, UsageError, VoicebankError
 from voicebank.text import PHONEME_MARKER, Lexicon, LexiconEntry, LexiconError, normalize
 
 
@@ -114,10 +114,16 @@ def test_missing_file_is_an_empty_lexicon(tmp_path: Path) -> None:
     assert len(Lexicon.load(tmp_path / "nope.json")) == 0
 
 
+def test_damaged_json_is_a_corrupt_file_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "lexicon.json"
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(CorruptFileError, match="lexicon .*lexicon.json is damaged .*not valid JSON"):
+        Lexicon.load(path)
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{not json", "not valid JSON"),
         ("[]", "expected a JSON object"),
         ('{"schema_version": 99, "entries": []}', "newer voicebank"),
         ('{"schema_version": 1, "entries": {}}', "must be a list"),

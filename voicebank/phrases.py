@@ -7,8 +7,6 @@ folder, written atomically.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,7 +15,8 @@ import numpy as np
 
 from .audio import AudioChunk
 from .config import data_home
-from .errors import UsageError
+from .durable import atomic_write_json, read_json_dict
+from .errors import CorruptFileError, UsageError
 
 SCHEMA_VERSION = 1
 
@@ -48,22 +47,17 @@ class PhraseBook:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_path()
         self.phrases: list[Phrase] = []
-        if self.path.exists():
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-                self.phrases = [Phrase(**{k: v for k, v in p.items() if k in ("text", "bank", "prompt_id")}) for p in data["phrases"]]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise UsageError(f"{self.path} is damaged ({exc}); move it away to start a new phrase list.") from exc
+        data = read_json_dict(self.path, what="phrase list")  # missing: no phrases yet
+        try:
+            self.phrases = [Phrase(**{k: v for k, v in p.items() if k in ("text", "bank", "prompt_id")}) for p in data.get("phrases", [])]
+        except (AttributeError, TypeError) as exc:
+            raise CorruptFileError(
+                f"The phrase list {self.path} is damaged ({exc}); move it away to start a new phrase list."
+            ) from exc
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.partial")
-        body = json.dumps({"schema_version": SCHEMA_VERSION, "phrases": [asdict(p) for p in self.phrases]}, indent=1)
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(body)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        atomic_write_json(self.path, {"schema_version": SCHEMA_VERSION, "phrases": [asdict(p) for p in self.phrases]}, indent=1)
 
     def add(self, phrase: Phrase) -> int:
         if not phrase.text.strip() and not phrase.recorded:

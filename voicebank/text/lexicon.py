@@ -16,19 +16,20 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import VoicebankError, LexiconError
+from ..durable import atomic_write_json, read_json
+from ..errors import LexiconError, VoicebankError
 from .clean import Protected, phoneme_marker
 
 SCHEMA_VERSION = 1
 KINDS = ("respelling", "phonemes")
 MAX_WORD = 64
 MAX_PRONUNCIATION = 200
+_ABSENT = object()  # read_json default: tells a missing lexicon from one holding null
 
 # A word: starts with a letter or digit; may hold ' . - inside; may end with
 # a dot ("Dr.", "e.g."). No spaces: entries are single words.
@@ -111,16 +112,9 @@ class Lexicon:
     def load(cls, path: str | os.PathLike[str]) -> Lexicon:
         """Read a lexicon file; a missing file is an empty lexicon."""
         path = Path(path)
-        try:
-            raw = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        data = read_json(path, _ABSENT, what="lexicon")  # damaged JSON: CorruptFileError naming the file
+        if data is _ABSENT:
             return cls()
-        except OSError as e:
-            raise LexiconError(f"cannot read the lexicon {path}: {e.strerror or e}") from e
-        try:
-            data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise LexiconError(f"the lexicon {path} is not valid JSON ({e}); fix it or delete it") from e
         try:
             return cls.from_dict(data)
         except LexiconError as e:
@@ -130,17 +124,7 @@ class Lexicon:
         """Write the lexicon atomically (a crash leaves the old file or the new one)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=".lexicon-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_json(path, self.to_dict())
 
     def to_dict(self) -> dict[str, object]:
         return {"schema_version": SCHEMA_VERSION, "entries": [e.to_dict() for e in self.items()]}

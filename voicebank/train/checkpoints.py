@@ -2,8 +2,9 @@
 
 Checkpoints are ``checkpoint_<step>.pth`` with a small ``checkpoint_<step>.json`` beside
 it (written first: a checkpoint counts only when both are there). Every file goes through
-:func:`write_atomic`: written to a hidden temporary name, flushed to disk, renamed into
-place, so a reader (or a resumed run) sees the old file or the new one, never half of one.
+:func:`write_atomic` (a thin caller of :mod:`voicebank.durable`): written to a hidden
+temporary name, flushed to disk, renamed into place, so a reader (or a resumed run) sees
+the old file or the new one, never half of one; a failure becomes a :class:`CheckpointError`.
 ``train_log.jsonl`` is appended line by line and cut back on resume.
 
 Imports torch only inside :func:`checkpoint_bytes`.
@@ -18,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import VoicebankError, CheckpointError
+from ..durable import atomic_output, atomic_write_json, move
+from ..errors import CheckpointError, StorageError
 
 LOG_FILE = "train_log.jsonl"
 
@@ -39,7 +41,7 @@ def newest_checkpoint(run_dir: Path) -> Path | None:
     # (left by hand) would be picked too, so set those aside.
     for p in run_dir.glob("checkpoint_*.pth"):
         if not sidecar(p).is_file():
-            p.rename(p.with_name(f"incomplete-{p.name}.bak"))
+            move(p, p.with_name(f"incomplete-{p.name}.bak"))
     return found[-1][1] if found else None
 
 
@@ -86,39 +88,28 @@ def checkpoint_bytes(trainer: Any, existing: list[tuple[int, Path]]) -> int:
 
 
 def write_atomic(path: Path, write: Callable[[Path], None], on_error: Callable[[BaseException, Path], CheckpointError]) -> None:
-    """``write(tmp)`` then fsync and rename to ``path``; the temporary file never outlives a failure."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """``write(tmp)`` then fsync and rename to ``path``; the temporary file never outlives a failure.
+
+    ``on_error`` turns the failure (the operating system's own error, e.g. "No space left on
+    device") into the caller's :class:`CheckpointError`, which says what is safe and what to do.
+    """
     try:
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
+        with atomic_output(path) as tmp:
+            write(tmp)
     except (OSError, RuntimeError) as exc:  # torch.save reports a full disk as RuntimeError
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise on_error(exc, path) from exc
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+        raise on_error(_cause(exc), path) from exc
 
 
 def write_atomic_json(path: Path, data: Any, on_error: Callable[[BaseException, Path], CheckpointError]) -> None:
-    blob = (json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-    write_atomic(path, lambda tmp: tmp.write_bytes(blob), on_error)
+    try:
+        atomic_write_json(path, data)
+    except OSError as exc:
+        raise on_error(_cause(exc), path) from exc
 
 
-def fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+def _cause(exc: BaseException) -> BaseException:
+    """The operating system's error behind durable's StorageError (its text names the real failure)."""
+    return exc.__cause__ if isinstance(exc, StorageError) and exc.__cause__ is not None else exc
 
 
 def append_log(path: Path, row: dict[str, Any]) -> None:
@@ -154,4 +145,10 @@ def read_train_log(voice_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     path = Path(voice_dir) / LOG_FILE
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:  # a line torn by a killed run (resume cuts it off); the rest still reads
+            continue
+    return rows

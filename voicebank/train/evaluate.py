@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from ..audio import PathLike, read_audio, to_mono
+from ..durable import atomic_output, atomic_write_json, atomic_write_text
 from ..errors import AudioFormatError, EngineError
 from .dataset import DatasetError, DatasetInfo, Utterance, load_dataset
 
@@ -485,8 +486,6 @@ def write_outputs(
     out: Path, result: dict[str, Any], reals: list[_Real], runs: list[_VoiceRun], folder: Path | None
 ) -> None:
     """``eval.json``, ``eval.html`` and the audio they play, in ``out``."""
-    import soundfile as sf
-
     from .report import render_html
 
     audio = out / AUDIO_DIR
@@ -494,13 +493,13 @@ def write_outputs(
     roles = ["voice", "baseline"]
     for r in reals:
         rel = f"{AUDIO_DIR}/{r.utt.id}.real.wav"
-        sf.write(str(out / rel), np.clip(r.samples, -1, 1), r.rate, subtype="PCM_16")
+        _write_wav(out / rel, r.samples, r.rate)
         _row(result["real"]["utterances"], r.utt.id)["audio"] = rel
     for role, run in zip(roles, runs):
         rows = result["utterances"] if role == "voice" else result["baseline"]["utterances"]
         for uid, (x, rate) in run.audio.items():
             rel = f"{AUDIO_DIR}/{uid}.{role}.wav"
-            sf.write(str(out / rel), np.clip(x, -1, 1), rate, subtype="PCM_16")
+            _write_wav(out / rel, x, rate)
             _row(rows, uid)["audio"] = rel
     log_path = folder / TRAIN_LOG if folder is not None else None
     points, bad = read_train_log(log_path) if log_path is not None and log_path.is_file() else ([], 0)
@@ -509,15 +508,16 @@ def write_outputs(
         "points": len(points),
         "unreadable_lines": bad,
     }
-    _write_atomic(out / EVAL_JSON, json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    _write_atomic(out / EVAL_HTML, render_html(result, points, looked_for=log_path))
+    atomic_write_json(out / EVAL_JSON, result, indent=1)
+    atomic_write_text(out / EVAL_HTML, render_html(result, points, looked_for=log_path))
 
 
 def _row(rows: list[dict[str, Any]], uid: str) -> dict[str, Any]:
     return next(r for r in rows if r["id"] == uid)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def _write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
+    import soundfile as sf
+
+    with atomic_output(path) as tmp:
+        sf.write(str(tmp), np.clip(samples, -1, 1), rate, subtype="PCM_16")

@@ -27,7 +27,6 @@ settings, measurements) at the end. The synthesized clips are a cache in ``BASE/
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -38,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError, VoicebankError, BaseBuildError
+from ..durable import read_json_dict
+from ..errors import BaseBuildError, CorruptFileError, UsageError, VoicebankError
 from .checkpoints import CheckpointError, write_atomic, write_atomic_json
 
 STAGES = ("synth", "posterior", "discriminator", "done")
@@ -72,6 +72,26 @@ class BuildSettings:
         d = asdict(self)
         d["length_scales"] = list(self.length_scales)
         return d
+
+    def check(self, prompts_available: int) -> None:
+        """Refuse settings a build cannot run with, naming the option to change."""
+        held_out = 4  # measure() scores at least four clips the build never trains on
+        if not held_out + 1 <= self.sentences <= prompts_available:
+            raise UsageError(
+                f"--sentences must be between {held_out + 1} and {prompts_available} (the prompts there are to "
+                f"synthesize; {held_out} are held out to score the build), not {self.sentences}."
+            )
+        for name in ("posterior_steps", "discriminator_steps"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"--{name.replace('_', '-')} cannot be negative ({getattr(self, name)}).")
+        for name in ("batch_size", "crop_frames", "segment_frames", "checkpoint_every", "threads"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"The build setting {name} must be at least 1, not {getattr(self, name)}.")
+        if self.discriminator_width < 0:
+            raise UsageError(f"--discriminator-width cannot be negative ({self.discriminator_width}); 0 means full width.")
+        low, high = self.length_scales
+        if not 0 < low <= high:
+            raise UsageError(f"The speaking rates (length_scales) must be positive and in order, not {self.length_scales}.")
 
 
 @dataclass
@@ -283,7 +303,7 @@ def _set_trainable(model: Any, stage: str) -> list[Any]:
     elif stage == "discriminator":
         params = list(model.disc.parameters())
     else:
-        raise ValueError(stage)
+        raise BaseBuildError(f"Unknown build stage {stage!r}; delete the build's work folder to start over.")
     for p in params:
         p.requires_grad_(True)
     return params
@@ -310,8 +330,11 @@ class BaseBuilder:
 
         from voicebank.engines.registry import stock_voice
 
+        from voicebank.bank.prompts import load_script
+
         s = self.settings
-        torch.set_num_threads(max(1, s.threads))
+        s.check(len(load_script()))
+        torch.set_num_threads(s.threads)
         self.work.mkdir(parents=True, exist_ok=True)
         self._check_settings()
         voice = stock_voice()
@@ -352,7 +375,7 @@ class BaseBuilder:
         path = self.work / "settings.json"
         mine = self.settings.to_dict()
         if path.is_file():
-            theirs = json.loads(path.read_text(encoding="utf-8"))
+            theirs = read_json_dict(path, what="build settings record")
             differ = sorted(k for k in set(mine) | set(theirs) if k not in ("threads", "checkpoint_every")
                             and mine.get(k) != theirs.get(k))
             if differ:
@@ -371,9 +394,11 @@ class BaseBuilder:
         torch.manual_seed(self.settings.seed)  # the fresh parts start from the same weights every build
         model, config, counts = import_voice(voice.model, voice.config, self.settings.discriminator_width)
         check_file = self.work / "import_check.json"
-        if check_file.is_file():
-            check = json.loads(check_file.read_text(encoding="utf-8"))
-        else:
+        try:
+            check = read_json_dict(check_file, what="import check")
+        except CorruptFileError:
+            check = {}  # a cache of the check below: a damaged one is simply checked again
+        if not {"snr_db_min", "same_length"} <= set(check):
             self._emit("stage", "import", message="Checking the import against ONNX Runtime")
             check = {**counts, **check_import(model, voice.model, IMPORT_CHECK_TEXTS).to_dict()}
             write_atomic_json(check_file, check, _disk_error)
@@ -387,9 +412,12 @@ class BaseBuilder:
         if not self.state_path.is_file():
             return None
         try:
-            return torch.load(self.state_path, map_location="cpu", weights_only=False)
+            state = torch.load(self.state_path, map_location="cpu", weights_only=False)
         except Exception as exc:
             raise BaseBuildError(f"The build state {self.state_path} is unreadable ({exc}); delete it to start over.") from exc
+        if not isinstance(state, dict) or state.get("stage") not in ("posterior", "discriminator"):
+            raise BaseBuildError(f"The build state {self.state_path} is not one this build wrote; delete it to start over.")
+        return state
 
     def _save_state(self, model: Any, stage: str, step: int, opt: Any, rng: np.random.Generator) -> None:
         import torch

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from ..audio import PathLike
+from ..durable import atomic_output, atomic_write, atomic_write_json, read_json_dict
 from ..errors import UsageError
 from .base_models import BaseModel, find_base
 from .dataset import DatasetError, Utterance, load_dataset
@@ -254,7 +255,7 @@ def finetune(
     if out is None:
         raise UsageError("Give the folder to write the voice to (--out).")
     voice_dir = Path(out).expanduser()
-    state = _read_json(voice_dir / RUN_STATE) if resume else {}
+    state = read_json_dict(voice_dir / RUN_STATE, what="XTTS run record") if resume else {}
     xr = XttsRecipe.from_dict(state["recipe"]) if recipe is None and state.get("recipe") else XttsRecipe.coerce(recipe)
     if base is None and state.get("base") and Path(state["base"]).is_dir():
         base = state["base"]
@@ -420,7 +421,6 @@ def export_voice(
     import soundfile as sf
     import torch
 
-    from ..engines.registry import write_atomic
     from ..engines.xtts import XttsEngine, write_voice
 
     root = Path(voice_dir)
@@ -429,12 +429,10 @@ def export_voice(
     weights = {k[len("xtts."):]: v for k, v in state.items() if k.startswith("xtts.")}
     if not weights:
         raise UsageError(f"{checkpoint} holds no XTTS weights; it is not a checkpoint of this trainer.")
-    tmp = root / ".model.pth.tmp"
-    torch.save({"model": weights}, str(tmp))
-    os.replace(tmp, root / "model.pth")
+    with atomic_output(root / "model.pth") as tmp:
+        torch.save({"model": weights}, str(tmp))
     for key, name in (("config", "config.json"), ("vocab", "vocab.json")):
-        data = base.file(key).read_bytes()
-        write_atomic(root / name, data)
+        atomic_write(root / name, base.file(key).read_bytes())
     durations = {s["audio_file"]: float(sf.info(s["audio_file"]).duration) for s in samples.train}
     from ..engines.xtts import select_references
 
@@ -474,19 +472,9 @@ def _prepare_out(out: Path, resume: bool) -> Path | None:
 
 
 def _write_run_state(voice_dir: Path, recipe: XttsRecipe, base: BaseModel, dataset_dir: PathLike) -> None:
-    from ..engines.registry import write_atomic
-
     state = {"schema_version": 1, "recipe": recipe.to_dict(), "base": str(base.path),
              "dataset": str(Path(dataset_dir).expanduser().resolve())}
-    write_atomic(voice_dir / RUN_STATE, (json.dumps(state, indent=1) + "\n").encode())
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    atomic_write_json(voice_dir / RUN_STATE, state, indent=1)
 
 
 def _dataset_summary(samples: XttsSamples) -> str:
