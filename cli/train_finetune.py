@@ -61,6 +61,10 @@ def finetune(
         )
         raise
     printer.close()
+    _print_result(result, dataset, out)
+
+
+def _print_result(result: Any, dataset: Optional[Path], out: Path) -> None:
     if hasattr(result, "best_step"):
         typer.echo(
             f"Voice       {result.voice_dir} (best held-out loss {result.best_loss_eval:.3f} at step "

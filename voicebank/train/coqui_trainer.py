@@ -1,10 +1,11 @@
 """Coqui's ``Trainer`` adapted to voicebank: atomic checkpoints, fixed-seed evaluation, quiet logs.
 
-Only :mod:`.finetune` uses this. The subclass keeps Coqui's epoch loop, optimizers, LR
-schedulers and resume (``continue_path``) and replaces what voicebank does differently:
+Only the VITS run (:mod:`.finetune`, :mod:`.run_setup`) uses this. The subclass keeps Coqui's
+epoch loop, optimizers, LR schedulers and resume (``continue_path``) and replaces what
+voicebank does differently:
 
 * Coqui's own checkpoint / best-model saving (non-atomic, full-size best copies) is off;
-  the run object writes checkpoints itself (:class:`.finetune._Run`).
+  the run writes checkpoints and the best model itself (:mod:`.run_files`).
 * After every optimizer step the run object is called (log, evaluation, checkpoint,
   early stopping); it stops the loop by raising.
 * Evaluation runs on the held-out set with a fixed random seed (segments, noise), so two
@@ -24,6 +25,8 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from ..errors import TrainingError
+
 
 def trainer_class() -> type:
     """Coqui's Trainer, with voicebank's checkpointing, evaluation and device choice."""
@@ -41,12 +44,10 @@ def trainer_class() -> type:
             if self._vb_run.device == "cpu":
                 return False, 0
             if num_gpus > 1:
-                from .finetune import TrainingError
-
                 raise TrainingError("Several GPUs are visible; choose one with CUDA_VISIBLE_DEVICES=N.")
             return use_cuda, num_gpus
 
-        # Coqui's own saving is replaced by _Run._checkpoint / _write_best (atomic, space-checked).
+        # Coqui's own saving is replaced by RunFiles.write_checkpoint / write_best (atomic, space-checked).
         def save_checkpoint(self) -> None:
             return None
 
