@@ -25,44 +25,13 @@ def _options(speed: float):  # type: ignore[no-untyped-def]
     return SynthesisOptions(length_scale=None if speed == 1.0 else 1.0 / speed)
 
 
-def write_wav(chunks, out: Path) -> float:  # type: ignore[no-untyped-def]
-    """Stream chunks into a 16-bit WAV (constant memory), renamed into place at the end.
-
-    Returns the duration written; nothing is left behind when there was nothing to say.
-    """
-    import os
-
-    import soundfile as sf
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    fh = None
-    frames = 0
-    rate = 22050
-    try:
-        for c in chunks:
-            if fh is None:
-                rate = c.sample_rate
-                fh = sf.SoundFile(tmp, "w", samplerate=rate, channels=1, subtype="PCM_16", format="WAV")
-            fh.write(c.as_float32())
-            frames += c.frames
-        if fh is not None:
-            fh.close()
-            fh = None
-            if frames:
-                os.replace(tmp, out)
-    finally:
-        if fh is not None:
-            fh.close()
-        tmp.unlink(missing_ok=True)
-    return frames / rate
-
-
 def speak(
     text: Optional[str] = typer.Argument(
         None, help="What to say ('-' reads standard input). Leave out for the interactive type-to-speak prompt."
     ),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write a WAV file instead of playing."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Write a file instead of playing: .wav, .flac, .mp3, .opus, .m4a or .pcm (raw 16-bit)."
+    ),
     voice: Optional[str] = typer.Option(
         None, "--voice", "-v", help="A voice folder, an .onnx file, a voice name, or 'joe' (the stock voice)."
     ),
@@ -77,13 +46,17 @@ def speak(
 
       voicebank speak "Hello, my name is Sam and this is my voice."
 
-      voicebank speak "See you at 3:30 pm on March 3rd." --out note.wav
+      voicebank speak "See you at 3:30 pm on March 3rd." --out note.mp3
 
       voicebank speak            (interactive: type, Enter speaks, Esc stops, Up recalls, F1-F12 saved phrases)
     """
     from voicebank.phrases import PhraseBook, phrase_chunks
 
     dev = int(device) if device is not None and device.isdigit() else device
+    if out is not None:  # an unknown extension is refused before the voice loads
+        from voicebank.encode import audio_format
+
+        audio_format(out)
     engine = _engine(voice, threads)
     opts = _options(speed)
     if phrase is not None:
@@ -98,11 +71,13 @@ def speak(
             text = sys.stdin.read()
         chunks = engine.stream(text, opts)
     if out is not None:
-        seconds = write_wav(chunks, out)
+        from voicebank.encode import write_audio
+
+        seconds = write_audio(chunks, out)
         if seconds == 0:
             typer.echo("Nothing to say: the text holds no words, so no file was written.")
         else:
-            typer.echo(f"Wrote {out} ({seconds:.1f} s of speech).")
+            typer.echo(f"Wrote {out} ({seconds:.2f} s of speech).")
         return
     from voicebank.player import play_blocking
 

@@ -67,6 +67,10 @@ class AudioDeviceError(VoicebankError):
     """No usable microphone or speaker, or the sound system refused to open a stream."""
 
 
+class EncoderError(VoicebankError):
+    """Audio cannot be encoded: an unknown format, or the encoder (ffmpeg) is missing or failed."""
+
+
 class EngineError(VoicebankError):
     """A voice cannot be loaded or cannot speak the given text."""
 
