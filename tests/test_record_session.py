@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 
 from voicebank.bank.prompts import load_messages, load_script
-from voicebank.bank.store import Bank
-from voicebank.errors import UsageError
+from voicebank.bank.store import LOST_DIR, Bank
+from voicebank.errors import AudioDeviceError, CorruptFileError, UsageError
 from voicebank.record import spool
 from voicebank.record.session import SOURCE_RECOVERED, RecordingSession, message_prompts
 
@@ -207,6 +207,24 @@ def test_spool_of_a_take_already_saved_is_only_cleaned(bank: Bank, clip) -> None
     assert s.recover_spools() == []
     assert [t.id for t in bank.takes.values()] == [saved.take.id]
     assert spool.list_spools(folder) == []
+
+
+def test_damaged_spool_note_goes_to_lost_and_found_the_rest_is_recovered(bank: Bank, clip) -> None:
+    folder = spool.spool_dir(bank.root)
+    prompt = load_script("en-core")[3]
+    _spool_take(folder, clip, capture_id="cap-3", prompt_id=prompt.id, text=prompt.text, sync=True)
+    _spool_take(folder, clip, capture_id="cap-4", prompt_id=prompt.id, text=prompt.text, sync=True)
+    note = folder / "cap-3.json"
+    note.write_bytes(note.read_bytes()[:20])  # a note torn by a disk fault
+    with pytest.raises(CorruptFileError, match="cap-3.json"):
+        spool.read_spool(note)
+    with pytest.raises(AudioDeviceError, match="2 channels"):
+        spool.SpoolWriter(folder, spool.SpoolInfo("cap-5", prompt.id, "", "script", clip[1], 1, "")).write(np.zeros((10, 2)))
+
+    recovered = _session(bank).recover_spools()
+    assert [r.take.source for r in recovered] == [f"{SOURCE_RECOVERED}:cap-4"]
+    kept = sorted(p.name for p in (bank.root / LOST_DIR).iterdir())
+    assert kept == ["spool-cap-3.json", "spool-cap-3.wav"]  # never deleted: a person can still look at the audio
 
 
 def test_messages_own_first_and_ids_that_collide(bank: Bank, clip) -> None:

@@ -11,6 +11,7 @@ import soundfile as sf
 
 from voicebank.audio import resample
 from voicebank.bank import vad
+from voicebank.errors import AudioFormatError, UsageError
 
 DATA = Path(__file__).parents[1].parent / "shared/data/ljspeech-sample"
 
@@ -192,6 +193,16 @@ def test_split_long_file_streams_from_disk(tmp_path) -> None:
     from_file = vad.split_long_file(path, max_len=12.0)
     in_memory = vad.split_long_recording(sf.read(str(path), dtype="float32")[0], sr, max_len=12.0)
     assert np.allclose(np.array(from_file), np.array(in_memory), atol=1e-6)
+
+
+def test_unusable_settings_are_clear_errors(clip) -> None:
+    x, sr = clip
+    with pytest.raises(UsageError, match="Raise the longest take allowed"):
+        vad.split_long_recording(x, sr, max_len=0.25)  # a QC limit set below the silence kept around a piece
+    with pytest.raises(UsageError, match="'auto', 'silero' or 'energy'"):
+        vad.SpeechDetector("webrtc")
+    with pytest.raises(AudioFormatError, match="sample rate"):
+        vad.SpeechDetector("energy").probabilities(x, 0)
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..audio import PathLike
 from ..errors import BankCorruptError, BankError, IntegrityError
-from ..durable import fsync_dir
+from ..durable import atomic_output, fsync_dir, move
 from .store import JOURNAL, LOST_DIR, MANIFEST, TAKES_DIR, Bank, sha256_file
 
 INDEX = "voicebank-export.json"
@@ -68,23 +68,14 @@ def export_bank(bank_path: PathLike, archive: PathLike) -> dict[str, Any]:
             "files": files,
         }
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.partial")
-        try:
-            with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-                data = json.dumps(index, indent=1).encode("utf-8")
-                ti = tarfile.TarInfo(INDEX)
-                ti.size = len(data)
-                ti.mtime = int(datetime.now(timezone.utc).timestamp())
-                tar.addfile(ti, io.BytesIO(data))
-                for f in files:
-                    tar.add(str(root / f["path"]), arcname=f["path"], recursive=False)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, out)
-            fsync_dir(out.parent)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with atomic_output(out) as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+            data = json.dumps(index, indent=1).encode("utf-8")
+            ti = tarfile.TarInfo(INDEX)
+            ti.size = len(data)
+            ti.mtime = int(datetime.now(timezone.utc).timestamp())
+            tar.addfile(ti, io.BytesIO(data))
+            for f in files:
+                tar.add(str(root / f["path"]), arcname=f["path"], recursive=False)
     return index
 
 
@@ -139,10 +130,11 @@ def import_bank(archive: PathLike, dest: PathLike) -> Bank:
             report = check.verify()
             if not report.ok:
                 raise IntegrityError(f"The imported bank does not verify: {report.to_dict()}")
+        for folder in [staging, *(d for d in staging.rglob("*") if d.is_dir())]:
+            fsync_dir(folder)  # every file's name, not only its bytes, must be on disk before the bank appears
         if target.exists():
             target.rmdir()
-        os.replace(staging, target)
-        fsync_dir(target.parent)
+        move(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

