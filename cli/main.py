@@ -9,6 +9,12 @@ import traceback
 import typer
 
 from . import bank as bank_cmd
+from . import bench as bench_cmd
+from . import lexicon as lexicon_cmd
+from . import prompts as prompts_cmd
+from . import record as record_cmd
+from . import speak as speak_cmd
+from . import train as train_cmd
 
 app = typer.Typer(
     name="voicebank",
@@ -22,23 +28,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(bank_cmd.app, name="bank")
-
-
-def _mount_optional() -> None:
-    """Mount command groups whose modules exist (each is a thin layer over the library)."""
-    from ._optional import optional_module
-
-    for name in ("prompts", "record", "lexicon", "speak", "train", "bench"):
-        mod = optional_module(__package__, name)
-        if mod is None:
-            continue
-        if hasattr(mod, "register"):
-            mod.register(app)
-        else:
-            app.add_typer(mod.app, name=name)
-
-
-_mount_optional()
+app.add_typer(prompts_cmd.app, name="prompts")
+record_cmd.register(app)
+app.add_typer(lexicon_cmd.app, name="lexicon")
+speak_cmd.register(app)
+train_cmd.register(app)
+app.add_typer(bench_cmd.app, name="bench")
 
 
 def main() -> None:

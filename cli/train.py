@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from ._optional import optional_module
+from . import train_base, train_eval, train_export, train_finetune, train_prepare
 
 app = typer.Typer(
     help=(
@@ -23,10 +23,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-for _name in ("train_prepare", "train_finetune", "train_eval", "train_export", "train_base"):
-    _mod = optional_module(__package__, _name)
-    if _mod is not None:
-        _mod.register(app)
+for _step in (train_prepare, train_finetune, train_eval, train_export, train_base):
+    _step.register(app)
 
 
 def register(root: typer.Typer) -> None:

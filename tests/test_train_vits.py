@@ -450,7 +450,6 @@ def test_from_scratch_recipe_refuses_a_base(tmp_path: Path, dataset: Path) -> No
 
 
 def test_xtts_recipe_is_handed_to_the_xtts_trainer(tmp_path: Path, dataset: Path) -> None:
-    pytest.importorskip("voicebank.train.xtts")
     from voicebank.train.base_models import BaseModelMissing
     from voicebank.train.finetune import finetune
 

@@ -9,7 +9,6 @@ the tests check the plumbing (types, rates, flags, shapes, files), not the voice
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -195,8 +194,6 @@ def test_finetune_without_base_fails_fast_before_torch(tmp_path: Path) -> None:
 
 
 def test_cli_finetune_without_base(tmp_path: Path) -> None:
-    if importlib.util.find_spec("voicebank.cli.train_finetune") is None:
-        pytest.skip("voicebank train finetune is not there yet")
     clips = _short_clips(3)
     data = _dataset(tmp_path / "data", clips[:2], clips[2:])
     home = tmp_path / "home"
@@ -442,8 +439,6 @@ def test_finetune_tiny_model_end_to_end(tmp_path: Path, torch_one_thread, monkey
 @pytest.mark.slow
 def test_cli_finetune_xtts_recipe_with_tiny_base(tmp_path: Path, torch_one_thread) -> None:
     """`voicebank train finetune` hands an XTTS recipe to voicebank.train.xtts and prints its events."""
-    if importlib.util.find_spec("voicebank.cli.train_finetune") is None:
-        pytest.skip("voicebank train finetune is not there yet")
     from tests.xtts_tiny import make_tiny_xtts
 
     base = make_tiny_xtts(tmp_path / "base", train=True, max_audio_tokens=120)

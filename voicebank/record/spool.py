@@ -17,7 +17,6 @@ not talk to the sound card (``capture``) or to the bank (``session``).
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import time
