@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voicebank.errors import EngineError
+from voicebank.errors import EngineError, UsageError
 from voicebank.train.dataset import DatasetError, load_dataset
 from voicebank.train.metrics import (
     cosine,
@@ -275,5 +275,5 @@ def test_repeats_pool_every_take_and_report_their_spread(dataset: Path, tmp_path
 
     same = evaluate_voice("real", dataset, synth=real_playback(dataset), baseline=None, limit=2, repeats=2)
     assert same["repeats"]["voice"]["sd"] == {"similarity": 0.0, "wer": 0.0}
-    with pytest.raises(ValueError, match="repeats"):
+    with pytest.raises(UsageError, match="--repeats"):
         evaluate_voice("joe", dataset, baseline=None, repeats=0)

@@ -48,7 +48,7 @@ import numpy as np
 
 from ..audio import PathLike, read_audio, to_mono
 from ..durable import atomic_output, atomic_write_json, atomic_write_text
-from ..errors import AudioFormatError, EngineError
+from ..errors import AudioFormatError, EngineError, UsageError
 from .dataset import DatasetError, DatasetInfo, Utterance, load_dataset
 
 SCHEMA_VERSION = 1
@@ -144,7 +144,7 @@ def iter_evaluate(
 ) -> Iterator[EvalEvent]:
     """:func:`evaluate_voice` as a generator of progress events."""
     if repeats < 1:
-        raise ValueError(f"repeats must be at least 1, not {repeats}")
+        raise UsageError(f"--repeats must be at least 1 (each text is spoken that many times), not {repeats}.")
     scorer = HeldOutScorer(dataset_dir, limit=limit)
     ds, reals = scorer.dataset, scorer.reals
     voice_label = str(voice_ref) if voice_ref is not None else "joe"

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..durable import read_json_dict
-from ..errors import BaseBuildError, CorruptFileError, UsageError, VoicebankError
+from ..errors import BaseBuildError, CorruptFileError, UsageError
 from .checkpoints import CheckpointError, write_atomic, write_atomic_json
 
 STAGES = ("synth", "posterior", "discriminator", "done")
