@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,7 @@ import soundfile as sf
 from voicebank.bank import journal
 from voicebank.bank.archive import export_bank, import_bank
 from voicebank.bank.store import JOURNAL, MANIFEST, Bank, storage_subtype
-from voicebank.errors import AudioFormatError, BankCorruptError, BankError, BankLockedError, IntegrityError
+from voicebank.errors import AudioFormatError, BankCorruptError, BankError, BankLockedError, DiskFullError, IntegrityError
 
 
 def _tone(seconds: float = 0.5, rate: int = 16000, amp: float = 0.3) -> np.ndarray:
@@ -70,15 +72,49 @@ def test_torn_journal_tail_is_cut_and_damaged_middle_is_refused(tmp_path: Path) 
         Bank.open(root)
 
 
+def test_journal_append_on_a_full_disk_leaves_no_torn_line(tmp_path: Path) -> None:
+    """A real full file system (64 KiB tmpfs): the failed append is cut back, later appends read clean."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a 64k tmpfs to fill for real ({done.stderr.strip() or done.returncode}); needs root")
+    try:
+        jpath = disk / JOURNAL
+        journal.append(jpath, {"seq": 1, "op": "meta", "key": "speaker", "value": "Ann"})
+        fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+        with pytest.raises(OSError):  # take every free block
+            while True:
+                os.write(fd, b"\0" * 4096)
+        os.close(fd)
+        entry = {"seq": 2, "op": "meta", "key": "notes", "value": "x" * 6000}  # longer than the room left
+        with pytest.raises(DiskFullError, match="everything recorded before is safe") as info:
+            journal.append(jpath, entry)
+        assert info.value.errno == errno.ENOSPC
+        after = journal.read(jpath)
+        assert [e["seq"] for e in after.entries] == [1] and not after.torn_tail
+        (disk / "filler").unlink()
+        journal.append(jpath, entry)
+        assert [e["seq"] for e in journal.read(jpath).entries] == [1, 2]
+    finally:
+        if subprocess.run(["umount", str(disk)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
 def test_corrupt_manifest_and_locks(tmp_path: Path) -> None:
     root = tmp_path / "b"
     bank = Bank.create(root)
     with pytest.raises(BankLockedError):
         Bank.open(root)
     bank.close()
+    snapshot = json.loads((root / MANIFEST).read_text())
     (root / MANIFEST).write_text('{"format": "voicebank-bank", "schema_ver')
     with pytest.raises(BankCorruptError, match="untouched"):
         Bank.open(root)
+    snapshot["takes"] = [{"id": "s0001.t01", "frames": 10}]  # valid JSON, a take record missing its fields
+    (root / MANIFEST).write_text(json.dumps(snapshot))
+    with pytest.raises(BankCorruptError, match="edited by hand.*untouched"):
+        Bank.open(root, writable=False)
     with pytest.raises(BankError, match="no bank"):
         Bank.open(tmp_path / "nope")
 

@@ -8,6 +8,8 @@ end is not a crash artefact and is reported as corruption instead of being skipp
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import zlib
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import BankCorruptError
+from ..errors import BankCorruptError, DiskFullError, StorageError
 from ..durable import write_all
 
 
@@ -80,11 +82,34 @@ def truncate(path: Path, size: int) -> None:
 
 
 def append(path: Path, entry: dict[str, Any]) -> None:
-    """Append one entry and fsync; a kill mid-way leaves a torn line that ``read`` detects."""
+    """Append one entry and fsync; a kill mid-way leaves a torn line that ``read`` detects.
+
+    A write that fails (a full disk) is cut back off at once: the process goes on, and a
+    torn line followed by good ones would read as damage in the middle.
+    """
     line = encode(entry)
     fd = os.open(str(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        write_all(fd, line, phase="journal_append")
-        os.fsync(fd)
+        size = os.fstat(fd).st_size
+        try:
+            write_all(fd, line, phase="journal_append")
+            os.fsync(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+                os.fsync(fd)
+            raise _storage_error(exc, path) from exc
     finally:
         os.close(fd)
+
+
+def _storage_error(exc: OSError, path: Path) -> StorageError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        err: StorageError = DiskFullError(
+            f"The disk is full: the bank could not record the change in {path}. "
+            "Free some space and try again; everything recorded before is safe."
+        )
+    else:
+        err = StorageError(f"Cannot write the bank's journal {path}: {exc.strerror or exc}.")
+    err.errno = exc.errno
+    return err

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from ..audio import PathLike
 from ..durable import atomic_write, fsync_dir
-from ..errors import BankError, BankLockedError
+from ..errors import BankCorruptError, BankError, BankLockedError
 from . import journal
 from .layout import COMPACT_AFTER, FORMAT_NAME, JOURNAL, LOCK, MANIFEST, SCHEMA_VERSION, TAKES_DIR, utc_now
 from .records import PromptRecord, TakeRecord
@@ -86,6 +86,22 @@ class BankOpening(BankRecovery):
             os.close(self._lock_fd)  # closing releases the flock
             self._lock_fd = None
 
+    def _replay(self, entries: list[dict[str, Any]]) -> None:
+        """The manifest's snapshot, then every journal entry made after it."""
+        for p in self.meta.get("prompts", []):
+            rec = PromptRecord.from_dict(p)
+            self.prompts[rec.id] = rec
+        for t in self.meta.get("takes", []):
+            take = TakeRecord.from_dict(t)
+            self.takes[take.id] = take
+        self.chosen = dict(self.meta.get("chosen", {}))
+        self.flags = dict(self.meta.get("flags", {}))
+        for entry in entries:
+            if int(entry.get("seq", 0)) <= int(self.meta.get("seq", 0)):
+                continue  # already folded into the manifest snapshot
+            self._apply(entry)
+            self.seq = int(entry["seq"])
+
     def _acquire_lock(self) -> None:
         fd = os.open(str(self.root / LOCK), os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -99,21 +115,15 @@ class BankOpening(BankRecovery):
         self._lock_fd = fd
 
     def _load(self) -> None:
-        for p in self.meta.get("prompts", []):
-            rec = PromptRecord.from_dict(p)
-            self.prompts[rec.id] = rec
-        for t in self.meta.get("takes", []):
-            take = TakeRecord.from_dict(t)
-            self.takes[take.id] = take
-        self.chosen = dict(self.meta.get("chosen", {}))
-        self.flags = dict(self.meta.get("flags", {}))
         jpath = self.root / JOURNAL
         jr = journal.read(jpath)
-        for entry in jr.entries:
-            if int(entry.get("seq", 0)) <= int(self.meta.get("seq", 0)):
-                continue  # already folded into the manifest snapshot
-            self._apply(entry)
-            self.seq = int(entry["seq"])
+        try:
+            self._replay(jr.entries)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # valid JSON, records that do not fit
+            raise BankCorruptError(
+                f"The records of the bank {self.root} do not fit together ({type(exc).__name__}: {exc}); was "
+                f"{MANIFEST} edited by hand? The takes are untouched; restore the bank from an export or ask for help."
+            ) from exc
         self._journal_entries = len(jr.entries)
         if self.writable:
             if jr.torn_tail:
