@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError, RecipeError
+from ..errors import RecipeError
 
 SCHEMA_VERSION = 1
 MODELS = ("vits", "xtts")
@@ -80,7 +81,7 @@ class TrainingSettings:
     # recording by the step's own alignment, through the flow in reverse) and is scored
     # against the recording, relative to the usual mel loss (1.0: the same weight). Only the
     # decoder learns from it; it costs a second decoder pass per step (~25 % on a CPU). On a
-    # 3-minute bank from the offline base it raised WER (see recipes/vits-offline.toml).
+    # 3-minute bank from the offline base it raised WER (docs/offline-voice.md).
     prior_decoder_weight: float = 0.0
 
     def __post_init__(self) -> None:
@@ -332,24 +333,29 @@ class Recipe:
                 "[training], [early_stopping], [inference], [audio], [vits]."
             )
         recipe = cls(**top, **parts, source=source)
-        if recipe.from_scratch and (recipe.vits is None or recipe.audio is None):
-            raise RecipeError(f"A from-scratch recipe (base = \"none\"){where} needs [audio] and [vits] sections.")
-        if recipe.from_scratch and recipe.inference.strength < 1:
-            raise RecipeError(
-                f"inference.strength{where} takes a voice part of the way back to its base, and a from-scratch "
-                "recipe has none; remove it."
-            )
-        if not recipe.from_scratch and (recipe.vits is not None or recipe.audio is not None):
-            raise RecipeError(
-                f"A fine-tuning recipe{where} takes its architecture and audio settings from the base model; "
-                "remove [vits] and [audio] (or set base = \"none\" to train from scratch)."
-            )
-        if recipe.vits is not None and recipe.audio is not None and recipe.vits.hop_length != recipe.audio.hop_length:
-            raise RecipeError(
-                f"The product of vits.upsample_rates_decoder ({recipe.vits.hop_length}) must equal "
-                f"audio.hop_length ({recipe.audio.hop_length}){where}."
-            )
+        _check_combination(recipe, where)
         return recipe
+
+
+def _check_combination(recipe: Recipe, where: str) -> None:
+    """Refuse sections that do not go together (each is valid alone)."""
+    if recipe.from_scratch and (recipe.vits is None or recipe.audio is None):
+        raise RecipeError(f"A from-scratch recipe (base = \"none\"){where} needs [audio] and [vits] sections.")
+    if recipe.from_scratch and recipe.inference.strength < 1:
+        raise RecipeError(
+            f"inference.strength{where} takes a voice part of the way back to its base, and a from-scratch "
+            "recipe has none; remove it."
+        )
+    if not recipe.from_scratch and (recipe.vits is not None or recipe.audio is not None):
+        raise RecipeError(
+            f"A fine-tuning recipe{where} takes its architecture and audio settings from the base model; "
+            "remove [vits] and [audio] (or set base = \"none\" to train from scratch)."
+        )
+    if recipe.vits is not None and recipe.audio is not None and recipe.vits.hop_length != recipe.audio.hop_length:
+        raise RecipeError(
+            f"The product of vits.upsample_rates_decoder ({recipe.vits.hop_length}) must equal "
+            f"audio.hop_length ({recipe.audio.hop_length}){where}."
+        )
 
 
 def available_recipes() -> list[str]:
@@ -385,13 +391,6 @@ def _package_root() -> Any:
 
 
 def _parse_toml(raw: bytes, where: str) -> dict[str, Any]:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ModuleNotFoundError as exc:
-            raise RecipeError("Reading recipes on Python 3.10 needs the 'tomli' package: pip install tomli") from exc
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
