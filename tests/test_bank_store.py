@@ -5,13 +5,13 @@ from __future__ import annotations
 import errno
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.helpers.tmpfs import small_tmpfs
 from voicebank.bank import journal
 from voicebank.bank.archive import export_bank, import_bank
 from voicebank.bank.store import JOURNAL, MANIFEST, Bank, storage_subtype
@@ -74,12 +74,7 @@ def test_torn_journal_tail_is_cut_and_damaged_middle_is_refused(tmp_path: Path) 
 
 def test_journal_append_on_a_full_disk_leaves_no_torn_line(tmp_path: Path) -> None:
     """A real full file system (64 KiB tmpfs): the failed append is cut back, later appends read clean."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a 64k tmpfs to fill for real ({done.stderr.strip() or done.returncode}); needs root")
-    try:
+    with small_tmpfs(tmp_path / "disk", "64k") as disk:
         jpath = disk / JOURNAL
         journal.append(jpath, {"seq": 1, "op": "meta", "key": "speaker", "value": "Ann"})
         fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
@@ -96,9 +91,6 @@ def test_journal_append_on_a_full_disk_leaves_no_torn_line(tmp_path: Path) -> No
         (disk / "filler").unlink()
         journal.append(jpath, entry)
         assert [e["seq"] for e in journal.read(jpath).entries] == [1, 2]
-    finally:
-        if subprocess.run(["umount", str(disk)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
 def test_corrupt_manifest_and_locks(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from typing import Iterator
 
 import pytest
 
+from tests.helpers.tmpfs import small_tmpfs
 from voicebank.durable import (
     PHASES,
     atomic_output,
@@ -149,16 +150,8 @@ def test_atomic_output_on_an_exception_leaves_the_old_file_and_no_temp(tmp_path:
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 64 KiB file system (tmpfs; mounting needs root), unmounted afterwards."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a 64k tmpfs to fill for real ({done.stderr.strip() or done.returncode}); needs root")
-    try:
+    with small_tmpfs(tmp_path / "disk", "64k") as mount:
         yield mount
-    finally:
-        if subprocess.run(["umount", str(mount)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 def test_full_disk_is_a_disk_full_error_and_the_old_file_survives(tiny_disk: Path) -> None:
