@@ -27,7 +27,8 @@ def list_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
 ) -> None:
     """Show each base model: found where, or which files are missing where, and its licence."""
-    from voicebank.train.base_models import BaseModelMissing, list_bases
+    from voicebank.errors import BaseModelMissing
+    from voicebank.voice.bases import list_bases
     from voicebank.train.offline_base import LICENCE_NOTE, default_base_dir
     from voicebank.train.vits import offline_base
 
@@ -68,7 +69,8 @@ def download_cmd(
     ),
 ) -> None:
     """Download a base model with Coqui's downloader, after showing its licence."""
-    from voicebank.train.base_models import download_base, licence_notice, locate_base, spec_for
+    from voicebank.train.base_models import download_base
+    from voicebank.voice.bases import licence_notice, locate_base, spec_for
 
     spec = spec_for(name)
     report = locate_base(spec.name, None, "train")
@@ -155,8 +157,9 @@ def clone_cmd(
     non-commercial use only, and so is the voice.
     """
     from voicebank.engines.xtts import XttsEngine
-    from voicebank.engines.xtts_voice import LICENCE, make_voice_from_bank
-    from voicebank.train.base_models import find_base
+    from voicebank.engines.xtts_voice import make_voice_from_bank
+    from voicebank.voice.xtts_card import LICENCE
+    from voicebank.voice.bases import find_base
 
     base_model = find_base("xtts_v2", base, purpose="speak")  # before anything is written
     folder = make_voice_from_bank(bank, out, n_refs=refs, base=base_model.path, language=language)

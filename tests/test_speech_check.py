@@ -34,7 +34,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_stock_voice_is_scored_as_another_speaker_who_speaks_clearly(dataset: Path) -> None:
     import torch
 
-    from voicebank.engines.registry import stock_voice
+    from voicebank.voice.registry import stock_voice
     from voicebank.train.speech_check import SpeechCheck
 
     stock = stock_voice()

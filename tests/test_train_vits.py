@@ -235,7 +235,7 @@ def test_coqui_tokenizer_emits_piper_ids() -> None:
 
 
 def test_transcripts_espeak_would_misread_are_named() -> None:
-    from voicebank.train.vits import transcript_problem
+    from voicebank.voice.transcripts import transcript_problem
 
     assert transcript_problem("Printing, in the only sense; résumé café (2024)!", "en-us") is None
     problem = transcript_problem("I ❤ you 😀", "en-us")
@@ -430,7 +430,7 @@ def test_unreadable_transcripts_are_listed_before_training(tmp_path: Path) -> No
 
 
 def test_missing_base_model_is_an_offline_error_saying_what_to_get(tmp_path: Path, dataset: Path) -> None:
-    from voicebank.train.base_models import BaseModelMissing
+    from voicebank.errors import BaseModelMissing
     from voicebank.train.finetune import finetune
 
     missing = tmp_path / "no-such-base"
@@ -450,7 +450,7 @@ def test_from_scratch_recipe_refuses_a_base(tmp_path: Path, dataset: Path) -> No
 
 
 def test_xtts_recipe_is_handed_to_the_xtts_trainer(tmp_path: Path, dataset: Path) -> None:
-    from voicebank.train.base_models import BaseModelMissing
+    from voicebank.errors import BaseModelMissing
     from voicebank.train.finetune import finetune
 
     with pytest.raises(BaseModelMissing, match="XTTS"):
@@ -655,11 +655,12 @@ def test_export_of_a_folder_that_is_no_voice_says_so(tmp_path: Path) -> None:
 
 def test_a_trained_voice_is_a_valid_base(trained: dict[str, Any]) -> None:
     from voicebank.train import vits
+    from voicebank.train.vits_weights import _base_symbol_ids
 
     base = vits.resolve_base(trained["voice"])
     assert base.checkpoint == trained["voice"] / "model.pth" and base.config == trained["voice"] / "config.json"
     assert vits.resolve_base(trained["voice"] / "model.pth") == base
-    assert vits._base_symbol_ids(vits.base_config(base)) == {s: i for i, s in enumerate(vits.piper_symbols())}
+    assert _base_symbol_ids(vits.base_config(base)) == {s: i for i, s in enumerate(vits.piper_symbols())}
 
 
 def _coqui_style_base(folder: Path) -> tuple[Path, dict[str, Any], list[str]]:

@@ -24,7 +24,8 @@ import soundfile as sf
 from tests.conftest import LJSPEECH
 from voicebank.audio import AudioChunk
 from voicebank.engines.base import SynthesisOptions
-from voicebank.train.base_models import BaseModelMissing, find_base, locate_base
+from voicebank.errors import BaseModelMissing
+from voicebank.voice.bases import find_base, locate_base
 from voicebank.train.recipes import RecipeError, load_recipe
 from voicebank.train.xtts import XttsRecipe, format_dataset
 
@@ -179,7 +180,7 @@ def test_finetune_without_base_fails_fast_before_torch(tmp_path: Path) -> None:
         "import sys, time\n"
         "t = time.time()\n"
         "from voicebank.train.xtts import finetune\n"
-        "from voicebank.train.base_models import BaseModelMissing\n"
+        "from voicebank.errors import BaseModelMissing\n"
         "try:\n"
         f"    finetune('xtts-v2', {str(data)!r}, None, {str(tmp_path / 'voice')!r})\n"
         "except BaseModelMissing as exc:\n"

@@ -22,21 +22,21 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Engine, SynthesisOptions
-from .registry import VoiceRef, resolve_voice
+from ..voice.registry import VoiceRef, resolve_voice, voice_folder
 from .typeahead import TypeAhead
 
 __all__ = ["Engine", "SynthesisOptions", "TypeAhead", "load_engine"]
 
 
 def load_engine(voice_ref: VoiceRef = None, **opts: Any) -> Engine:
-    """Load the engine for a voice reference (see :func:`.registry.resolve_voice`).
+    """Load the engine for a voice reference (see :func:`voicebank.voice.registry.resolve_voice`).
 
     Keyword options go to the engine: ``threads`` (ONNX Runtime intra-op threads, default 1),
     ``espeak`` (``"auto"``, ``"piper"`` or ``"system"``), ``streaming`` (default True).
     """
-    folder = _voice_folder(voice_ref)
+    folder = voice_folder(voice_ref)
     if folder is not None:
-        from .xtts_voice import is_xtts_voice  # cheap: no torch
+        from ..voice.xtts_card import is_xtts_voice  # cheap: no torch
 
         if is_xtts_voice(folder):
             from .xtts import XttsEngine
@@ -52,18 +52,3 @@ def load_engine(voice_ref: VoiceRef = None, **opts: Any) -> Engine:
 
     return PiperOnnxEngine(resolve_voice(voice_ref), **opts)
 
-
-def _voice_folder(voice_ref: VoiceRef) -> Any:
-    """The folder a reference names (a path, or a name in the local registry), if it is one."""
-    import os
-    from pathlib import Path
-
-    from ..config import voices_dir
-
-    if voice_ref is None:
-        return None
-    text = os.fspath(voice_ref)
-    for candidate in (Path(text).expanduser(), voices_dir() / text):
-        if candidate.is_dir():
-            return candidate
-    return None

@@ -21,10 +21,9 @@ and the engine runs the whole graph per sentence.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import tempfile
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,13 +32,14 @@ from typing import Any
 import numpy as np
 
 from ..config import cache_dir
-from ..errors import EngineError, MissingDependencyError
-from .registry import write_atomic
+from ..durable import atomic_write_json, fsync_file, move, read_json_dict
+from ..errors import CorruptFileError, EngineError, MissingDependencyError
 
 SCHEMA_VERSION = 1
 PART_NAMES = ("encoder", "flow", "decoder")
 _CONV_PRE = re.compile(r"(^|/)(dec|waveform_decoder|decoder)/conv_pre/Conv$")
 _CUT_LOCK = threading.Lock()
+_WORK_PREFIX = ".cutting-"
 
 
 @dataclass(frozen=True)
@@ -187,8 +187,9 @@ def ensure_parts(model_path: Path, digest: str, root: Path | None = None) -> Gra
 
 
 def _read_manifest(folder: Path, digest: str) -> GraphParts | None:
+    """The cached parts, or None when they are missing, stale or damaged (then they are cut again)."""
     try:
-        data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        data = read_json_dict(folder / "manifest.json", what="graph cache manifest")
         if data.get("schema_version") != SCHEMA_VERSION or data.get("source_sha256") != digest:
             return None
         files = {}
@@ -205,7 +206,7 @@ def _read_manifest(folder: Path, digest: str) -> GraphParts | None:
             verified_snr_db=float(data.get("verified_snr_db", 0.0)),
             files=files,
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, CorruptFileError, ValueError, KeyError, TypeError):
         return None
 
 
@@ -234,22 +235,9 @@ def _cut(model_path: Path, folder: Path, digest: str) -> GraphParts | None:
         "flow": ([cut.latent, cut.mask, *cut.flow_extra], [cut.decoder_input]),
         "decoder": ([cut.decoder_input, *cut.decoder_extra], [cut.output]),
     }
-    entries = {}
-    for part, (inputs, outputs) in specs.items():
-        target = folder / f"{part}.onnx"
-        fd, tmp = tempfile.mkstemp(prefix=f".{part}.", suffix=".onnx.tmp", dir=folder)
-        os.close(fd)
-        try:
-            onnx.utils.extract_model(str(model_path), tmp, inputs, outputs)
-            os.replace(tmp, target)
-        except Exception as exc:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            _mark_uncuttable(folder, f"{part}: {exc}")
-            return None
-        entries[part] = {"file": target.name, "size": target.stat().st_size}
+    entries = _extract_parts(model_path, folder, specs)
+    if entries is None:
+        return None
     files = {p: folder / e["file"] for p, e in entries.items()}
     snr = _verify(model_path, files, cut)
     if snr < 60.0:
@@ -264,25 +252,52 @@ def _cut(model_path: Path, folder: Path, digest: str) -> GraphParts | None:
         "parts": entries,
         "verified_snr_db": round(snr, 1),
     }
-    write_atomic(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
+    atomic_write_json(folder / "manifest.json", manifest)
     return GraphParts(folder=folder, cut=cut, source_sha256=digest, verified_snr_db=snr, files=files)
 
 
+def _extract_parts(model_path: Path, folder: Path, specs: dict[str, tuple[list[str], list[str]]]) -> dict[str, Any] | None:
+    """Cut each part into a work folder of this process, then move it into place (durably).
+
+    The manifest, written after, is what makes the parts count; a process killed before
+    leaves only its work folder, removed by the next cut.
+    """
+    import onnx.utils
+
+    work = folder / f"{_WORK_PREFIX}{os.getpid()}-{threading.get_ident()}"
+    work.mkdir(exist_ok=True)
+    entries = {}
+    try:
+        for part, (inputs, outputs) in specs.items():
+            target, tmp = folder / f"{part}.onnx", work / f"{part}.onnx"
+            try:
+                onnx.utils.extract_model(str(model_path), str(tmp), inputs, outputs)
+                fsync_file(tmp)
+                move(tmp, target)
+            except Exception as exc:  # onnx raises many types; the voice still speaks uncut
+                _mark_uncuttable(folder, f"{part}: {exc}")
+                return None
+            entries[part] = {"file": target.name, "size": target.stat().st_size}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return entries
+
+
 def _remove_stale_temporaries(folder: Path, older_than_s: float = 600.0) -> None:
-    """Temporary files left by a cut that was killed (a live cut's files are younger)."""
+    """Work folders left by a cut that was killed (a live cut's are younger)."""
     import time
 
-    for tmp in folder.glob(".*.tmp"):
+    for tmp in folder.glob(f"{_WORK_PREFIX}*"):
         try:
             if time.time() - tmp.stat().st_mtime > older_than_s:
-                tmp.unlink()
+                shutil.rmtree(tmp, ignore_errors=True)
         except OSError:
             pass
 
 
 def _mark_uncuttable(folder: Path, why: str) -> None:
     try:
-        write_atomic(folder / "uncuttable.json", json.dumps({"reason": why}).encode())
+        atomic_write_json(folder / "uncuttable.json", {"reason": why})
     except OSError:
         pass
 

@@ -36,9 +36,9 @@ import numpy as np
 
 from ..audio import AudioChunk, PathLike, read_audio, resample, to_mono
 from ..config import cache_dir
-from ..errors import EngineError, MissingDependencyError, UsageError
-from .base import EngineBase, SynthesisOptions, make_chunk
-from .xtts_voice import (
+from ..durable import atomic_write
+from ..errors import BaseModelMissing, EngineError, MissingDependencyError, UsageError
+from ..voice.xtts_card import (
     COND_CACHE,
     GPT_RATE,
     LICENCE,
@@ -47,12 +47,11 @@ from .xtts_voice import (
     VOICE_CARD,
     XttsSettings,
     XttsVoice,
-    read_json,
     is_xtts_voice,
-    make_voice_from_bank,
-    select_references,
-    write_voice,
+    model_config,
 )
+from .base import EngineBase, SynthesisOptions, make_chunk
+from .xtts_voice import make_voice_from_bank, select_references, write_voice
 
 CODES_PER_SECOND = GPT_RATE / 1024.0  # one GPT audio token per 1024 samples
 TAIL_HOLD = 1024  # samples kept back per chunk so the sentence's last chunk is never empty
@@ -129,7 +128,7 @@ class XttsEngine(EngineBase):
             _torch().set_num_threads(int(threads))
         model = load_model(model_dir, device)
         settings = XttsSettings.from_dict(
-            voice.inference, XttsSettings.from_model_config(read_json(model_dir / "config.json"))
+            voice.inference, XttsSettings.from_model_config(model_config(model_dir))
         )
         settings = replace(settings, language=voice.language)
         conditioning = cached_conditioning(model, model_dir, voice.references, settings, voice.root)
@@ -274,10 +273,10 @@ def resolve_base(base: PathLike | None = None, *, recorded: str | None = None) -
     """The folder of the XTTS-v2 base to speak with.
 
     ``base`` given: that folder only. Otherwise the folder ``recorded`` in the voice card
-    when it is still complete, else the usual places (see :mod:`voicebank.train.base_models`,
+    when it is still complete, else the usual places (see :mod:`voicebank.voice.bases`,
     a path-only module — no torch, no Coqui — so the search order is defined once).
     """
-    from voicebank.train.base_models import BaseModelMissing, find_base, locate_base
+    from ..voice.bases import find_base, locate_base
 
     try:
         if base is None and recorded:
@@ -381,11 +380,10 @@ def cached_conditioning(
     latent, speaker = compute_conditioning(model, clips, settings)
     buf = io.BytesIO()
     torch.save({"key": key, "gpt_cond_latent": latent.cpu(), "speaker_embedding": speaker.cpu()}, buf)
-    from .registry import write_atomic
-
     for place in places:
         try:
-            write_atomic(place, buf.getvalue())
+            place.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(place, buf.getvalue())
             break
         except OSError:
             continue  # read-only voice folder: the cache folder next

@@ -73,9 +73,6 @@ def _vulgar(m: re.Match[str]) -> str:
     return f"{whole} {frac} " if whole else f" {frac} "
 
 
-_INLINE_PHONEMES = re.compile(r"(\[\[[^\[\]\n]{1,200}\]\])")
-
-
 def sanitize(text: str) -> str:
     """Any str → text made only of speakable characters, newlines kept.
 
@@ -84,9 +81,9 @@ def sanitize(text: str) -> str:
     """
     if "[[" not in text:
         return _sanitize_text(text)
-    pieces = _INLINE_PHONEMES.split(text)
+    pieces = PHONEME_MARKER.split(text)
     for i in range(1, len(pieces), 2):
-        phonemes = _sanitize_phonemes(pieces[i][2:-2])
+        phonemes = _sanitize_phonemes(pieces[i])
         pieces[i] = f"[[{phonemes}]]" if phonemes else " "
     for i in range(0, len(pieces), 2):
         pieces[i] = _sanitize_text(pieces[i])
@@ -150,5 +147,6 @@ def phoneme_marker(phonemes: str) -> str:
     return f"[[{phonemes}]]"
 
 
-# What the engine uses to find phoneme markers in normalised text.
-PHONEME_MARKER = re.compile(r"\[\[\s*([^\[\]\n]+?)\s*\]\]")
+# Inline phonemes, ``[[...]]``: the one pattern the frontend and the engines find them with
+# (group 1: the phonemes, unstripped). Bounded, so every pattern built on it stays linear.
+PHONEME_MARKER = re.compile(r"\[\[([^\[\]\n]{1,200})\]\]")

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from . import abbrev, dates, measures, numeric, symbols, web
-from .clean import SENTENCE_SEP, Protected, sanitize
+from .clean import PHONEME_MARKER, SENTENCE_SEP, Protected, sanitize
 from .context import Rule, apply_rules
 from .split import sentences_of_paragraph, split_paragraphs
 
@@ -71,14 +71,13 @@ DEFAULT_OPTIONS = TextOptions()
 # "[pause]", "[pause 2s]", <break time="500ms"/>; and inline phonemes,
 # matched first so "[[...]]" is never taken for markup.
 PAUSE_MARKUP = re.compile(
-    r"(?P<phonemes>\[\[[^\[\]\n]{1,200}\]\])"
+    rf"(?P<phonemes>{PHONEME_MARKER.pattern})"
     r"|\[[ \t]*(?:pause|break)(?:[ \t]*[:=]?[ \t]*(?P<n>[0-9]{1,6}(?:\.[0-9]{1,6})?)[ \t]*(?P<unit>ms|s|secs?|seconds?)?)?[ \t]*\]"
     r"|<[ \t]*break\b(?P<attrs>[^<>]{0,200})>",
     re.IGNORECASE,
 )
 # Any other SSML-ish or HTML tag: removed, its text is read.
 OTHER_TAG = re.compile(r"</?(?!break\b)[A-Za-z][\w:.-]{0,30}(?:\s[^<>]{0,200})?/?>", re.IGNORECASE)
-_INLINE_PHONEMES = re.compile(r"\[\[([^\[\]\n]{1,200})\]\]")
 _HAS_DIGIT = re.compile(r"[0-9]")
 
 
@@ -109,7 +108,7 @@ def normalize_sentences(
     protected = Protected()
     joined = f" {SENTENCE_SEP} ".join(s.replace(SENTENCE_SEP, " ") for s in sentences)
     if "[[" in joined:
-        joined = _INLINE_PHONEMES.sub(lambda m: protected.hide(m.group(1).strip()), joined)
+        joined = PHONEME_MARKER.sub(lambda m: protected.hide(m.group(1).strip()), joined)
     if lexicon is not None:
         joined = lexicon.substitute(joined, protected)
     for rules in _pipeline(options.emoji, bool(_HAS_DIGIT.search(joined))):

@@ -13,7 +13,7 @@ import bisect
 import re
 
 from .abbrev import BREAK_UNLESS_NUMBER, MAYBE_BREAK_AFTER, NO_BREAK_AFTER
-from .clean import sanitize
+from .clean import PHONEME_MARKER, sanitize
 
 # Words that typically open a sentence: after an ambiguous abbreviation
 # ("on Elm St. He said") they tip the balance towards a sentence end.
@@ -133,8 +133,7 @@ def _ends_here(text: str, m: re.Match[str]) -> bool:
 _CLAUSE_CUT = re.compile(
     r"(?<=[,;:])\s+|(?<!\s)\s+(?=(?:and|but|or|so|because|which|while|although|though|whereas|unless)\s)"
 )
-_MARKER = re.compile(r"\[\[.*?\]\]")
-_TOKEN = re.compile(r"\[\[.*?\]\]|\S+")
+_TOKEN = re.compile(rf"{PHONEME_MARKER.pattern}|\S+")
 
 
 def clauses(sentence: str, *, min_words: int = 3) -> list[str]:
@@ -148,7 +147,7 @@ def clauses(sentence: str, *, min_words: int = 3) -> list[str]:
     sentence = sentence.strip()
     if not sentence:
         return []
-    markers = [(m.start(), m.end()) for m in _MARKER.finditer(sentence)] if "[[" in sentence else []
+    markers = [(m.start(), m.end()) for m in PHONEME_MARKER.finditer(sentence)] if "[[" in sentence else []
     marker_starts = [a for a, _ in markers]
     pieces: list[str] = []
     start = 0
@@ -196,7 +195,7 @@ def chunk(sentence: str, max_chars: int) -> list[str]:
         if len(piece) <= max_chars:
             _pack(out, piece, max_chars)
             continue
-        for token in _TOKEN.findall(piece):
+        for token in (m.group(0) for m in _TOKEN.finditer(piece)):
             while len(token) > max_chars:
                 _pack(out, token[:max_chars], max_chars)
                 token = token[max_chars:]

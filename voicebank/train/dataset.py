@@ -1,20 +1,17 @@
 """Bank → training dataset: the chosen, usable takes as an LJSpeech-layout folder.
 
-Layout written by :func:`prepare_dataset`::
-
-    OUT/
-      wavs/<id>.wav          16-bit mono at the model's rate, trimmed and level-matched
-      metadata.csv           TRAINING utterances only: ``id|text|normalized text``
-      metadata_eval.csv      the held-out utterances (never trained on), same columns
-      dataset.json           report, settings, held-out ids, schema_version
+The folder's layout (``wavs/``, ``metadata.csv``, ``metadata_eval.csv``, ``dataset.json``)
+and how it is read back and written whole are :mod:`.dataset_files`; its names are
+importable from here too.
 
 ``<id>`` is the bank's prompt id (one chosen take per prompt). Coqui's ``ljspeech``
 formatter reads ``metadata.csv`` (column 3 is the text) and ``metadata_eval.csv`` as its
 evaluation file.
 
 What happens to each take, in order: it must be the chosen take of its prompt, not marked
-rejected, not failed by QC, with a transcript that the English frontend and espeak-ng can
-read (Latin letters; something left after normalisation); then its audio is mixed to mono,
+rejected, not failed by QC, with a transcript that espeak-ng reads as its words once
+normalised (:func:`voicebank.voice.transcripts.transcript_problem`: no symbols read out by
+name, no letters of another script than the voice's); then its audio is mixed to mono,
 trimmed to the speech the detector finds plus ``margin_s`` on each side, resampled, and
 scaled so its *active speech level* (RMS over the detected speech only) is ``target_dbfs``,
 with the gain capped so the peak stays at or below ``peak_dbfs``. Anything that fails is
@@ -26,23 +23,14 @@ it. A re-run into an existing dataset folder keeps every utterance that was held
 before in the held-out split (a voice trained on the old split has never heard them), and
 fills any new held-out places with utterances that were not trained on before where it can.
 
-The folder is built next to ``OUT`` and renamed into place, so ``OUT`` is either the old
-dataset or the new one, never a mix.
-
 This module is responsible for the dataset; it does not train or evaluate (see
 :mod:`.evaluate`) and never imports Coqui or torch.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
-import os
-import shutil
 import unicodedata
-import uuid
 from collections import Counter
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -52,14 +40,23 @@ from typing import Any
 import numpy as np
 
 from ..audio import PathLike, db, resample, to_mono
-from ..errors import UsageError, VoicebankError, DatasetError
+from ..errors import DatasetError, UsageError, VoicebankError
+from ..voice.transcripts import transcript_problem
+from .dataset_files import (  # noqa: F401 (the folder's names, reached through this module too)
+    EVAL_META,
+    FORMAT_NAME,
+    REPORT,
+    TRAIN_META,
+    WAVS,
+    DatasetInfo,
+    Utterance,
+    load_dataset,
+    previous_split,
+    read_metadata,
+    write_dataset,
+)
 
 SCHEMA_VERSION = 1
-FORMAT_NAME = "voicebank-dataset"
-WAVS = "wavs"
-TRAIN_META = "metadata.csv"
-EVAL_META = "metadata_eval.csv"
-REPORT = "dataset.json"
 MIN_UTTERANCES = 2  # one to train on, one to hold out
 
 
@@ -127,18 +124,6 @@ class Rejected:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class Utterance:
-    """One dataset row: its id, the transcript as written and as spoken, its wav."""
-
-    id: str
-    text: str
-    normalized: str
-    wav: Path
-    seconds: float = 0.0
-    take_id: str = ""
 
 
 @dataclass
@@ -266,66 +251,12 @@ def iter_prepare(bank: Any, out: PathLike, settings: PrepareSettings | None = No
 
     settings = settings or PrepareSettings()
     out = Path(out)
-    previous = _previous_split(out)
+    previous = previous_split(out)
     if isinstance(bank, Bank):
         yield from _prepare(bank, out, settings, previous)
         return
     with Bank.open(bank, writable=False) as opened:
         yield from _prepare(opened, out, settings, previous)
-
-
-def load_dataset(path: PathLike) -> DatasetInfo:
-    """Read a dataset folder written by :func:`prepare_dataset` (for training and evaluation)."""
-    root = Path(path)
-    meta_path = root / REPORT
-    if not root.is_dir() or not (root / TRAIN_META).is_file():
-        raise DatasetError(
-            f"{root} is not a dataset folder (no {TRAIN_META}). Make one with: voicebank train prepare BANK {root}"
-        )
-    meta: dict[str, Any] = {}
-    if meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise DatasetError(f"{meta_path} is damaged ({exc}); prepare the dataset again.") from exc
-    rate = int(meta.get("sample_rate") or 0)
-    return DatasetInfo(
-        root=root,
-        sample_rate=rate,
-        train=read_metadata(root / TRAIN_META, root / WAVS),
-        eval=read_metadata(root / EVAL_META, root / WAVS) if (root / EVAL_META).is_file() else [],
-        meta=meta,
-    )
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """A dataset folder as read back: its rows and its report."""
-
-    root: Path
-    sample_rate: int
-    train: list[Utterance]
-    eval: list[Utterance]
-    meta: dict[str, Any]
-
-
-def read_metadata(path: Path, wavs: Path) -> list[Utterance]:
-    """Rows of an LJSpeech ``metadata.csv`` (``id|text|normalized``) with their wav paths."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path} cannot be read ({exc}).") from exc
-    rows = []
-    for n, row in enumerate(csv.reader(text.splitlines(), delimiter="|", quoting=csv.QUOTE_NONE), 1):
-        if not row or not row[0].strip():
-            continue
-        if len(row) < 2:
-            raise DatasetError(f"{path} line {n}: expected 'id|text|normalized text'.")
-        uid = row[0].strip()
-        raw = row[1].strip()
-        norm = row[2].strip() if len(row) > 2 and row[2].strip() else raw
-        rows.append(Utterance(uid, raw, norm, wavs / f"{uid}.wav"))
-    return rows
 
 
 # ------------------------------------------------------------------------------ the work
@@ -390,14 +321,14 @@ def _collect(
 ) -> Generator[PrepareEvent, None, Any]:
     """Check and process each chosen take into ``kept`` or ``rejected``; returns the phonemizer."""
     from ..bank.vad import SpeechDetector
-    from ..engines.piper_onnx import make_phonemizer
+    from ..engines.phonemize import make_phonemizer
     from ..text import normalize
 
     phonemizer = make_phonemizer("auto")
     detector = SpeechDetector()
     for n, (pid, take) in enumerate(chosen, 1):
         normalized = normalize(take.text) if take.text.strip() else ""
-        reason = _take_problem(take) or _text_problem(take.text, normalized)
+        reason = _take_problem(take) or _text_problem(take.text, normalized, settings.espeak_voice)
         words: list[list[str]] = []
         if reason is None:
             words = _phone_words(phonemizer, settings.espeak_voice, normalized)
@@ -429,25 +360,12 @@ def _take_problem(take: Any) -> str | None:
     return None
 
 
-def _text_problem(text: str, normalized: str) -> str | None:
-    """Why the English frontend and espeak-ng cannot read ``text`` (None when they can)."""
-    foreign = [w for w in normalized.split() if any(ch.isalpha() and not _is_latin(ch) for ch in w)]
-    if foreign:
-        shown = " ".join(foreign[:3])[:40]
-        return (
-            f"its transcript has letters the English phonemizer cannot read ({shown}); "
-            "write it in Latin letters or leave this take out"
-        )
-    if not any(ch.isalpha() for ch in normalized):
+def _text_problem(text: str, normalized: str, espeak_voice: str) -> str | None:
+    """Why espeak-ng cannot read ``text`` once normalised (None when it can); see :mod:`voicebank.voice.transcripts`."""
+    why = transcript_problem(normalized, espeak_voice)
+    if why == "no words to say":
         return f"its transcript {text[:60]!r} has no words to say after normalisation"
-    return None
-
-
-def _is_latin(ch: str) -> bool:
-    try:
-        return "LATIN" in unicodedata.name(ch)
-    except ValueError:
-        return False
+    return f"its transcript has {why}" if why else None
 
 
 def _phone_words(phonemizer: Any, voice: str, normalized: str) -> list[list[str]]:
@@ -572,93 +490,12 @@ def phoneme_coverage(words: list[list[str]], phonemizer: str = "") -> PhonemeCov
 # ------------------------------------------------------------------------------- writing
 
 
-def _previous_split(out: Path) -> tuple[set[str], set[str]]:
-    """Held-out and training ids of the dataset already in ``out`` (empty sets when none).
-
-    Refuses an ``out`` that exists and is something else, so a typo never replaces a folder
-    of the user's.
-    """
-    if not out.exists():
-        return set(), set()
-    if not out.is_dir():
-        raise UsageError(f"{out} is a file; give a folder for the dataset.")
-    meta = out / REPORT
-    if not meta.is_file():
-        if any(out.iterdir()):
-            raise UsageError(
-                f"{out} already exists and is not a voicebank dataset; choose a new folder for the dataset."
-            )
-        return set(), set()
-    try:
-        data = json.loads(meta.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{meta} is damaged ({exc}); move {out} aside and prepare into a new folder.") from exc
-    if data.get("format") != FORMAT_NAME:
-        raise UsageError(f"{out} is not a voicebank dataset; choose a new folder for the dataset.")
-    prev_eval = set(data.get("eval_ids", []))
-    prev_train: set[str] = set()
-    if (out / TRAIN_META).is_file():
-        prev_train = {u.id for u in read_metadata(out / TRAIN_META, out / WAVS)}
-    return prev_eval, prev_train
-
-
 def _write(out: Path, train: list[_Kept], held: list[_Kept], report: DatasetReport) -> None:
-    """Build the folder beside ``out`` and rename it into place."""
-    import soundfile as sf
-
-    parent = out.parent if str(out.parent) else Path(".")
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".{out.name}.building-{uuid.uuid4().hex[:8]}"
-    old = parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-    try:
-        (tmp / WAVS).mkdir(parents=True)
-        for k in train + held:
-            sf.write(str(tmp / WAVS / f"{k.utt.id}.wav"), k.audio, report.sample_rate, subtype="PCM_16")
-        _write_text(tmp / TRAIN_META, _metadata(train))
-        _write_text(tmp / EVAL_META, _metadata(held))
-        data = report.to_dict()
-        data["utterance_list"] = [
-            {"id": k.utt.id, "take": k.utt.take_id, "seconds": round(k.utt.seconds, 3),
-             "split": "eval" if k in held else "train"}
-            for k in train + held
-        ]
-        _write_text(tmp / REPORT, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-        _fsync_tree(tmp)
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
-        _fsync_dir(parent)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _metadata(rows: list[_Kept]) -> str:
-    buf = io.StringIO()
-    for k in rows:
-        buf.write(f"{k.utt.id}|{k.utt.text}|{k.utt.normalized}\n")
-    return buf.getvalue()
-
-
-def _write_text(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-
-
-def _fsync_tree(root: Path) -> None:
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            fd = os.open(str(p), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-    for d in (root / WAVS, root):
-        _fsync_dir(d)
-
-
-def _fsync_dir(path: Path) -> None:
-    from ..durable import fsync_dir
-
-    fsync_dir(path)
-
+    """The dataset folder with its report (and which take each row came from)."""
+    data = report.to_dict()
+    data["utterance_list"] = [
+        {"id": k.utt.id, "take": k.utt.take_id, "seconds": round(k.utt.seconds, 3),
+         "split": "eval" if k in held else "train"}
+        for k in train + held
+    ]
+    write_dataset(out, [(k.utt, k.audio) for k in train], [(k.utt, k.audio) for k in held], data, report.sample_rate)

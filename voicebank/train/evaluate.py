@@ -264,7 +264,7 @@ def _load_tools() -> _Tools:
 
 def voice_folder(voice_ref: Any) -> Path | None:
     """The folder a voice lives in (where its ``train_log.jsonl`` would be), if it has one."""
-    from ..engines.registry import STOCK_NAMES
+    from ..voice.registry import STOCK_NAMES
 
     if voice_ref is None or (isinstance(voice_ref, str) and voice_ref.strip().lower() in STOCK_NAMES):
         return None

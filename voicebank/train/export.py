@@ -2,33 +2,39 @@
 
 Responsible for turning the generator-only ``VOICE/model.pth`` (+ ``VOICE/config.json``)
 written by :mod:`.finetune` into the files Piper, Home Assistant and our own engine load,
-and for checking the result speaks. Not responsible for training or for the voice's card.
-
-The ONNX graph has Piper's interface: inputs ``input`` (phoneme ids ``[1, N]``),
-``input_lengths`` (``[1]``) and ``scales`` (``[noise, length, noise_w]``), output ``output``
-(``[1, 1, samples]``). The exported module is the VITS model itself, so the ONNX node
-names keep the module paths (``/waveform_decoder/conv_pre/Conv``, ``/flow/…``, ``/Ceil``):
-:mod:`voicebank.engines.split` finds its cut points by those names and streams the voice
-in windows instead of per sentence. :attr:`ExportResult.streamable` says whether it does.
+and for checking the result speaks: load the weights, blend toward the base (``strength``),
+fold weight norm, trace the graph (:mod:`.export_graph`), check it speaks, match the pace
+(optional), write the config (:class:`~voicebank.voice.config.PiperVoiceConfig`). Every
+file is written through :mod:`voicebank.durable`. Not responsible for training or for the
+voice's card. :attr:`ExportResult.streamable` says whether our engine streams the voice in
+windows.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError, VoicebankError, ExportError
+from ..durable import atomic_output
+from ..errors import DatasetError, ExportError, UsageError
+from ..voice.config import PiperVoiceConfig
+from ..voice.phonemes import phoneme_ids, piper_phoneme_id_map
+from ..voice.training_record import read_training_record
 from . import blend
+from .export_graph import OPSET, export_graph, export_model, fold_weight_norm, run_graph, streamable
 from .pace import Pace
 from .recipes import InferenceSettings
 
-OPSET = 15  # as Piper's own exporter: runs on older ONNX Runtimes (Home Assistant, Raspberry Pi)
 DEFAULT_INFERENCE = InferenceSettings().scales()  # Piper's scales, for voices whose model.pth names none
+PACE_MODES = ("keep", "recordings")
+KEEP_PACE_NOTE = "the recipe's speaking rate (--pace recordings speaks at the pace of your recordings)"
+CHECK_SENTENCE = "This is a test of my voice."
+CHECK_SCALES = (0.667, 1.0, 0.8)  # Piper's default scales: the check runs the graph as a user would
 
 
 @dataclass(frozen=True)
@@ -80,76 +86,34 @@ def export_voice(
         raise UsageError(f"pace must be one of {', '.join(PACE_MODES)}, not {pace!r}.")
     voice = Path(voice_dir).expanduser()
     out = Path(out_dir).expanduser()
-    model_path, config_path = voice / "model.pth", voice / "config.json"
-    for p in (model_path, config_path):
-        if not p.is_file():
-            raise ExportError(
-                f"{voice} is not a trained voice folder ({p.name} is missing). Train one with "
-                "'voicebank train finetune ... --out FOLDER'; model.pth appears after the first evaluation."
-            )
+    model_path, config_path = _voice_files(voice)
     stem = _safe_name(name or voice.resolve().name)
-    import torch
+    model, config, state = _load_model(model_path, config_path)
+    meta = state.get("voicebank") or {}
+    applied, base_used = _apply_strength(model, state, voice, meta, strength)
+    fold_weight_norm(model)
+    recorded = {"strength": applied, **({"base": str(base_used)} if base_used is not None else {})}
+    piper = piper_config(config, stem, meta, step=state.get("step")).with_changes(voicebank=recorded)
 
     from voicebank.engines.split import make_session
 
-    from . import vits
-
-    config = vits.load_config(config_path)
-    if config.model_args.encoder_sample_rate:
-        raise ExportError(f"{config_path}: models with encoder_sample_rate (upsampled latents) cannot be exported to Piper's format.")
-    config.model_args.init_discriminator = False
-    model = _ExportVits(config)
-    try:
-        state = torch.load(str(model_path), map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"], strict=True)
-    except (KeyError, RuntimeError, OSError, EOFError) as exc:
-        raise ExportError(f"{model_path} does not match {config_path} or is damaged ({exc}).") from exc
-    model.eval()
-    meta = state.get("voicebank", {}) if isinstance(state, dict) else {}
-    recorded = (meta.get("inference") or {}).get("strength", 1.0)
-    applied = blend.check_strength(recorded if strength is None else strength)
-    base_used = None
-    if applied < 1.0:
-        toward, base_used = blend.base_weights(model, blend.trained_from(_training_state(voice), voice))
-        weights, _ = blend.interpolate(state["model"], toward, applied)
-        model.load_state_dict(weights, strict=True)
-    _fold_weight_norm(model)
-
     out.mkdir(parents=True, exist_ok=True)
-    onnx_path = out / f"{stem}.onnx"
-    json_path = out / f"{stem}.onnx.json"
-    tmp_onnx = out / f".{stem}.onnx.tmp"
-    tmp_json = out / f".{stem}.onnx.json.tmp"
-    try:
-        _export_graph(model, tmp_onnx, opset)
-        piper = piper_config(config, stem, meta, step=state.get("step"))
-        piper["voicebank"]["strength"] = applied
-        if base_used is not None:
-            piper["voicebank"]["base"] = str(base_used)
-        session = make_session(tmp_onnx, threads=1)
+    onnx_path, json_path = out / f"{stem}.onnx", out / f"{stem}.onnx.json"
+    with atomic_output(onnx_path) as graph:  # renamed into place only once it speaks
+        export_graph(model, graph, opset)
+        session = make_session(graph, threads=1)
         test_seconds = _check_speaks(session, piper)
-        measured, pace_note = None, KEEP_PACE_NOTE
-        if pace == "recordings":
-            clips, source = _pace_clips(voice, dataset, piper["espeak"]["voice"])
-            measured = _measure_pace(session, piper, clips)
-            piper["inference"]["length_scale"] = measured.length_scale
-            piper["voicebank"]["pace"] = {**measured.to_dict(), "dataset": source}
-            pace_note = _describe_pace(measured, source)
-        tmp_json.write_text(json.dumps(piper, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        streamable = _streamable(tmp_onnx)
-        os.replace(tmp_onnx, onnx_path)
-        os.replace(tmp_json, json_path)
-        _copy_train_log(voice, out)
-    finally:
-        for tmp in (tmp_onnx, tmp_json):
-            tmp.unlink(missing_ok=True)
+        piper, measured, pace_note = _matched_pace(session, piper, pace, voice, dataset)
+        can_stream = streamable(graph)
+    piper.save(json_path)
+    _copy_train_log(voice, out)
     return ExportResult(
         onnx_path=onnx_path,
         config_path=json_path,
-        sample_rate=int(config.audio.sample_rate),
+        sample_rate=piper.sample_rate,
         num_symbols=int(config.model_args.num_chars),
         size_bytes=onnx_path.stat().st_size,
-        streamable=streamable,
+        streamable=can_stream,
         test_seconds=test_seconds,
         seconds=time.perf_counter() - started,
         pace=measured,
@@ -158,8 +122,80 @@ def export_voice(
     )
 
 
-PACE_MODES = ("keep", "recordings")
-KEEP_PACE_NOTE = "the recipe's speaking rate (--pace recordings speaks at the pace of your recordings)"
+# ----------------------------------------------------------------------------- steps
+
+
+def _voice_files(voice: Path) -> tuple[Path, Path]:
+    """``model.pth`` and ``config.json`` of a trained voice folder, or an :class:`ExportError` saying what to do."""
+    model_path, config_path = voice / "model.pth", voice / "config.json"
+    for p in (model_path, config_path):
+        if not p.is_file():
+            raise ExportError(
+                f"{voice} is not a trained voice folder ({p.name} is missing). Train one with "
+                "'voicebank train finetune ... --out FOLDER'; model.pth appears after the first evaluation."
+            )
+    return model_path, config_path
+
+
+def _load_model(model_path: Path, config_path: Path) -> tuple[Any, Any, dict[str, Any]]:
+    """The export model with the voice's weights (eval mode), its Coqui config, and the saved state."""
+    import torch
+
+    from . import vits
+
+    config = vits.load_config(config_path)
+    if config.model_args.encoder_sample_rate:
+        raise ExportError(f"{config_path}: models with encoder_sample_rate (upsampled latents) cannot be exported to Piper's format.")
+    config.model_args.init_discriminator = False
+    model = export_model(config)
+    try:
+        state = torch.load(str(model_path), map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"], strict=True)
+    except (KeyError, TypeError, RuntimeError, OSError, EOFError) as exc:
+        raise ExportError(f"{model_path} does not match {config_path} or is damaged ({exc}).") from exc
+    model.eval()
+    return model, config, state
+
+
+def _apply_strength(model: Any, state: dict[str, Any], voice: Path, meta: dict[str, Any], strength: float | None) -> tuple[float, Path | None]:
+    """Move the weights part of the way back to the base (:mod:`.blend`); the strength applied and the base used."""
+    recorded = (meta.get("inference") or {}).get("strength", 1.0)
+    applied = blend.check_strength(recorded if strength is None else strength)
+    if applied >= 1.0:
+        return applied, None
+    toward, base_used = blend.base_weights(model, blend.trained_from(read_training_record(voice), voice))
+    weights, _ = blend.interpolate(state["model"], toward, applied)
+    model.load_state_dict(weights, strict=True)
+    return applied, base_used
+
+
+def _check_speaks(session: Any, piper: PiperVoiceConfig) -> float:
+    """Run the graph on a test sentence; the audio must be finite and a whole number of hops."""
+    import numpy as np
+
+    from . import vits
+
+    phonemes = vits.phonemize([CHECK_SENTENCE], piper.espeak_voice)[0]
+    ids, _ = phoneme_ids(phonemes, piper.phoneme_id_map)
+    audio = run_graph(session, ids, CHECK_SCALES)
+    if audio.size == 0 or audio.size % piper.hop_length or not np.all(np.isfinite(audio)):
+        raise ExportError(f"The exported graph does not speak properly (output shape {audio.shape}).")
+    return float(audio.size / piper.sample_rate)
+
+
+def _matched_pace(
+    session: Any, piper: PiperVoiceConfig, pace: str, voice: Path, dataset: Any
+) -> tuple[PiperVoiceConfig, Pace | None, str]:
+    """The config with its ``length_scale`` matched to the recordings (``pace="recordings"``), the
+    measurement, and a note for the user; unchanged for ``"keep"``."""
+    if pace == "keep":
+        return piper, None, KEEP_PACE_NOTE
+    clips, source = _pace_clips(voice, dataset, piper.espeak_voice)
+    measured = _measure_pace(session, piper, clips)
+    matched = piper.with_changes(
+        length_scale=measured.length_scale, voicebank={"pace": {**measured.to_dict(), "dataset": source}}
+    )
+    return matched, measured, _describe_pace(measured, source)
 
 
 def _pace_clips(voice: Path, dataset: Any, espeak_voice: str) -> tuple[list[tuple[list[int], float]], str]:
@@ -167,51 +203,41 @@ def _pace_clips(voice: Path, dataset: Any, espeak_voice: str) -> tuple[list[tupl
 
     A dataset that is not there or cannot be read is an :class:`ExportError`.
     """
-    from .dataset import DatasetError, load_dataset
+    from ..audio import read_audio, to_mono
+    from . import vits
+    from .dataset import load_dataset
+    from .pace import speech_seconds
 
-    state = _training_state(voice)
-    recorded = (state or {}).get("dataset")
-    folder = Path(dataset).expanduser() if dataset is not None else Path(str(recorded)) if recorded else None
+    if dataset is not None:
+        folder: Path | None = Path(dataset).expanduser()
+    else:
+        recorded = (read_training_record(voice) or {}).get("dataset")
+        folder = Path(str(recorded)) if recorded else None
     try:
         if folder is None or not folder.is_dir():
             raise DatasetError(f"the training dataset {folder or '(not recorded in training.json)'} is not there")
         ds = load_dataset(folder)
     except DatasetError as exc:
         raise ExportError(f"Cannot measure the speaking rate: {exc}. Name the dataset with --dataset.") from exc
-    from piper.phoneme_ids import phonemes_to_ids
-
-    from ..audio import read_audio, to_mono
-    from . import vits
-    from .pace import speech_seconds
-
     utts = list(ds.train)
     texts = [u.normalized or u.text for u in utts]
-    id_map = vits.piper_phoneme_id_map()
+    id_map = piper_phoneme_id_map()
     clips = []
     for utt, phonemes in zip(utts, vits.phonemize(texts, espeak_voice)):
         samples, rate = read_audio(utt.wav)
-        clips.append((phonemes_to_ids(list(phonemes), id_map), speech_seconds(to_mono(samples), rate)))
+        clips.append((phoneme_ids(list(phonemes), id_map)[0], speech_seconds(to_mono(samples), rate)))
     if not clips:
         raise ExportError(f"{ds.root} has no training clips to measure the speaking rate on.")
     return clips, str(ds.root)
 
 
-def _training_state(voice: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((voice / "training.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _measure_pace(session: Any, piper: dict[str, Any], clips: list[tuple[list[int], float]]) -> Pace:
+def _measure_pace(session: Any, piper: PiperVoiceConfig, clips: list[tuple[list[int], float]]) -> Pace:
     """Speak each clip's ids with the exported graph at its current scales and compare the speech."""
     from .pace import measure_pace
 
-    inf = piper["inference"]
-    scales = (inf["noise_scale"], inf["length_scale"], inf["noise_w"])
-    rate = int(piper["audio"]["sample_rate"])
-    return measure_pace(lambda ids: (_run_graph(session, ids, scales).reshape(-1), rate), clips, float(inf["length_scale"]))
+    scales = (piper.noise_scale, piper.length_scale, piper.noise_w_scale)
+    rate = piper.sample_rate
+    return measure_pace(lambda ids: (run_graph(session, ids, scales).reshape(-1), rate), clips, piper.length_scale)
 
 
 def _describe_pace(p: Pace, dataset: str) -> str:
@@ -232,168 +258,43 @@ def _inference(meta: dict[str, Any] | None) -> dict[str, float]:
     return {k: float(given.get(k, v)) for k, v in DEFAULT_INFERENCE.items()}
 
 
-def piper_config(config: Any, name: str, meta: dict[str, Any] | None = None, step: Any = None) -> dict[str, Any]:
-    """The ``.onnx.json`` Piper reads: audio rate, espeak voice, phoneme id map, inference scales."""
-    from . import vits
-
+def piper_config(config: Any, name: str, meta: dict[str, Any] | None = None, step: Any = None) -> PiperVoiceConfig:
+    """The ``.onnx.json`` Piper reads: audio rate, espeak voice, phoneme id map, inference scales, our record."""
     voice = str(config.phoneme_language or "en-us")
     lang, _, region = voice.partition("-")
-    code = f"{lang}_{region.upper()}" if region else lang
-    hidden = int(config.model_args.hidden_channels)
-    return {
-        "dataset": name,
-        "audio": {"sample_rate": int(config.audio.sample_rate), "quality": "medium" if hidden >= 192 else "x_low"},
-        "espeak": {"voice": voice},
-        "language": {"code": code, "family": lang, "region": region.upper()},
-        "inference": _inference(meta),
-        "phoneme_type": "espeak",
-        "phoneme_map": {},
-        "phoneme_id_map": vits.piper_phoneme_id_map(),
-        "num_symbols": int(config.model_args.num_chars),
-        "num_speakers": 1,
-        "speaker_id_map": {},
-        "hop_length": int(config.audio.hop_length),
-        "piper_version": "1.0.0",  # the config format of Piper's 1.x voices (joe, lessac)
-        "voicebank": {
+    inference = _inference(meta)
+    return PiperVoiceConfig(
+        dataset=name,
+        sample_rate=int(config.audio.sample_rate),
+        quality="medium" if int(config.model_args.hidden_channels) >= 192 else "x_low",
+        espeak_voice=voice,
+        language={"code": f"{lang}_{region.upper()}" if region else lang, "family": lang, "region": region.upper()},
+        noise_scale=inference["noise_scale"],
+        length_scale=inference["length_scale"],
+        noise_w_scale=inference["noise_w"],
+        phoneme_type="espeak",
+        phoneme_id_map=piper_phoneme_id_map(),
+        num_symbols=int(config.model_args.num_chars),
+        num_speakers=1,
+        hop_length=int(config.audio.hop_length),
+        piper_version="1.0.0",  # the config format of Piper's 1.x voices (joe, lessac)
+        voicebank={
             "exported_from": "voicebank train export",
             "step": step,
             "metric": (meta or {}).get("metric"),
             "loss_eval": (meta or {}).get("loss_eval"),
             "recipe": (meta or {}).get("recipe"),
         },
-    }
-
-
-# ----------------------------------------------------------------------------- graph
-
-
-def _export_vits_class() -> type:
-    import torch
-    from TTS.tts.utils.helpers import generate_path, sequence_mask
-
-    from .vits import VoicebankVits
-
-    class ExportVits(VoicebankVits):  # type: ignore[misc, valid-type]
-        """The VITS with Piper's inference signature as ``forward`` (used for tracing only).
-
-        Same computation as Coqui's ``Vits.inference`` for one speaker, written so the traced
-        graph has static ranks: Coqui squeezes a dynamic axis of the alignment mask, which
-        the exporter turns into an ``If`` node that stops ONNX shape inference (and with it
-        the engine's graph cutting).
-        """
-
-        def forward(self, input: Any, input_lengths: Any, scales: Any) -> Any:  # noqa: A002 (Piper's name)
-            noise_scale, length_scale, noise_scale_w = scales[0], scales[1], scales[2]
-            x, m_p, logs_p, x_mask = self.text_encoder(input, input_lengths)
-            if self.args.use_sdp:
-                logw = self.duration_predictor(x, x_mask, g=None, reverse=True, noise_scale=noise_scale_w)
-            else:
-                logw = self.duration_predictor(x, x_mask, g=None)
-            w_ceil = torch.ceil(torch.exp(logw) * x_mask * length_scale)  # frames per id [B, 1, T_x]
-            y_lengths = torch.clamp_min(torch.sum(w_ceil, [1, 2]), 1).long()
-            y_mask = sequence_mask(y_lengths, None).to(x_mask.dtype).unsqueeze(1)  # [B, 1, T_y]
-            attn_mask = x_mask.transpose(1, 2) * y_mask  # [B, T_x, T_y]
-            attn = generate_path(w_ceil[:, 0, :], attn_mask)  # [B, T_x, T_y]
-            m_p = torch.matmul(m_p, attn)  # [B, C, T_y]
-            logs_p = torch.matmul(logs_p, attn)
-            z_p = m_p + torch.randn_like(m_p) * torch.exp(logs_p) * noise_scale
-            z = self.flow(z_p, y_mask, g=None, reverse=True)
-            return self.waveform_decoder(z * y_mask, g=None)
-
-    return ExportVits
-
-
-def _ExportVits(config: Any) -> Any:  # noqa: N802 (reads as a class at the call site)
-    return _export_vits_class()(config)
-
-
-def _fold_weight_norm(model: Any) -> None:
-    """Bake weight normalisation into plain weights (both torch styles), as Piper's graphs have."""
-    import torch
-    from torch.nn.utils import parametrize
-
-    for module in model.modules():
-        if parametrize.is_parametrized(module, "weight"):
-            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
-        elif hasattr(module, "weight_g") and hasattr(module, "weight_v"):
-            torch.nn.utils.remove_weight_norm(module)
-
-
-def _export_graph(model: Any, path: Path, opset: int) -> None:
-    import torch
-
-    ids = torch.randint(low=4, high=120, size=(1, 60), dtype=torch.long)
-    lengths = torch.tensor([ids.shape[1]], dtype=torch.long)
-    scales = torch.tensor([0.667, 1.0, 0.8], dtype=torch.float32)
-    import warnings
-
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        try:
-            torch.onnx.export(
-                model,
-                (ids, lengths, scales),
-                str(path),
-                opset_version=opset,
-                input_names=["input", "input_lengths", "scales"],
-                output_names=["output"],
-                dynamic_axes={
-                    "input": {0: "batch_size", 1: "phonemes"},
-                    "input_lengths": {0: "batch_size"},
-                    "output": {0: "batch_size", 2: "time"},
-                },
-                dynamo=False,
-            )
-        except Exception as exc:  # torch.onnx raises many types
-            raise ExportError(f"ONNX export failed ({type(exc).__name__}: {exc}).") from exc
-
-
-def _check_speaks(session: Any, piper: dict[str, Any]) -> float:
-    """Run the graph on a test sentence; the audio must be finite and a whole number of hops."""
-    import numpy as np
-
-    from . import vits
-
-    phonemes = vits.phonemize(["This is a test of my voice."], piper["espeak"]["voice"])[0]
-    id_map = piper["phoneme_id_map"]
-    ids = [1, 0]
-    for p in phonemes:
-        if p in id_map:
-            ids += [id_map[p][0], 0]
-    ids.append(2)
-    audio = _run_graph(session, ids, (0.667, 1.0, 0.8))
-    hop = int(piper["hop_length"])
-    if audio.size == 0 or audio.size % hop or not np.all(np.isfinite(audio)):
-        raise ExportError(f"The exported graph does not speak properly (output shape {audio.shape}).")
-    return float(audio.size / piper["audio"]["sample_rate"])
-
-
-def _run_graph(session: Any, ids: list[int], scales: tuple[float, float, float]) -> Any:
-    """The exported graph's audio (``[1, 1, samples]``) for one sentence's phoneme ids."""
-    import numpy as np
-
-    return session.run(None, {
-        "input": np.array([ids], dtype=np.int64),
-        "input_lengths": np.array([len(ids)], dtype=np.int64),
-        "scales": np.array(scales, dtype=np.float32),
-    })[0]
-
-
-def _streamable(onnx_path: Path) -> bool:
-    import onnx
-
-    from voicebank.engines.split import find_cut_points
-
-    return find_cut_points(onnx.load(str(onnx_path), load_external_data=False)) is not None
+        extra={"phoneme_map": {}},
+    )
 
 
 def _copy_train_log(voice: Path, out: Path) -> None:
     """Keep the training curve next to the exported voice (the evaluation report draws it)."""
-    import shutil
-
     log = voice / "train_log.jsonl"
     if log.is_file() and out.resolve() != voice.resolve():
-        shutil.copyfile(log, out / log.name)
+        with atomic_output(out / log.name) as tmp:
+            shutil.copyfile(log, tmp)
 
 
 def _safe_name(name: str) -> str:

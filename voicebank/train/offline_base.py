@@ -110,7 +110,7 @@ EventCallback = Callable[[BuildEvent], None]
 
 
 def default_base_dir() -> Path:
-    from .base_models import base_models_dir
+    from ..voice.bases import base_models_dir
 
     return base_models_dir() / BASE_NAME
 
@@ -140,7 +140,7 @@ def synthesize_clips(model: Any, settings: BuildSettings, folder: Path, on_event
 
     from voicebank.bank.prompts import load_script
     from voicebank.engines.piper_onnx import PiperOnnxEngine
-    from voicebank.engines.registry import stock_voice
+    from voicebank.voice.registry import stock_voice
 
     folder.mkdir(parents=True, exist_ok=True)
     prompts = load_script()[: settings.sentences]
@@ -328,7 +328,7 @@ class BaseBuilder:
     def run(self) -> Path:
         import torch
 
-        from voicebank.engines.registry import stock_voice
+        from voicebank.voice.registry import stock_voice
 
         from voicebank.bank.prompts import load_script
 
@@ -499,7 +499,7 @@ class BaseBuilder:
     def _write_base(self, model: Any, config: Any, voice: Any, measures: dict[str, Any]) -> None:
         import torch
 
-        from voicebank.engines.registry import file_sha256
+        from voicebank.voice.registry import file_sha256
 
         config.model_args.init_discriminator = True
         state = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}}

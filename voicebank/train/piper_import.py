@@ -30,7 +30,6 @@ The facts the mapping rests on (DESIGN.md, "Offline base from the stock voice"):
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import VoicebankError, PiperImportError
+from ..errors import EngineError, PiperImportError
+from ..voice.config import PiperVoiceConfig
+from ..voice.phonemes import NUM_SYMBOLS, piper_phoneme_id_map
 
 # Piper "medium" architecture (confirmed by the tensor shapes of the joe voice).
 MEDIUM_DECODER = {
@@ -59,7 +60,7 @@ class ImportedVoice:
     """Weights of a Piper voice under Coqui's names, and what the voice's JSON says."""
 
     weights: dict[str, np.ndarray]
-    voice_config: dict[str, Any]
+    voice_config: PiperVoiceConfig
     hidden_channels: int
     num_symbols: int
     text_layers: int
@@ -73,13 +74,13 @@ def read_piper_onnx(model: Path, config: Path | None = None) -> ImportedVoice:
 
     config = config or model.with_name(model.name + ".json")
     try:
+        voice_config = PiperVoiceConfig.load(config)
         graph = onnx.load(str(model)).graph
-        voice_config = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, EngineError) as exc:
         raise PiperImportError(f"Cannot read the Piper voice {model} ({exc}).") from exc
     except Exception as exc:  # onnx raises DecodeError and friends for a damaged file
         raise PiperImportError(f"{model} is not a readable ONNX file ({exc}).") from exc
-    if int(voice_config.get("num_speakers", 1)) != 1:
+    if voice_config.num_speakers != 1:
         raise PiperImportError(f"{model} is a multi-speaker voice; only single-speaker voices can be a base.")
 
     inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
@@ -145,12 +146,11 @@ def coqui_config(voice: ImportedVoice) -> Any:
     """The Coqui ``VitsConfig`` holding this voice: its audio settings and Piper's alphabet."""
     from TTS.tts.configs.vits_config import VitsConfig
 
-    from .vits import NUM_SYMBOLS, PiperCharacters
+    from .vits_config import PiperCharacters
 
     vc = voice.voice_config
-    audio = vc.get("audio", {})
     config = VitsConfig()
-    config.audio.sample_rate = int(audio.get("sample_rate", 22050))
+    config.audio.sample_rate = vc.sample_rate
     for key in ("fft_size", "win_length", "hop_length", "num_mels"):  # Piper "medium" settings
         setattr(config.audio, key, {"fft_size": 1024, "win_length": 1024, "hop_length": 256, "num_mels": 80}[key])
     config.audio.mel_fmin = 0.0
@@ -163,14 +163,13 @@ def coqui_config(voice: ImportedVoice) -> Any:
     for key, value in MEDIUM_DECODER.items():
         setattr(args, key, value)
     args.out_channels = config.audio.fft_size // 2 + 1
-    inference = vc.get("inference", {})
-    args.inference_noise_scale = float(inference.get("noise_scale", 0.667))
-    args.length_scale = float(inference.get("length_scale", 1.0))
-    args.inference_noise_scale_dp = float(inference.get("noise_w", 0.8))
+    args.inference_noise_scale = vc.noise_scale
+    args.length_scale = vc.length_scale
+    args.inference_noise_scale_dp = vc.noise_w_scale
     config.characters = PiperCharacters().to_config()
     config.use_phonemes = False
     config.phonemizer = None
-    config.phoneme_language = vc.get("espeak", {}).get("voice", "en-us")
+    config.phoneme_language = vc.espeak_voice
     config.text_cleaner = None
     config.add_blank = True
     config.enable_eos_bos_chars = True
@@ -179,9 +178,7 @@ def coqui_config(voice: ImportedVoice) -> Any:
 
 def check_symbols(voice: ImportedVoice) -> None:
     """Piper's map in the voice must be the one voicebank's alphabet is built from."""
-    from .vits import piper_phoneme_id_map
-
-    theirs = voice.voice_config.get("phoneme_id_map", {})
+    theirs = voice.voice_config.phoneme_id_map
     ours = piper_phoneme_id_map()
     differ = [s for s, ids in theirs.items() if ours.get(s) != list(ids)]
     if differ:
@@ -241,7 +238,7 @@ def import_voice(
 
     ``discriminator_width`` None builds no discriminator; 0 Coqui's; N the small one of that width.
     """
-    from .vits import VoicebankVits
+    from .vits_model import VoicebankVits
 
     voice = read_piper_onnx(model_path, config_path)
     check_symbols(voice)
@@ -297,8 +294,8 @@ def check_import(model: Any, model_path: Path, texts: list[str]) -> ImportCheck:
     """Speak ``texts`` with ONNX Runtime and with the imported model, noise off, and compare."""
     from voicebank.engines.base import SynthesisOptions
     from voicebank.engines.piper_onnx import PiperOnnxEngine
-    from voicebank.engines.registry import VoiceFiles
     from voicebank.engines.split import snr_db
+    from voicebank.voice.registry import VoiceFiles
 
     config_path = model_path.with_name(model_path.name + ".json")
     engine = PiperOnnxEngine(VoiceFiles(name=model_path.stem, model=model_path, config=config_path), streaming=False)

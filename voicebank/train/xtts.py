@@ -46,7 +46,7 @@ from typing import Any
 from ..audio import PathLike
 from ..durable import atomic_output, atomic_write, atomic_write_json, read_json_dict
 from ..errors import UsageError
-from .base_models import BaseModel, find_base
+from ..voice.bases import BaseModel, find_base
 from .dataset import DatasetError, Utterance, load_dataset
 from .finetune import TrainEvent
 from .xtts_recipe import XttsRecipe

