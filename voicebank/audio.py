@@ -1,4 +1,4 @@
-"""Audio values shared by every part of voicebank: chunks, formats, file reading.
+"""Audio values shared by every part of voicebank: chunks, formats, stream pacing, file reading.
 
 This module imports nothing of ours but ``errors``.
 """
@@ -6,6 +6,8 @@ This module imports nothing of ours but ``errors``.
 from __future__ import annotations
 
 import io
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
@@ -15,6 +17,35 @@ import numpy as np
 from .errors import AudioFormatError
 
 PathLike = Union[str, Path]
+
+Clock = Callable[[], float]  # seconds on a monotonic clock: time.perf_counter, or a fake one in tests
+
+# What a consumer that does not say is assumed to hold ahead: a sound server's read-ahead
+# (PulseAudio takes 0.139 s at once at the player's settings; see voicebank.player).
+DEFAULT_LEAD = 0.15
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How the consumer of a chunk stream takes its audio, so that the stream can pace its work.
+
+    ``lead`` is the audio, in seconds, that the consumer holds ahead of what the listener
+    hears: a sound card's read-ahead, a network client's buffer. The stream keeps at least
+    that much in hand. ``None``: nobody listens while it is made (a file), so the stream is
+    not paced at all. ``now`` is the clock the stream reads time on. Pacing changes when
+    chunks come and how big they are, never the samples.
+    """
+
+    lead: float | None = DEFAULT_LEAD
+    now: Clock = time.perf_counter
+
+    @property
+    def realtime(self) -> bool:
+        """Whether a listener plays the stream as it comes (False: a file, no pacing)."""
+        return self.lead is not None
+
+
+UNPACED = Pacing(lead=None)  # a consumer that takes everything as fast as it comes (a file)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..audio import AudioChunk
+from ..audio import UNPACED, AudioChunk, Pacing
 from ..errors import EngineError
 
 SAMPLE_FORMATS = ("float32", "int16")
@@ -78,8 +78,14 @@ class Engine(Protocol):
     name: str
     sample_rate: int
 
-    def stream(self, text: str, options: SynthesisOptions | None = None) -> Iterator[AudioChunk]:
-        """Speak ``text``: yield chunks as soon as they are computed."""
+    def stream(
+        self, text: str, options: SynthesisOptions | None = None, pacing: Pacing | None = None
+    ) -> Iterator[AudioChunk]:
+        """Speak ``text``: yield chunks as soon as they are computed.
+
+        ``pacing`` is the consumer's (how far ahead it takes audio, its clock); an engine
+        may size its work by it, never change the samples for it.
+        """
         ...
 
     def synthesize(self, text: str, options: SynthesisOptions | None = None) -> AudioChunk:
@@ -93,12 +99,14 @@ class EngineBase:
     name: str = "engine"
     sample_rate: int = 22050
 
-    def stream(self, text: str, options: SynthesisOptions | None = None) -> Iterator[AudioChunk]:
+    def stream(
+        self, text: str, options: SynthesisOptions | None = None, pacing: Pacing | None = None
+    ) -> Iterator[AudioChunk]:
         raise NotImplementedError
 
     def synthesize(self, text: str, options: SynthesisOptions | None = None) -> AudioChunk:
         opts = options or SynthesisOptions()
-        parts = [chunk.samples for chunk in self.stream(text, opts)]
+        parts = [chunk.samples for chunk in self.stream(text, opts, UNPACED)]  # nobody listens meanwhile
         dtype = np.int16 if opts.sample_format == "int16" else np.float32
         samples = np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
         return AudioChunk(

@@ -18,7 +18,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from ..audio import AudioChunk
+from ..audio import AudioChunk, Pacing
 from ..errors import EngineError
 from ..text import segments
 from ..text.clean import sanitize
@@ -334,10 +334,16 @@ class PiperOnnxEngine(EngineBase):
 
     # ---- the Engine protocol -------------------------------------------------------------
 
-    def stream(self, text: str, options: SynthesisOptions | None = None) -> Iterator[AudioChunk]:
-        """Speak ``text``; the first chunk leaves after the first window of the first sentence."""
+    def stream(
+        self, text: str, options: SynthesisOptions | None = None, pacing: Pacing | None = None
+    ) -> Iterator[AudioChunk]:
+        """Speak ``text``; the first chunk leaves after the first window of the first sentence.
+
+        ``pacing``: how the consumer takes the audio (its lead, its clock; ``UNPACED`` for a
+        file); None: a listener with the default lead.
+        """
         opts = options or SynthesisOptions()
-        yield from emit_chunks(self.plan(text), self.sentence_audio, self.sample_rate, opts)
+        yield from emit_chunks(self.plan(text), self.sentence_audio, self.sample_rate, opts, pacing)
 
 
 def emit_chunks(
@@ -345,16 +351,18 @@ def emit_chunks(
     sentence_audio: Callable[[Sequence[str], SynthesisOptions, PlaybackClock], Iterator[tuple[np.ndarray, bool]]],
     sample_rate: int,
     options: SynthesisOptions,
+    pacing: Pacing | None = None,
 ) -> Iterator[AudioChunk]:
     """Turn speech units into typed chunks with sentence/utterance flags.
 
     The next unit is looked at (phonemized) only when a sentence's last piece is ready,
-    so flags never hold audio back.  One :class:`PlaybackClock` follows everything handed
-    out, so each sentence's windows are sized from all the audio ahead of the listener.
+    so flags never hold audio back.  One :class:`PlaybackClock` (on the consumer's
+    ``pacing``) follows everything handed out, so each sentence's windows are sized from
+    all the audio ahead of the listener.
     """
     units = _Peek(iter(items))
     sr = sample_rate
-    clock = PlaybackClock()
+    clock = PlaybackClock(pacing)
     spoke = False
     while True:
         item = units.next()

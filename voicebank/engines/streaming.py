@@ -17,18 +17,22 @@ the machine's load) says it would not be ready; a window that would be late at a
 grows instead, to one that gains on the listener.  A stream that has not started playing
 holds its first chunk until the next window can keep up.  Sizes change timing only, never
 samples.
+
+The consumer says how it takes the audio (:class:`~voicebank.audio.Pacing`): how much it
+holds ahead of the listener (its lead) and the clock to read; a file is not paced at all.
+Nothing here knows what the consumer is.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from ..audio import Pacing
 from .split import CutPoints, GraphParts, make_session
 
 
@@ -36,7 +40,7 @@ from .split import CutPoints, GraphParts, make_session
 class WindowPlan:
     """How a sentence's latent is cut into windows (sizes in latent frames)."""
 
-    # 0.37 s: the sound card takes 0.14 s of it at once (device_lead), which leaves the next
+    # 0.37 s: a sound card takes 0.14 s of it at once (the player's lead), which leaves the next
     # window 0.23 s, against 0.13 s with 24 frames, for ~7 ms more decoding before first audio.
     first: int = 32
     second: int = 256
@@ -55,10 +59,6 @@ class WindowPlan:
     # computer slowed 1.8x after the first window (tests/test_player.py): 0.5 left a gap in
     # 2 of 3 runs, 0.4 in 1 of 10.
     safety: float = 0.4
-    # A sound card reads ahead of the clock: a fresh stream takes its whole buffer at once
-    # (measured: PulseAudio at the player's 80 ms latency and 512-frame blocks pulls 6 blocks,
-    # 0.139 s, in the first millisecond), so that much of the first audio is not a budget.
-    device_lead: float = 0.15
 
     def size(self, k: int) -> int:
         """The largest size of window ``k``: sizes at most double from the first window on, so
@@ -169,12 +169,12 @@ class PlaybackClock:
     The stream's producer calls :meth:`sent` for every chunk it hands out (speech, pauses and
     added silences alike); :meth:`ahead` is then the audio handed out but not yet played, across
     sentences. The planner spends that on the next window: a sentence that follows others
-    starts with the whole buffer as budget, not only its own audio. A consumer that is not a
-    player (a file, a slower network) only makes the estimate pessimistic: sizes change timing,
-    never samples.
+    starts with the whole buffer as budget, not only its own audio. ``pacing`` is the
+    consumer's: its lead and the clock read here (see :class:`~voicebank.audio.Pacing`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pacing: Pacing | None = None) -> None:
+        self.pacing = pacing or Pacing()
         self._t0: float | None = None
         self._sent = 0.0
 
@@ -184,14 +184,14 @@ class PlaybackClock:
 
     def sent(self, seconds: float) -> None:
         if self._t0 is None:
-            self._t0 = time.perf_counter()
+            self._t0 = self.pacing.now()
         self._sent += seconds
 
     def ahead(self) -> float:
         """Seconds handed out but not yet played (negative: the listener would be waiting)."""
         if self._t0 is None:
             return 0.0
-        return self._sent - (time.perf_counter() - self._t0)
+        return self._sent - (self.pacing.now() - self._t0)
 
 
 class WindowedSynthesis:
@@ -220,6 +220,7 @@ class WindowedSynthesis:
         self._k = 0  # index of the next window in the plan
         self._t_first = 0.0  # when this run's audio started playing (first read, else first window)
         self._clock: PlaybackClock | None = None  # the reading stream's clock, if it keeps one
+        self._pacing = Pacing()  # the reading stream's consumer (a listener with the default lead until one reads)
         self._read = 0  # the reader has taken audio up to this frame
         self._dec_cost = 0.0  # seconds per decoded frame (context included) on the last window
         self._flow_cost = 0.0  # seconds per flow frame (context included) on the last flow call
@@ -265,13 +266,16 @@ class WindowedSynthesis:
         window.  ``fast_start=False`` skips the small first window (for a tail that starts
         while other audio is still playing).  ``clock`` is the stream's playback clock: with
         it, windows are sized from all the audio ahead of the listener; a stream that has not
-        started playing holds its first chunk until the windows after it can keep up.
+        started playing holds its first chunk until the windows after it can keep up. Its
+        pacing (lead and clock) is used from here on.
         """
         pos = max(0, min(int(start), self.frames))
         if pos >= self.frames:
             yield np.zeros(0, np.float32), True
             return
         self._clock = clock
+        if clock is not None:
+            self._pacing = clock.pacing
         self._read = pos
         started = clock is not None and clock.started  # something is playing already: never hold
         while pos < self.frames:
@@ -292,22 +296,24 @@ class WindowedSynthesis:
                 continue
             if not started:  # playback of this run starts now: the planner's clock
                 started = True
-                self._t_first = time.perf_counter()
+                self._t_first = self._pacing.now()
             self._read = pos
             yield audio, pos >= self.frames
 
     def _keeps_up(self, pos: int) -> bool:
         """Whether audio from ``pos`` can start playing now: the next window, at its smallest
         size and with the flow it lacks, costs at most ``safety`` of the rendered audio left
-        after the sound card's read-ahead (at the costs measured on the last window).
+        after the consumer's lead (at the costs measured on the last window).
 
         On a quiet machine this holds after the first window; on a loaded one the first
         chunk waits for more windows instead of leaving a gap after the first window.
+        A consumer that is not paced (a file) never waits.
         """
-        if self._done >= self.frames or self._dec_cost <= 0.0:
+        lead = self._pacing.lead
+        if lead is None or self._done >= self.frames or self._dec_cost <= 0.0:
             return True
         plan = self.plan
-        buffered = (self._done - pos) * self._frame_s - plan.device_lead
+        buffered = (self._done - pos) * self._frame_s - lead
         return self._window_cost(plan.first, self._valid_ahead()) <= plan.safety * buffered
 
     def _valid_ahead(self) -> int:
@@ -315,20 +321,20 @@ class WindowedSynthesis:
         cd = self.plan.decoder_context
         return self._flow_valid_from(max(0, self._done - cd)) - self._done - cd
 
-    def _budget(self) -> float:
+    def _budget(self, lead: float) -> float:
         """Seconds the next window may take before the listener would wait (before ``safety``)."""
         if self._clock is not None and self._clock.started:
             ahead = self._clock.ahead() + (self._done - self._read) * self._frame_s
         else:  # no stream clock: this run's own audio, playing since its first read
-            ahead = (self._done - self._origin) * self._frame_s - (time.perf_counter() - self._t_first)
-        return ahead - self.plan.device_lead
+            ahead = (self._done - self._origin) * self._frame_s - (self._pacing.now() - self._t_first)
+        return ahead - lead
 
     def _seek(self, pos: int, fast_start: bool) -> None:
         with self._data:
             self._origin = self._done = pos
             self._pieces = []
         self._k = 0 if fast_start else 1
-        self._t_first = time.perf_counter()
+        self._t_first = self._pacing.now()
 
     def _audio_from(self, pos: int) -> np.ndarray:
         parts = []
@@ -342,12 +348,13 @@ class WindowedSynthesis:
         """The next window's size in frames, and the frame up to which the flow should be ready.
 
         The budget is the audio ahead of the listener on the stream's clock (without one:
-        this run's own audio, playing since its first read), less the sound card's read-ahead
-        (``device_lead``); the window, with the flow it still needs, must cost at most ``safety`` of the audio left to play, at the per-frame costs measured
-        on the previous window (so they follow the machine's load).  The flow runs ahead of
-        the window (one context per call) only with the time left over.  A short remainder is
-        merged in when the budget allows, to save a window's context.  Sizes never change the
-        samples, only the timing.
+        this run's own audio, playing since its first read), less the consumer's lead; the
+        window, with the flow it still needs, must cost at most ``safety`` of the audio left
+        to play, at the per-frame costs measured on the previous window (so they follow the
+        machine's load); a consumer that is not paced gets every window at its largest size.
+        The flow runs ahead of the window (one context per call) only with the time left
+        over.  A short remainder is merged in when the budget allows, to save a window's
+        context.  Sizes never change the samples, only the timing.
         """
         plan = self.plan
         s = self._done
@@ -357,10 +364,14 @@ class WindowedSynthesis:
         cap = plan.size(self._k)
         cd = plan.decoder_context
         valid = self._valid_ahead()  # frames decodable without more flow
-        if self._k == 0 or self._dec_cost <= 0.0:
-            fits, usable = cap, None
+        lead = self._pacing.lead
+        usable: float | None = None
+        if lead is None:  # nobody listens meanwhile: windows as large as the plan allows
+            fits = left
+        elif self._k == 0 or self._dec_cost <= 0.0:
+            fits = cap
         else:
-            usable = plan.safety * max(self._budget(), 0.0)
+            usable = plan.safety * max(self._budget(lead), 0.0)
             fits = self._frames_within(usable, valid)
         if fits >= plan.first:
             size = min(cap, fits)
@@ -433,12 +444,13 @@ class WindowedSynthesis:
         cd = self.plan.decoder_context
         lo, hi = max(0, s - cd), min(self.frames, e + cd)
         self._ensure_flow(lo, max(hi, flow_end))
-        t0 = time.perf_counter()
+        clock = self._pacing.now
+        t0 = clock()
         audio = self.model.decode_range(self._z, s, e, cd, self.hop, self.latent.extra)
         with self._data:
             self._pieces.append((s, e, audio))
             self._done = e
-        now = time.perf_counter()
+        now = clock()
         if self._k == 0:
             self._t_first = now
         self._dec_cost = (now - t0) / max(1, hi - lo)
@@ -451,9 +463,10 @@ class WindowedSynthesis:
             return
         a, b = lo + int(missing[0]), hi
         fc = self.plan.flow_context
-        t0 = time.perf_counter()
+        clock = self._pacing.now
+        t0 = clock()
         self._z[:, :, a:b] = self.model.flow_range(self.latent, a, b, fc)
-        self._flow_cost = (time.perf_counter() - t0) / max(1, min(self.frames, b + fc) - max(0, a - fc))
+        self._flow_cost = (clock() - t0) / max(1, min(self.frames, b + fc) - max(0, a - fc))
         self._z_valid[a:b] = True
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import AudioChunk
+from ..audio import AudioChunk, Pacing
 from .base import SynthesisOptions
 from .streaming import PlaybackClock
 
@@ -123,8 +123,11 @@ class TypeAhead:
             self._last_update = time.monotonic()
             self._cond.notify_all()
 
-    def speak(self, line: str) -> Iterator[AudioChunk]:
-        """Speak the finished line: audio computed ahead first, the rest synthesized now."""
+    def speak(self, line: str, pacing: Pacing | None = None) -> Iterator[AudioChunk]:
+        """Speak the finished line: audio computed ahead first, the rest synthesized now.
+
+        ``pacing``: the consumer's (see :meth:`voicebank.player.Player.pacing`).
+        """
         from .piper_onnx import emit_chunks
 
         with self._cond:
@@ -144,12 +147,7 @@ class TypeAhead:
             info["sentences"] += 1
             return self._sentence_audio(tuple(phonemes), info, clock)
 
-        yield from emit_chunks(
-            units,
-            audio_for,
-            self.engine.sample_rate,
-            self.options,
-        )
+        yield from emit_chunks(units, audio_for, self.engine.sample_rate, self.options, pacing)
 
     def close(self) -> None:
         """Stop the background thread and drop all work."""

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import AudioChunk, PathLike, read_audio, resample, to_mono
+from ..audio import AudioChunk, Pacing, PathLike, read_audio, resample, to_mono
 from ..config import cache_dir
 from ..durable import atomic_write
 from ..errors import BaseModelMissing, EngineError, MissingDependencyError, UsageError
@@ -188,8 +188,10 @@ class XttsEngine(EngineBase):
 
     # ---- the Engine protocol -----------------------------------------------------------
 
-    def stream(self, text: str, options: SynthesisOptions | None = None) -> Iterator[AudioChunk]:
-        """Speak ``text``: each sentence streams as XTTS generates it."""
+    def stream(
+        self, text: str, options: SynthesisOptions | None = None, pacing: Pacing | None = None
+    ) -> Iterator[AudioChunk]:
+        """Speak ``text``: each sentence streams as XTTS generates it (at its own pace: ``pacing`` is not needed)."""
         opts = options or SynthesisOptions()
         units = self.text_units(text)
         sr = self.sample_rate
