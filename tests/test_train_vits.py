@@ -22,7 +22,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import LJSPEECH
+from tests.helpers.tmpfs import small_tmpfs
 from tests.helpers.train_data import make_dataset, write_recipe
+from voicebank.durable import is_partial
 from voicebank.errors import UsageError
 
 pytestmark = pytest.mark.skipif(not (LJSPEECH / "metadata.csv").is_file(), reason=f"real recordings not available: {LJSPEECH} is absent")
@@ -310,7 +312,7 @@ def test_finetune_writes_voice_log_and_keeps_the_last_checkpoints(trained: dict[
     assert steps[-2:] == [8, 12] and set(steps) <= {result.best_step, 8, 12}
     for p in result.checkpoints:
         assert p.with_suffix(".json").is_file()
-    assert not list(voice.rglob("*.tmp"))
+    assert not [p for p in voice.rglob("*") if is_partial(p.name)]
 
     state = json.loads((voice / "training.json").read_text())
     assert state["status"] == "finished" and state["steps"] == 12 and state["stop_reason"] == "max_steps"
@@ -460,16 +462,8 @@ def test_xtts_recipe_is_handed_to_the_xtts_trainer(tmp_path: Path, dataset: Path
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Any:
     """A 12 MB tmpfs (root only); unmounted afterwards."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mount)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}); needs root")
-    try:
+    with small_tmpfs(tmp_path / "disk", "12m") as mount:
         yield mount
-    finally:
-        if subprocess.run(["umount", str(mount)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 def test_full_disk_during_checkpointing_keeps_earlier_checkpoints_usable(small_disk: Path, tmp_path: Path, dataset: Path) -> None:
@@ -484,7 +478,7 @@ def test_full_disk_during_checkpointing_keeps_earlier_checkpoints_usable(small_d
         finetune(recipe, dataset, voice, max_steps=40, threads=1)
     message = str(info.value)
     assert "disk space" in message and "--resume" in message and "checkpoint_2.pth" in message
-    assert not list(voice.rglob("*.tmp"))
+    assert not [p for p in voice.rglob("*") if is_partial(p.name)]
     (ckpt,) = voice.glob("checkpoints/*/checkpoint_2.pth")
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     assert state["step"] == 1 and len(state["optimizer"]) == 2 and state["model"]

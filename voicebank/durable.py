@@ -119,14 +119,14 @@ def atomic_write(path: str | os.PathLike, data: bytes, *, faults: bool = False, 
     try:
         fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     except OSError as exc:
-        raise _os_error(exc, path) from exc
+        raise storage_error(exc, path) from exc
     try:
         write_all(fd, data, phase="audio_write" if faults else None)
         os.fsync(fd)
     except OSError as exc:
         os.close(fd)
         _unlink_quietly(tmp)
-        raise _os_error(exc, path) from exc
+        raise storage_error(exc, path) from exc
     except BaseException:
         os.close(fd)
         _unlink_quietly(tmp)
@@ -165,7 +165,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         fsync_file(tmp)
     except OSError as exc:
         _unlink_quietly(tmp)
-        raise _os_error(exc, path) from exc
+        raise storage_error(exc, path) from exc
     except BaseException:
         _unlink_quietly(tmp)
         raise
@@ -197,7 +197,7 @@ def read_json(path: str | os.PathLike, default: Any = _MISSING, *, what: str = "
     except UnicodeDecodeError as exc:
         raise CorruptFileError(f"The {what} {path} is not text (damaged?): {exc}.") from exc
     except OSError as exc:
-        raise _os_error(exc, path) from exc
+        raise storage_error(exc, path, action="read", what=f"the {what}") from exc
     try:
         return json.loads(text)
     except ValueError as exc:
@@ -220,24 +220,32 @@ def _publish(tmp: Path, path: Path) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         _unlink_quietly(tmp)
-        raise _os_error(exc, path) from exc
+        raise storage_error(exc, path) from exc
     fsync_dir(path.parent)
 
 
-def _os_error(exc: OSError, path: Path) -> OSError:
-    """The world's failures as errors the user can act on (still ``OSError`` for old handlers)."""
+def storage_error(exc: OSError, path: Path, *, action: str = "write", what: str = "", after: str = "") -> OSError:
+    """The world's failures as errors the user can act on (still ``OSError`` for old handlers).
+
+    ``what`` names the file for the user ("the bank's journal"); ``after`` is added to a
+    full-disk message (what is still safe).
+    """
     import errno
 
+    name = f"{what} {path}" if what else str(path)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        err: OSError = DiskFullError(f"The disk is full: could not write {path}. Free some space and try again.")
+        err: OSError = DiskFullError(
+            f"The disk is full: could not {action} {name}. Free some space and try again.{' ' + after if after else ''}"
+        )
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        err = StorageError(f"Cannot write {path}: {exc.strerror.lower()}. Choose a place you can write to.")
+        reason = (exc.strerror or "permission denied").lower()
+        err = StorageError(f"Cannot {action} {name}: {reason}. Choose a place you can {action}.")
     elif exc.errno == errno.EISDIR:
-        err = StorageError(f"Cannot write {path}: it is a folder. Give a file name.")
+        err = StorageError(f"Cannot {action} {name}: it is a folder. Give a file name.")
     elif exc.errno == errno.ENOENT:
-        err = StorageError(f"Cannot write {path}: its folder does not exist.")
+        err = StorageError(f"Cannot {action} {name}: its folder does not exist.")
     else:
-        err = StorageError(f"Cannot write {path}: {exc.strerror or exc}.")
+        err = StorageError(f"Cannot {action} {name}: {exc.strerror or exc}.")
     err.errno = exc.errno
     return err
 

@@ -21,11 +21,15 @@ class AudioFormatError(VoicebankError):
     """An audio file cannot be read, or is in a form we refuse to store (8-bit, empty, not audio)."""
 
 
+class CorruptFileError(VoicebankError):
+    """A file voicebank wrote earlier (JSON settings, records, caches) is damaged."""
+
+
 class BankError(VoicebankError):
     """A voice bank cannot be opened or changed safely."""
 
 
-class BankCorruptError(BankError):
+class BankCorruptError(BankError, CorruptFileError):
     """The bank's manifest or journal is damaged beyond automatic recovery."""
 
 
@@ -47,10 +51,6 @@ class StorageError(VoicebankError, OSError):
 
 class DiskFullError(StorageError):
     """The disk (or the user's quota) is full; nothing half-written was left behind."""
-
-
-class CorruptFileError(VoicebankError):
-    """A file voicebank wrote earlier (JSON settings, records, caches) is damaged."""
 
 
 class MissingDependencyError(VoicebankError):

@@ -9,7 +9,6 @@ end is not a crash artefact and is reported as corruption instead of being skipp
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import zlib
@@ -17,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import BankCorruptError, DiskFullError, StorageError
-from ..durable import write_all
+from ..errors import BankCorruptError
+from ..durable import storage_error, write_all
 
 
 def encode(entry: dict[str, Any]) -> bytes:
@@ -98,18 +97,8 @@ def append(path: Path, entry: dict[str, Any]) -> None:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, size)
                 os.fsync(fd)
-            raise _storage_error(exc, path) from exc
+            raise storage_error(
+                exc, path, what="the bank's journal", after="Everything recorded before is safe."
+            ) from exc
     finally:
         os.close(fd)
-
-
-def _storage_error(exc: OSError, path: Path) -> StorageError:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        err: StorageError = DiskFullError(
-            f"The disk is full: the bank could not record the change in {path}. "
-            "Free some space and try again; everything recorded before is safe."
-        )
-    else:
-        err = StorageError(f"Cannot write the bank's journal {path}: {exc.strerror or exc}.")
-    err.errno = exc.errno
-    return err

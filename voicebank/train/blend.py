@@ -16,7 +16,7 @@ Strength 1 is the fine-tuned voice, 0 the base. It is the idea of WiSE-FT (Worts
 one basin, and the points between them keep most of what fine-tuning gained while keeping
 more of what the start did well, here speaking new text clearly. Frozen parts are the
 base's already and do not change. The measurements behind ``vits-offline``'s 0.8 are in
-``recipes/vits-offline.toml``.
+``docs/offline-voice.md``.
 
 Responsible for: finding a voice's base, the interpolation, and applying it to a live
 model for a while (the training-time speech check). Not responsible for choosing the

@@ -14,8 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..durable import read_json
 from ..errors import CheckpointError, CorruptFileError, TrainingError
+from ..voice.training_record import TRAINING_RECORD, TRAINING_SCHEMA, read_training_record, write_training_record
 from .checkpoints import (
     checkpoint_bytes,
     kept_steps,
@@ -29,23 +29,22 @@ from .events import EventCallback, TrainEvent
 
 MODEL_FILE = "model.pth"
 CONFIG_FILE = "config.json"
-STATE_FILE = "training.json"
+STATE_FILE = TRAINING_RECORD
 CHECKPOINTS = "checkpoints"
-STATE_SCHEMA = 1
+STATE_SCHEMA = TRAINING_SCHEMA
 _MB = 1 << 20
 
 
 def read_state(out: Path) -> dict[str, Any] | None:
     """The run recorded in voice folder ``out`` (``training.json``), or None when there is none."""
-    path = out / STATE_FILE
-    if not path.is_file():
-        return None
     try:
-        data = read_json(path, what="training record")
+        data = read_training_record(out)
     except CorruptFileError as exc:
         raise TrainingError(f"{exc} The checkpoints in {out / CHECKPOINTS} are still there.") from exc
-    if not isinstance(data, dict) or data.get("schema_version") != STATE_SCHEMA or "run_dir" not in data:
-        raise TrainingError(f"{path} is not a voicebank training record this version understands.")
+    if data is None:
+        return None
+    if data.get("schema_version") != STATE_SCHEMA or "run_dir" not in data:
+        raise TrainingError(f"{out / STATE_FILE} is not a voicebank training record this version understands.")
     return data
 
 
@@ -70,9 +69,11 @@ class RunFiles:
 
     def write_state(self, fields: dict[str, Any]) -> None:
         """Update ``training.json`` with ``fields`` (keys written earlier, e.g. a stop reason, stay)."""
-        state = read_state(self.out) or {}
-        state.update({"schema_version": STATE_SCHEMA, **fields})
-        write_atomic_json(self.out / STATE_FILE, state, self._disk_error)
+        read_state(self.out)  # refuses a damaged or foreign record before it is merged into
+        try:
+            write_training_record(self.out, fields)
+        except OSError as exc:
+            raise self._disk_error(exc, self.out / STATE_FILE) from exc
 
     def write_best(self, payload: dict[str, Any]) -> Path:
         """Replace ``model.pth`` with ``payload`` (generator weights and what they were scored at)."""
