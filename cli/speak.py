@@ -50,26 +50,29 @@ def speak(
 
       voicebank speak            (interactive: type, Enter speaks, Esc stops, Up recalls, F1-F12 saved phrases)
     """
+    from voicebank.audio import UNPACED
     from voicebank.phrases import PhraseBook, phrase_chunks
+    from voicebank.player import Player, play_blocking
 
-    dev = int(device) if device is not None and device.isdigit() else device
     if out is not None:  # an unknown extension is refused before the voice loads
         from voicebank.encode import audio_format
 
         audio_format(out)
     engine = _engine(voice, threads)
     opts = _options(speed)
+    player = Player(device) if out is None else None
     if phrase is not None:
         chunks = phrase_chunks(PhraseBook().get(phrase), engine)
     elif text is None:
         from .speak_interactive import run_interactive
 
-        run_interactive(engine, opts, dev)
+        run_interactive(engine, opts, device)
         return
     else:
         if text == "-":
             text = sys.stdin.read()
-        chunks = engine.stream(text, opts)
+        # the consumer paces the stream: the speakers by their read-ahead, a file not at all
+        chunks = engine.stream(text, opts, player.pacing() if player is not None else UNPACED)
     if out is not None:
         from voicebank.encode import write_audio
 
@@ -79,9 +82,7 @@ def speak(
         else:
             typer.echo(f"Wrote {out} ({seconds:.2f} s of speech).")
         return
-    from voicebank.player import play_blocking
-
-    stats = play_blocking(chunks, dev)
+    stats = play_blocking(chunks, player)
     if stats.frames_played == 0:
         typer.echo("Nothing to say: the text holds no words.")
     elif stats.first_audio_latency is not None:

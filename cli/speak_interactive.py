@@ -63,7 +63,7 @@ def run_interactive(engine: Any, options: Any, device: Any = None) -> None:
     if not sys.stdin.isatty():  # piped input: speak each line, in order
         for line in sys.stdin:
             if line.strip():
-                player.play(engine.stream(line, options))
+                player.play(engine.stream(line, options, player.pacing()))
                 player.wait()
         return
 
@@ -123,7 +123,8 @@ def run_interactive(engine: Any, options: Any, device: Any = None) -> None:
                 continue
             if line.strip():
                 last = line
-                player.play(typing.speak(line) if typing is not None else engine.stream(line, options))
+                pacing = player.pacing()  # the sound card's read-ahead, measured by warm_up
+                player.play(typing.speak(line, pacing) if typing is not None else engine.stream(line, options, pacing))
     if typing is not None:
         typing.close()
     player.stop()

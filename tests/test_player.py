@@ -3,6 +3,10 @@
 60 s of streamed speech is played while the same process records the sink's monitor;
 the recording must match what was synthesized, with no underflow between the first and
 the last frame, and the first sound at the monitor is timed from the call.
+
+These are the real-machine playback tests (marker ``realtime``): they play in real time and
+fail when the machine is too loaded to keep up; the planner's pacing itself is tested on a
+fake clock in test_stream_pacing.py.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import pytest
 from tests.pulse import correlate_audio
 from tests.slowing import SlowingComputer
 from voicebank.audio import AudioChunk
+
+pytestmark = [pytest.mark.slow, pytest.mark.realtime]
 
 # Written for this test: about a minute of plain narration.
 PASSAGE = (
@@ -44,7 +50,6 @@ def _tee(chunks: Iterator[AudioChunk], into: list[np.ndarray]) -> Iterator[Audio
         yield c
 
 
-@pytest.mark.slow
 def test_player_streams_a_minute_without_underflow(pulse_server) -> None:  # type: ignore[no-untyped-def]
     import sounddevice as sd
 
@@ -68,7 +73,7 @@ def test_player_streams_a_minute_without_underflow(pulse_server) -> None:  # typ
         time.sleep(0.5)
         player = Player(blocksize=512)
         player.warm_up(rate)  # as the interactive prompt does at start
-        stats = player.play(_tee(engine.stream(PASSAGE), played))
+        stats = player.play(_tee(engine.stream(PASSAGE, None, player.pacing()), played))
         player.wait(timeout=180)
         time.sleep(0.5)
 
@@ -102,7 +107,6 @@ def test_player_streams_a_minute_without_underflow(pulse_server) -> None:  # typ
     assert 0.0 < first_sound < 2.0
 
 
-@pytest.mark.slow
 def test_a_computer_that_slows_down_still_streams_without_a_gap(pulse_server) -> None:  # type: ignore[no-untyped-def]
     """The computer gets 1.8 times slower just after the first window (measured fast) left:
     each window is sized from the cost measured on the one before, with the flow it needs,
@@ -127,7 +131,7 @@ def test_a_computer_that_slows_down_still_streams_without_a_gap(pulse_server) ->
         player = Player(blocksize=512)
         player.warm_up(engine.sample_rate)
         t0 = time.perf_counter()
-        stats = player.play(_tee(engine.stream(text), played))
+        stats = player.play(_tee(engine.stream(text, None, player.pacing()), played))
         player.wait(timeout=120)
     frames = sum(len(p) for p in played)
     seconds = frames / engine.sample_rate
@@ -139,7 +143,6 @@ def test_a_computer_that_slows_down_still_streams_without_a_gap(pulse_server) ->
     assert stats.underruns == 0, stats
 
 
-@pytest.mark.slow
 def test_stop_interrupts_at_once(pulse_server) -> None:  # type: ignore[no-untyped-def]
     from voicebank.engines import load_engine
     from voicebank.player import Player
@@ -154,3 +157,34 @@ def test_stop_interrupts_at_once(pulse_server) -> None:  # type: ignore[no-untyp
     stats = player.wait(timeout=5)
     assert stats.interrupted
     assert stats.frames_played < 10 * engine.sample_rate
+
+
+def test_the_player_tells_the_stream_how_far_the_sound_card_reads_ahead(pulse_server) -> None:  # type: ignore[no-untyped-def]
+    """Before any stream the player assumes the usual read-ahead; a warm-up measures this sound
+    card's (PulseAudio takes its whole buffer, ~0.14 s at the player's settings, at once)."""
+    from voicebank.audio import DEFAULT_LEAD
+    from voicebank.player import Player
+
+    player = Player(blocksize=512)
+    assert player.pacing().lead == DEFAULT_LEAD
+    player.warm_up(22050)
+    lead = player.pacing().lead
+    print(f"\nmeasured read-ahead: {lead * 1000:.0f} ms")
+    assert lead is not None and 0.05 < lead < 0.5
+
+
+def test_a_recorded_take_plays_whole_through_the_same_player(pulse_server, ljspeech) -> None:  # type: ignore[no-untyped-def]
+    """A recorded take (the recorder's playback) goes through the same player: every frame of it
+    reaches the sound card, converted by the stream resampler when the card wants another rate."""
+    import soundfile as sf
+
+    from voicebank.player import Player
+
+    take, rate = sf.read(ljspeech / "wavs" / "LJ001-0002.wav", dtype="float32")
+    player = Player()
+    stats = player.play(take, rate)
+    assert player.playing
+    player.wait(timeout=30)
+    assert stats.error == "" and not stats.interrupted
+    assert stats.frames_played == round(len(take) * stats.device_rate / rate)
+

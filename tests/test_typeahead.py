@@ -43,13 +43,11 @@ def test_completed_sentence_is_ready_at_enter_and_sounds_the_same(engine) -> Non
             ta.update(text[:i])
         _wait(lambda: ta.ready()["finished"] >= 1)
         ta.update("")  # the prompt clears its line at Enter, before speak() is called
-        t0 = time.perf_counter()
-        stream = ta.speak(text)
-        first = next(stream)
-        enter_to_audio = time.perf_counter() - t0
-        audio = np.concatenate([first.samples] + [c.samples for c in stream])
+        chunks = list(ta.speak(text))
+        audio = np.concatenate([c.samples for c in chunks])
+        # the whole sentence was rendered before Enter: it comes out at once, in one chunk
         assert ta.last_speak == {"sentences": 1, "ready": 1, "encoded": 0, "clause_head": 0, "fresh": 0}
-    assert enter_to_audio < 0.05
+        assert len(chunks) == 1
     direct = engine.synthesize(text, QUIET).samples
     assert audio.shape == direct.shape and snr_db(direct, audio) > 60.0
 
@@ -166,4 +164,4 @@ def test_replay_typing_at_40_wpm(engine) -> None:
     # encoding plus the first render took 0.2-0.4 s on a 2-core machine); never started afresh.
     speak = result["speak"]
     assert speak["sentences"] == 1 and speak["fresh"] == 0 and speak["ready"] + speak["encoded"] == 1, speak
-    assert result["ttfa"] < 0.1
+    # how fast that is, is measured by `voicebank bench latency --typing`, not asserted here

@@ -1,8 +1,11 @@
-"""Local low-latency playback of a chunk stream through the sound card (sounddevice).
+"""The one local player: chunk streams and recorded takes through the sound card (sounddevice).
 
-The player is a consumer of ``Engine.stream``: a feeder thread pulls chunks from the
-generator into a small jitter buffer; the sound card's callback takes frames out of it.
-Playback starts as soon as the first chunk exists and stops at once on ``stop()``.
+``speak`` and the recorder both play through :class:`Player`. It is a consumer of
+``Engine.stream``: a feeder thread pulls chunks from the generator into a small jitter
+buffer; the sound card's callback takes frames out of it. Playback starts as soon as the
+first chunk exists and stops at once on ``stop()``. A stream at another rate than the sound
+card's is converted by one :class:`~voicebank.resample.StreamResampler` (no seam at chunk
+edges). The player tells a stream how far ahead the sound card reads (:meth:`Player.pacing`).
 
 The Player is responsible for timing and buffering only; it does not synthesize, and it
 never blocks the caller while audio plays (``wait()`` does, when asked).
@@ -14,24 +17,34 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from .audio import AudioChunk, resample
+from .audio import DEFAULT_LEAD, AudioChunk, Clock, Pacing
 from .errors import AudioDeviceError, MissingDependencyError
+from .resample import StreamResampler
 
 
-def _sounddevice() -> Any:
+def sounddevice_module() -> Any:
+    """Import sounddevice, or say plainly what is missing."""
     try:
         import sounddevice as sd
     except ImportError as exc:
-        raise MissingDependencyError("Audio playback (sounddevice)", "record") from exc
-    except OSError as exc:  # the PortAudio library itself is missing
+        raise MissingDependencyError("sounddevice (speaker and microphone access)", "record") from exc
+    except OSError as exc:  # sounddevice is there, the PortAudio library is not
         raise AudioDeviceError(
-            f"The sound library PortAudio is not installed ({exc}). On Debian/Ubuntu: sudo apt install libportaudio2"
+            f"The PortAudio sound library cannot be loaded ({exc}). "
+            "On Debian or Ubuntu install it with: sudo apt install libportaudio2"
         ) from exc
     return sd
+
+
+def device_arg(device: int | str | None) -> int | str | None:
+    """A device as the user gave it: a number (as text too) or part of its name."""
+    if isinstance(device, str) and device.strip().isdigit():
+        return int(device)
+    return device
 
 
 @dataclass
@@ -42,7 +55,8 @@ class PlaybackStats:
     first_chunk: float | None = None  # the first chunk reached the buffer
     first_audio: float | None = None  # the first non-silent frame was handed to the device
     finished: float | None = None
-    frames_played: int = 0
+    frames_played: int = 0  # at the device's rate
+    device_rate: int = 0  # the rate the sound card was opened at
     underruns: int = 0  # callbacks that found the buffer empty while more audio was coming
     device_underflows: int = 0  # output underflows PortAudio reported between first and last frame
     interrupted: bool = False
@@ -91,7 +105,7 @@ class _JitterBuffer:
 
 
 class Player:
-    """Plays chunk streams on an output device; one stream at a time.
+    """Plays chunk streams (or a recorded take) on an output device; one at a time.
 
     ``device`` is a sounddevice device index or name (None: the default output).
     ``blocksize`` frames per callback (small = low latency; 0 lets PortAudio choose).
@@ -108,7 +122,7 @@ class Player:
         latency: str | float = 0.08,
         max_ahead_s: float = 10.0,
     ) -> None:
-        self.device = device
+        self.device = device_arg(device)
         self.max_ahead_s = max_ahead_s  # the engine may run this far ahead of the speakers (bounded memory)
         self.blocksize = blocksize
         self.latency = latency
@@ -116,24 +130,40 @@ class Player:
         self._stop = threading.Event()
         self._done = threading.Event()
         self._feeder: threading.Thread | None = None
+        self._lead: float | None = None  # the sound card's read-ahead, once a stream has shown it
+        self._read_ahead = 0.0  # the most audio the open stream's device held ahead of real time
         self.stats = PlaybackStats()
 
     # ------------------------------------------------------------------ public
-    def play(self, chunks: Iterable[AudioChunk]) -> PlaybackStats:
-        """Start playing ``chunks`` in the background and return the live stats object."""
+    def pacing(self, now: Clock = time.perf_counter) -> Pacing:
+        """How this player takes a stream, for the stream to pace itself by (``engine.stream(...,
+        pacing=player.pacing())``): the sound card's read-ahead as measured on the last stream
+        this player opened (:meth:`warm_up` opens one), else the usual one."""
+        return Pacing(lead=DEFAULT_LEAD if self._lead is None else self._lead, now=now)
+
+    def play(self, audio: Iterable[AudioChunk] | np.ndarray, sample_rate: int | None = None) -> PlaybackStats:
+        """Start playing in the background and return the live stats object.
+
+        ``audio`` is a chunk stream, or a whole take's samples with their ``sample_rate``
+        (``(frames,)`` or ``(frames, channels)``, mixed to mono).
+        """
+        if isinstance(audio, np.ndarray):
+            if sample_rate is None:
+                raise TypeError("A take's samples need their sample rate to be played.")
+            audio = [AudioChunk(audio, int(sample_rate), utterance_end=True)]
         self.stop()
         self._stop.clear()
         self._done.clear()
         self.stats = PlaybackStats(started=time.perf_counter())
         buf = _JitterBuffer()
-        self._feeder = threading.Thread(target=self._feed, args=(iter(chunks), buf), daemon=True, name="player-feed")
+        self._feeder = threading.Thread(target=self._feed, args=(iter(audio), buf), daemon=True, name="player-feed")
         self._feeder.start()
         return self.stats
 
     def warm_up(self, rate: int = 22050, seconds: float = 0.1) -> None:
         """Open the device once with silence, so the sound system's first-use costs
         (connection, resampler set-up; ~0.8 s on a fresh PulseAudio) are paid before
-        the first real sentence."""
+        the first real sentence, and the sound card's read-ahead is known (:meth:`pacing`)."""
         silence = AudioChunk(np.zeros(int(rate * seconds), np.float32), rate, utterance_end=True)
         self.play([silence])
         self.wait(timeout=5.0)
@@ -160,55 +190,69 @@ class Player:
     # ---------------------------------------------------------------- internal
     def _feed(self, it: Any, buf: _JitterBuffer) -> None:
         stats = self.stats
-        stream = None
-        rate = 0
-        device_rate = 0
         try:
-            for chunk in it:
-                if self._stop.is_set():
-                    stats.interrupted = True
-                    break
-                samples = chunk.as_float32()
-                if samples.ndim > 1:
-                    samples = samples.mean(axis=1)
-                if stream is None:
-                    rate = chunk.sample_rate
-                    stream, device_rate = self._open(rate, buf)
-                if chunk.sample_rate != rate:
-                    samples = resample(samples, chunk.sample_rate, rate)
-                if device_rate != rate:
-                    samples = resample(samples, rate, device_rate)
+            for samples, device_rate in self._at_device_rate(it, buf):
                 if stats.first_chunk is None:
                     stats.first_chunk = time.perf_counter()
-                buf.put(np.ascontiguousarray(samples, dtype=np.float32))
-                if not stream.active and not self._stop.is_set():
-                    stream.start()
+                buf.put(samples)
+                if not self._stream.active and not self._stop.is_set():
+                    self._stream.start()
                 limit = self.max_ahead_s * device_rate
                 while buf.frames > limit and not self._stop.is_set():
                     time.sleep(0.02)  # back-pressure: a long text never piles up in memory
             buf.closed = True
             # let the device drain what is buffered, unless interrupted
-            while stream is not None and not self._stop.is_set() and buf.frames > 0:
+            while self._stream is not None and not self._stop.is_set() and buf.frames > 0:
                 time.sleep(0.005)
-            if stream is not None and not self._stop.is_set():
-                time.sleep(self._output_latency(stream))
+            if self._stream is not None and not self._stop.is_set():
+                time.sleep(self._output_latency(self._stream))
         except Exception as exc:  # surfaced through wait()
             stats.error = f"Playback failed: {exc}"
         finally:
             buf.closed = True
             if self._stop.is_set():
                 stats.interrupted = True
-            if stream is not None:
-                try:
-                    if self._stop.is_set():
-                        stream.abort()
-                    else:
-                        stream.stop()
-                    stream.close()
-                except Exception:
-                    pass
+            self._close_stream()
             stats.finished = time.perf_counter()
             self._done.set()
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        # what this sound card reads ahead: its first burst, and at least the latency it reports
+        self._lead = max(self._read_ahead, self._output_latency(stream))
+        try:
+            if self._stop.is_set():
+                stream.abort()
+            else:
+                stream.stop()
+            stream.close()
+        except Exception:  # already closed, or the device is gone
+            pass
+
+    def _at_device_rate(self, chunks: Any, buf: _JitterBuffer) -> Iterator[tuple[np.ndarray, int]]:
+        """Mono float samples at the sound card's rate (the device opens at the first chunk),
+        converted by one resampler per run of chunks at one rate, its tail included."""
+        resampler: StreamResampler | None = None
+        device_rate = 0
+        for chunk in chunks:
+            if self._stop.is_set():
+                self.stats.interrupted = True
+                return
+            samples = chunk.as_float32()
+            if samples.ndim > 1:
+                samples = samples.mean(axis=1)
+            if self._stream is None:
+                self._stream, device_rate = self._open(chunk.sample_rate, buf)
+                self.stats.device_rate = device_rate
+            if resampler is None or resampler.src_rate != chunk.sample_rate:
+                if resampler is not None:
+                    yield resampler.flush(), device_rate
+                resampler = StreamResampler(chunk.sample_rate, device_rate)
+            yield resampler.process(samples), device_rate
+        if resampler is not None:
+            yield resampler.flush(), device_rate
 
     @staticmethod
     def _output_latency(stream: Any) -> float:
@@ -218,11 +262,19 @@ class Player:
             return 0.05
 
     def _open(self, rate: int, buf: _JitterBuffer) -> tuple[Any, int]:
-        sd = _sounddevice()
+        sd = sounddevice_module()
         stats = self.stats
         started_audio = [False]
+        taken = [0, 0.0]  # frames the device has asked for, and when it first asked
+        opened = [rate]  # the rate the device was opened at
+        self._read_ahead = 0.0
 
         def callback(outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+            now = time.perf_counter()
+            if not taken[0]:
+                taken[1] = now
+            taken[0] += frames
+            self._read_ahead = max(self._read_ahead, taken[0] / opened[0] - (now - taken[1]))
             stats.callbacks += 1
             if status:
                 if status.output_underflow and started_audio[0] and not buf.closed:
@@ -250,7 +302,7 @@ class Player:
         except Exception as first:
             try:  # the device may not take the voice's rate: use its own and resample
                 info = sd.query_devices(self.device, "output")
-                dev_rate = int(info["default_samplerate"])
+                dev_rate = opened[0] = int(info["default_samplerate"])
                 stream = sd.OutputStream(samplerate=dev_rate, device=self.device, **kwargs)
                 return stream, dev_rate
             except Exception as exc:
@@ -260,9 +312,9 @@ class Player:
                 ) from exc
 
 
-def play_blocking(chunks: Iterable[AudioChunk], device: int | str | None = None) -> PlaybackStats:
-    """Play a stream to the end (Ctrl-C stops it) and return the stats."""
-    player = Player(device)
+def play_blocking(chunks: Iterable[AudioChunk], device: int | str | Player | None = None) -> PlaybackStats:
+    """Play a stream to the end (Ctrl-C stops it) and return the stats; ``device`` may be a Player."""
+    player = device if isinstance(device, Player) else Player(device)
     player.play(chunks)
     try:
         return player.wait()

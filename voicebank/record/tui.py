@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..errors import UsageError, VoicebankError
+from ..player import PlaybackStats
 from .capture import Capture, CaptureSettings, Player, Recorder
 from .screen import RecorderScreen
 from .session import Progress, RecordingSession, SavedTake, SessionPrompt
@@ -90,6 +91,7 @@ class RecorderApp:
         self.capture_note = ""
         self.exit_reason = "quit"
         self.dirty = True  # something changed: draw at the next turn of the loop
+        self._playback: PlaybackStats | None = None  # the take being played, until it ends
         self._screen = RecorderScreen(self)
 
     # ------------------------------------------------------------- main loop
@@ -103,6 +105,7 @@ class RecorderApp:
             for ev in self.recorder.events():
                 self._on_event(ev.kind, ev.capture, ev.message)
                 self.dirty = True
+            self._playback_failed()
             if self.resume_listening and not self.player.playing:
                 self.resume_listening = False
                 self._listen()
@@ -253,8 +256,16 @@ class RecorderApp:
         samples, rate = self.session.bank.read_take(take)
         self.resume_listening = self.auto and self.recorder.state == "armed"
         self.recorder.disarm()  # hands-free mode must not record its own playback
-        self.player.play(samples, rate)
+        self._playback = self.player.play(samples, rate)
         self._say(f"Playing {take.id}. Press p to stop.")
+
+    def _playback_failed(self) -> None:
+        """Say once why a take could not be played (the speakers open while it plays)."""
+        stats = self._playback
+        if stats is not None and stats.finished is not None:
+            self._playback = None
+            if stats.error:
+                self._say(f"{stats.error} Or choose another output with --output-device.", "red")
 
     def _accept(self) -> None:
         take = self.session.take
