@@ -26,7 +26,8 @@ from tests.slowing import FakeClock, ModelledComputer  # noqa: E402
 from voicebank.audio import UNPACED, Pacing  # noqa: E402
 from voicebank.engines import SynthesisOptions  # noqa: E402
 from voicebank.engines.split import snr_db  # noqa: E402
-from voicebank.engines.streaming import Latent, PlaybackClock, WindowedSynthesis, WindowPlan  # noqa: E402
+from voicebank.engines.split_model import Latent  # noqa: E402
+from voicebank.engines.streaming import PlaybackClock, WindowedSynthesis, WindowPlan  # noqa: E402
 
 # Written for this test: one long sentence (about ten seconds of speech).
 SENTENCE = (

@@ -27,11 +27,10 @@ from ..voice.phonemes import phoneme_ids
 from ..voice.registry import VoiceFiles, file_sha256
 from .base import EngineBase, SynthesisOptions, make_chunk
 from .phonemize import CLAUSE_MARKS, Phonemizer, make_phonemizer, merge_clusters, phonemize_with_blocks
+from .split_model import Latent, SplitModel
 from .streaming import (
     Background,
-    Latent,
     PlaybackClock,
-    SplitModel,
     WholeSynthesis,
     WindowedSynthesis,
     plan_from_options,
