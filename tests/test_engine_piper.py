@@ -207,22 +207,30 @@ def test_control_characters_inside_text_are_ignored(engine) -> None:
 
 
 def test_huge_input_streams_without_delay_or_growth(engine) -> None:
+    """A 100k-character text starts speaking after its first sentence, not after the whole text."""
     import tracemalloc
 
     text = ("This is a long book sentence, with a clause or two, about nothing at all. " * 1400)[:100_000]
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    stream = engine.stream(text)
-    first = next(stream)
-    took = time.perf_counter() - t0
-    frames = first.frames
-    for _ in range(6):
-        frames += next(stream).frames
-    stream.close()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    phonemized: list[str] = []
+    real = engine.phonemize
+    engine.phonemize = lambda t: (phonemized.append(t), real(t))[1]  # observe, not replace
+    try:
+        tracemalloc.start()
+        stream = engine.stream(text)
+        first = next(stream)
+        before_first = len(phonemized)
+        frames = first.frames
+        for _ in range(6):
+            frames += next(stream).frames
+        stream.close()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    finally:
+        del engine.phonemize
     assert first.sentence_start and frames > 22050
-    assert took < 10.0
+    # the first chunk waited for at most the sentence after it (look-ahead), not 1,400 of them
+    assert 1 <= before_first <= 2, before_first
+    assert sum(len(t) for t in phonemized) < 1000
     assert peak < 200 * 2**20  # the Python side stays small; no whole-book buffers
 
 
@@ -259,7 +267,6 @@ def test_random_unicode_strings(engine, count: int, longest: int, options: Synth
         (0x1F300, 0x1F6FF),
         (0x0, 0x1F),
     ]
-    t0 = time.perf_counter()
     for _ in range(count):
         chars = []
         for _ in range(rng.randint(0, longest)):
@@ -270,7 +277,6 @@ def test_random_unicode_strings(engine, count: int, longest: int, options: Synth
         assert chunks and chunks[-1].utterance_end, repr(text)
         for c in chunks:
             assert np.isfinite(c.samples).all()
-    assert time.perf_counter() - t0 < 240.0
 
 
 @pytest.mark.slow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -147,10 +146,7 @@ def test_max_chars_must_be_positive() -> None:
 
 
 def _check_big(text: str, max_chars: int = 400) -> list[Segment]:
-    started = time.perf_counter()
     result = segments(text, max_chars=max_chars)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 10, f"{elapsed:.1f} s for {len(text)} characters"  # generous: shared CI machines
     assert all(s.kind == "pause" or 0 < len(s.text) <= max_chars for s in result)
     assert sum(len(s.text) for s in result) < 12 * len(text)
     return result
