@@ -25,6 +25,16 @@ def _options(speed: float):  # type: ignore[no-untyped-def]
     return SynthesisOptions(length_scale=None if speed == 1.0 else 1.0 / speed)
 
 
+def _write(chunks, out: Path) -> None:  # type: ignore[no-untyped-def]
+    from voicebank.encode import write_audio
+
+    seconds = write_audio(chunks, out)
+    if seconds == 0:
+        typer.echo("Nothing to say: the text holds no words, so no file was written.")
+    else:
+        typer.echo(f"Wrote {out} ({seconds:.2f} s of speech).")
+
+
 def speak(
     text: Optional[str] = typer.Argument(
         None, help="What to say ('-' reads standard input). Leave out for the interactive type-to-speak prompt."
@@ -74,13 +84,7 @@ def speak(
         # the consumer paces the stream: the speakers by their read-ahead, a file not at all
         chunks = engine.stream(text, opts, player.pacing() if player is not None else UNPACED)
     if out is not None:
-        from voicebank.encode import write_audio
-
-        seconds = write_audio(chunks, out)
-        if seconds == 0:
-            typer.echo("Nothing to say: the text holds no words, so no file was written.")
-        else:
-            typer.echo(f"Wrote {out} ({seconds:.2f} s of speech).")
+        _write(chunks, out)
         return
     stats = play_blocking(chunks, player)
     if stats.frames_played == 0:

@@ -51,6 +51,29 @@ def _handle_command(line: str, book: Any, last: str, play_phrase: Any, player: A
         return f"error: {exc}"
 
 
+def _key_bindings(player: Any, play_phrase: Any) -> Any:
+    """Esc or Ctrl-X stops speaking; F1-F12 speak saved phrases."""
+    from prompt_toolkit.key_binding import KeyBindings
+
+    kb = KeyBindings()
+
+    @kb.add("escape", eager=True)
+    @kb.add("c-x")
+    def _stop(event: Any) -> None:
+        player.stop()
+
+    for n in range(1, 13):
+
+        @kb.add(f"f{n}")
+        def _phrase(event: Any, n: int = n) -> None:
+            try:
+                play_phrase(n)
+            except Exception as exc:
+                event.app.output.write(f"\n{exc}\n")
+
+    return kb
+
+
 def run_interactive(engine: Any, options: Any, device: Any = None) -> None:
     """Run the type-to-speak loop until Ctrl-D or /quit."""
     from voicebank.engines import TypeAhead
@@ -69,7 +92,6 @@ def run_interactive(engine: Any, options: Any, device: Any = None) -> None:
 
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory
-    from prompt_toolkit.key_binding import KeyBindings
     from prompt_toolkit.patch_stdout import patch_stdout
 
     from voicebank.config import data_home
@@ -77,22 +99,7 @@ def run_interactive(engine: Any, options: Any, device: Any = None) -> None:
     def play_phrase(n: int) -> None:
         player.play(phrase_chunks(book.get(n), engine))
 
-    kb = KeyBindings()
-
-    @kb.add("escape", eager=True)
-    @kb.add("c-x")
-    def _stop(event: Any) -> None:
-        player.stop()
-
-    for n in range(1, 13):
-
-        @kb.add(f"f{n}")
-        def _phrase(event: Any, n: int = n) -> None:
-            try:
-                play_phrase(n)
-            except Exception as exc:
-                event.app.output.write(f"\n{exc}\n")
-
+    kb = _key_bindings(player, play_phrase)
     data_home().mkdir(parents=True, exist_ok=True)
     session: Any = PromptSession(
         history=FileHistory(str(data_home() / "speak-history.txt")),
