@@ -72,7 +72,7 @@ def speak(
     opts = _options(speed)
     player = Player(device) if out is None else None
     if phrase is not None:
-        chunks = phrase_chunks(PhraseBook().get(phrase), engine)
+        chunks = phrase_chunks(PhraseBook().get(phrase), engine, opts, player.pacing() if player is not None else UNPACED)
     elif text is None:
         from .speak_interactive import run_interactive
 

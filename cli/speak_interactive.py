@@ -97,7 +97,7 @@ def run_interactive(engine: Any, options: Any, device: Any = None) -> None:
     from voicebank.config import data_home
 
     def play_phrase(n: int) -> None:
-        player.play(phrase_chunks(book.get(n), engine))
+        player.play(phrase_chunks(book.get(n), engine, options, player.pacing()))
 
     kb = _key_bindings(player, play_phrase)
     data_home().mkdir(parents=True, exist_ok=True)

@@ -114,6 +114,22 @@ def test_raw_pcm_is_the_samples_themselves(spoken: list[AudioChunk], tmp_path: P
     assert (tmp_path / "x.raw").read_bytes() == body
 
 
+@pytest.mark.parametrize("fmt", ["wav", "flac"])
+@pytest.mark.parametrize("streamed", [True, False])
+def test_lossless_formats_hold_every_sample(fmt: str, streamed: bool, speech: tuple[np.ndarray, int], tmp_path: Path) -> None:
+    """Nothing is dropped or shifted at the start, the seams or the end (a probe option once cut 40 ms)."""
+    chunks = _pieces(*speech)
+    path = tmp_path / f"x.{fmt}"
+    if streamed:
+        path.write_bytes(b"".join(get_encoder(fmt).encode(chunks)))
+    else:
+        write_audio(chunks, path)
+    decoded = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "pipe:1"], capture_output=True, check=True
+    ).stdout
+    assert np.array_equal(np.frombuffer(decoded, "<i2"), np.concatenate([c.as_int16() for c in chunks]))
+
+
 @pytest.mark.parametrize("fmt", ["wav", "flac", "mp3", "opus", "aac"])
 def test_bytes_arrive_while_the_stream_goes_on(fmt: str, speech: tuple[np.ndarray, int]) -> None:
     """A consumer can send the first bytes before the last chunk exists."""

@@ -267,7 +267,7 @@ class FfmpegEncoder(Encoder):
     def _start(self, rate: int, channels: int) -> bytes:
         fmt = self.format
         args = [self._ffmpeg or "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error"]
-        args += ["-probesize", "32", "-analyzeduration", "0", "-fflags", "+nobuffer"]  # start at the first bytes
+        args += ["-probesize", "32", "-analyzeduration", "0"]  # start at the first bytes (+nobuffer would drop samples)
         args += ["-f", "s16le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0"]
         args += [*fmt.codec, "-f", fmt.muxer]
         if self.file is None:

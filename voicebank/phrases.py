@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .audio import AudioChunk
+from .audio import AudioChunk, Pacing
 from .config import data_home
 from .durable import atomic_write_json, read_json_dict
 from .errors import CorruptFileError, UsageError
@@ -106,11 +106,14 @@ def message_chunks(phrase: Phrase, block: int = 4096) -> Iterator[AudioChunk]:
         yield AudioChunk(mono[start:end], rate, sentence_start=start == 0, utterance_end=end == len(mono))
 
 
-def phrase_chunks(phrase: Phrase, engine: Any) -> Iterator[AudioChunk]:
-    """Chunks for any phrase: the recording for a message, the voice for text."""
+def phrase_chunks(phrase: Phrase, engine: Any, options: Any = None, pacing: Pacing | None = None) -> Iterator[AudioChunk]:
+    """Chunks for any phrase: the recording for a message, the voice for text.
+
+    ``options`` and ``pacing`` go to the voice as for typed text (speed; the consumer's lead).
+    """
     if phrase.recorded:
         return message_chunks(phrase)
-    return iter(engine.stream(phrase.text))
+    return iter(engine.stream(phrase.text, options, pacing))
 
 
 def as_dict(phrase: Phrase) -> dict[str, Any]:
