@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .evaluate import HeldOutScorer
+from .eval_scoring import HeldOutScorer
 from .piper_import import coqui_speak
 from .recipes import InferenceSettings
 

@@ -17,12 +17,12 @@ from ..audio import PathLike
 from ..errors import UsageError
 from ..voice.bases import BaseModel
 from ..voice.xtts_card import GPT_RATE
+from .checkpoints import LOG_FILE as TRAIN_LOG  # one line of losses per evaluation, in the voice folder
 from .coqui_trainer import no_stderr
 from .events import TrainEvent
 from .xtts_dataset import XttsSamples
 from .xtts_recipe import XttsRecipe
 
-TRAIN_LOG = "train_log.jsonl"  # one line of losses per evaluation, in the voice folder
 RUN_NAME = "xtts-finetune"
 
 def build_config(recipe: XttsRecipe, base: BaseModel, output_path: PathLike, epochs: int) -> Any:
