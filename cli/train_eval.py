@@ -32,11 +32,11 @@ def evaluate(
     eval.json. Held-out recordings were never used in training.
     """
     from voicebank.bank.records import safe_id
-    from voicebank.train.evaluate import EVAL_HTML, iter_evaluate, voice_folder
+    from voicebank.train.evaluate import EVAL_HTML, iter_evaluate, training_folder
 
     base = None if baseline.strip().lower() in ("", "none", "no") else baseline
     if out is None:
-        folder = voice_folder(voice)
+        folder = training_folder(voice)
         out = folder / "eval" if folder is not None else dataset / f"eval-{safe_id(Path(voice).name or voice)}"
     result = None
     for event in iter_evaluate(voice, dataset, baseline=base, out_dir=out, limit=limit, repeats=repeats):

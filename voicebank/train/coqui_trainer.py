@@ -1,8 +1,8 @@
 """Coqui's ``Trainer`` adapted to voicebank: atomic checkpoints, fixed-seed evaluation, quiet logs.
 
-Only the VITS run (:mod:`.finetune`, :mod:`.run_setup`) uses this. The subclass keeps Coqui's
-epoch loop, optimizers, LR schedulers and resume (``continue_path``) and replaces what
-voicebank does differently:
+The VITS run (:mod:`.finetune`, :mod:`.run_setup`) uses the trainer; the XTTS run borrows
+only :func:`no_stderr`. The subclass keeps Coqui's epoch loop, optimizers, LR schedulers and
+resume (``continue_path``) and replaces what voicebank does differently:
 
 * Coqui's own checkpoint / best-model saving (non-atomic, full-size best copies) is off;
   the run writes checkpoints and the best model itself (:mod:`.run_files`).

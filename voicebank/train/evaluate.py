@@ -64,7 +64,7 @@ from .eval_result import (
 from .eval_scoring import HeldOutScorer, Synth
 
 __all__ = ["AUDIO_DIR", "EVAL_HTML", "EVAL_JSON", "SCHEMA_VERSION", "TRAIN_LOG", "EvalEvent", "HeldOutScorer", "Synth",
-           "evaluate_voice", "iter_evaluate", "read_train_log", "voice_folder", "write_outputs"]
+           "evaluate_voice", "iter_evaluate", "read_train_log", "training_folder", "write_outputs"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def iter_evaluate(
 
     result = assemble(voice_ref, ds, reals, runs)
     if out_dir is not None:
-        write_outputs(Path(out_dir), result, reals, runs, voice_folder(voice_ref))
+        write_outputs(Path(out_dir), result, reals, runs, training_folder(voice_ref))
     yield EvalEvent("done", result=result)
 
 
@@ -170,7 +170,7 @@ def _engine_synth(voice_ref: Any) -> Synth:
     return speak
 
 
-def voice_folder(voice_ref: Any) -> Path | None:
+def training_folder(voice_ref: Any) -> Path | None:
     """The folder a voice lives in (where its ``train_log.jsonl`` would be), if it has one."""
     from ..voice.registry import STOCK_NAMES
 
