@@ -200,7 +200,7 @@ PUNCTUATION_AND_SYMBOLS = [
     ("~5 people", "about five people"),
     ("COVID-19 and MP3", "COVID-nineteen and MP three"),
     ("end.Next", "end. Next"),
-    ("café naïve, Привет, мир!", "café naïve, Привет, мир!"),
+    ("café naïve, Привет, мир!", "café naïve!"),  # Cyrillic is skipped (and reported), not spelled out
 ]
 
 EMOJI = [

@@ -52,6 +52,10 @@ GENERAL = {
     "OK": "okay", "BBQ": "barbecue", "Mon.": "Monday", "Tue.": "Tuesday",
     "Tues.": "Tuesday", "Wed.": "Wednesday", "Thu.": "Thursday", "Thurs.": "Thursday",
     "Fri.": "Friday", "Sat.": "Saturday",
+    "ext.": "extension", "apt.": "apartment", "approx": "approximately", "appt": "appointment",
+    "dept": "department", "govt": "government", "ASAP": "as soon as possible", "asap": "as soon as possible",
+    "WWII": "World War two", "WWI": "World War one", "pls": "please", "plz": "please", "thx": "thanks",
+    "btw": "by the way", "acct": "account", "b/c": "because", "yrs.": "years", "hrs.": "hours", "mins.": "minutes",
 }  # fmt: skip
 
 # All-capital initialisms that are spelled letter by letter; users add more
@@ -61,6 +65,9 @@ SPELLED = {
     "CTO", "TV", "DIY", "FAQ", "PDF", "URL", "USB", "GPS", "ATM", "DNA", "RNA", "ICU",
     "GP", "NHS", "HTML", "HTTP", "SMS", "MRI", "CT", "IV", "UK", "USA", "EU", "UN",
     "PC", "AI", "VR", "ID", "PT", "OT", "SLP", "CPAP", "EEG", "EMG", "ENT",
+    "BP", "HR", "ER", "ECG", "EKG", "UTI", "COPD", "PTSD", "ADHD", "OCD", "IBS", "GI", "ASL",
+    "FYI", "ETA", "RSVP", "EST", "EDT", "CST", "CDT", "MST", "PST", "PDT",
+    "GMT", "UTC", "BST", "CET",
 }  # fmt: skip
 
 
@@ -92,11 +99,24 @@ _TITLE = re.compile(
 )
 
 
+# Words that follow a street ("Elm St. Apt. 4", "Main St. Suite 200") rather than a saint's name.
+AFTER_STREET = {"Apt", "Apartment", "Ste", "Suite", "Unit", "Fl", "Floor", "Room", "Rm", "Bldg", "Building"}
+
+
+def _street_position(text: str, start: int, following: str) -> bool:
+    """True where "St."/"Dr." stands after a street name and before "Apt", "Suite", ..."""
+    before = prev_word(text, start)
+    return following in AFTER_STREET and (is_capitalized(before) or before[:1].isdigit())
+
+
 def _title(m: re.Match[str]) -> str:
     abbr, dot, text = m.group("abbr"), m.group("dot"), m.string
     if not dot and abbr not in TITLES_WITHOUT_DOT:
         return m.group(0)
-    name_follows = is_capitalized(next_word(text, m.end()))
+    following = next_word(text, m.end())
+    name_follows = is_capitalized(following)
+    if abbr in STREET_READING and name_follows and _street_position(text, m.start(), following):
+        return with_final_dot(STREET_READING[abbr], m)
     if abbr in STREET_READING and not name_follows:
         before = prev_word(text, m.start())
         if is_capitalized(before) or before[:1].isdigit():
@@ -156,6 +176,27 @@ def _initial(m: re.Match[str]) -> str:
     return words.spell(m.group(1))
 
 
+# Run before the number rules, while house numbers and "WW2" are still digits.
+# "123 Main St.", "221B Baker St.": a house number, then the capitalised street name.
+_HOUSE_STREET = re.compile(
+    r"(?<![\w.,])(?P<before>[0-9][0-9A-Za-z-]{0,8},?[ \t]+(?:[A-Z][\w'-]*[ \t]+){1,3})(?P<abbr>St|Dr)(?P<dot>\.)?(?![\w'-])"
+)
+
+
+def _house_street(m: re.Match[str]) -> str:
+    return m.group("before") + with_final_dot(STREET_READING[m.group("abbr")], m)
+
+
+_WORLD_WAR = re.compile(r"(?<![\w.])WW ?(?P<n>[12])(?![\w])")
+# "ext. 1234": an extension's digits are read one by one.
+_EXTENSION = re.compile(r"(?<![\w.])(?:ext|Ext|EXT)\.?[ \t]?(?P<n>[0-9]{1,6})(?![\w]|[.,][0-9])")
+
+EARLY_RULES: list[Rule] = [
+    (_HOUSE_STREET, _house_street, ("St", "Dr")),
+    (_WORLD_WAR, lambda m: "World War " + words.cardinal(int(m.group("n"))), ("WW",)),
+    (_EXTENSION, lambda m: "extension " + words.digits(m.group("n")), ("xt", "XT")),
+]
+
 RULES: list[Rule] = [
     *roman.RULES,
     (_GENERAL, _general),
@@ -171,10 +212,10 @@ RULES: list[Rule] = [
 # A dot after these never ends a sentence:
 NO_BREAK_AFTER = {t.lower() for t in NAME_FOLLOWS if t != "Ft"} | {"e.g", "i.e", "vs", "cf", "approx", "w"}
 # ... after these, only when no number follows ("No. 5", "p. 12", "vol. 3"):
-BREAK_UNLESS_NUMBER = {"no", "nos", "p", "pp", "vol", "ch", "fig", "eq", "art", "sec"}
+BREAK_UNLESS_NUMBER = {"no", "nos", "p", "pp", "vol", "ch", "fig", "eq", "art", "sec", "ext"}
 # ... after these, only when a typical sentence opener follows ("... Inc. The next day"):
 MAYBE_BREAK_AFTER = (
-    {"st", "dr", "ft", "jr", "sr", "esq", "etc", "inc", "ltd", "corp", "co", "bros", "a.m", "p.m", "ph.d"}
+    {"st", "dr", "ft", "jr", "sr", "esq", "etc", "inc", "ltd", "corp", "co", "bros", "ph.d"}
     | {a.lower() for a in ADDRESS}
     | {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
     | {"mon", "tue", "tues", "wed", "thu", "thurs", "fri", "sat", "sun"}

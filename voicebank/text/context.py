@@ -19,7 +19,8 @@ Rule = tuple[re.Pattern[str], Replace] | tuple[re.Pattern[str], Replace, tuple[s
 
 _WINDOW = 48  # how far a rule looks around a match; keeps every look O(1)
 _CLOSERS = "\"')]}"
-_PREV_WORD = re.compile(r"([^\W_]+)\.?[ \t]*\Z")
+# A word may hold apostrophes and hyphens inside ("Mary's", "Saint-Denis").
+_PREV_WORD = re.compile(r"((?:[^\W_]+['-])*[^\W_]+)\.?[ \t]*\Z")
 _NEXT_WORD = re.compile(r"\s*([^\W_][\w'-]*)")
 
 

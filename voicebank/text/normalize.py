@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
-from . import abbrev, dates, measures, numeric, symbols, web
+from . import abbrev, dates, measures, numeric, readings, scripts, symbols, web
 from .clean import PHONEME_MARKER, SENTENCE_SEP, Protected, sanitize
 from .context import Rule, apply_rules
 from .split import sentences_of_paragraph, split_paragraphs
@@ -118,11 +118,13 @@ def normalize_sentences(
 
 def _pipeline(emoji: str, digits: bool) -> list[list[Rule]]:
     emoticons, emoji_rule = symbols.emoji_rules(emoji)
-    stages: list[list[Rule]] = [web.RULES, [emoticons]]
+    stages: list[list[Rule]] = [scripts.RULES, web.RULES, [emoticons]]
     if digits:
         stages += [
+            abbrev.EARLY_RULES,
             dates.RULES,
             numeric.RULES,
+            readings.RULES,
             measures.MONEY_RULES,
             numeric.DECADE_RULES,
             measures.UNIT_RULES,

@@ -124,7 +124,7 @@ def _times(m: re.Match[str]) -> str:
 _FRACTION = re.compile(r"(?<![\w./\-])(?:(?P<whole>[0-9]+)[ \t]+)?(?P<a>[0-9]+)/(?P<b>[0-9]+)(?![\w/]|[.,][0-9])")
 _SAID_AS_NUMBERS = {("24", "7"), ("9", "11"), ("50", "50")}
 # "on 3/4", "Tues. 3/12": a date, not a fraction.
-_DATE_CUES = {
+DATE_CUES = {
     "on", "until", "till", "since", "due", "from", "mon", "tue", "tues", "wed", "thu", "thur",
     "thurs", "fri", "sat", "sun", "monday", "tuesday", "wednesday", "thursday", "friday",
     "saturday", "sunday",
@@ -138,7 +138,7 @@ def _fraction(m: re.Match[str]) -> str:
     if len(a) > 9 or len(b) > 9:
         return f"{words.integer(a)} slash {words.integer(b)}"
     na, nb = int(a), int(b)
-    date_cue = prev_word(m.string, m.start()).lower() in _DATE_CUES and next_word(m.string, m.end()) != "of"
+    date_cue = prev_word(m.string, m.start()).lower() in DATE_CUES and next_word(m.string, m.end()) != "of"
     if not whole and 1 <= na <= 12 and (13 <= nb <= 31 or (date_cue and 1 <= nb <= 31)):
         from .dates import month_day
 

@@ -37,6 +37,17 @@ _INITIALISM = re.compile(r"(?:[^\W\d_]\.)*[^\W\d_]")
 _OPENERS = "\"'([{"
 _SHORT_LINE = 50
 STREET_TITLES = {"st", "dr"}  # "Saint"/"Doctor" before a name, "Street"/"Drive" after one
+# After "a.m."/"p.m." a capitalised word opens a new sentence ("at 10 a.m. Take two"),
+# unless it belongs to the time: "9 a.m. Monday", "3 p.m. Eastern", "10 a.m. EST".
+TIME_FOLLOWERS = {
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "mon", "tue", "tues", "wed", "thu", "thurs", "fri", "sat", "sun", "eastern", "central",
+    "mountain", "pacific", "atlantic", "alaska", "hawaii", "local", "standard", "daylight",
+    "time", "gmt", "utc", "bst", "cet", "est", "edt", "cst", "cdt", "mst", "mdt", "pst", "pdt",
+    "et", "ct", "mt", "pt", "january", "february", "march", "april", "may", "june", "july",
+    "august", "september", "october", "november", "december", "jan", "feb", "mar", "apr",
+    "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "tomorrow", "tonight", "today",
+}  # fmt: skip
 _WINDOW = 40
 
 
@@ -115,6 +126,8 @@ def _ends_here(text: str, m: re.Match[str]) -> bool:
     token = before[-1].lstrip(_OPENERS).lower() if before else ""
     if m.group("q"):
         return True  # 'He said "no." Then ...': the quote closes the sentence
+    if token.endswith(("a.m", "p.m")):
+        return after.lower().rstrip(".,;:!?\"')") not in TIME_FOLLOWERS
     if token in NO_BREAK_AFTER:
         return False
     if token in BREAK_UNLESS_NUMBER:
