@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
 from voicebank.errors import UsageError
+
+if TYPE_CHECKING:
+    from voicebank.bank.store import Bank
 
 app = typer.Typer(
     help=(
@@ -47,14 +50,14 @@ def new(
 
 @app.command("status")
 def status(bank: Path = BankArg, as_json: bool = JsonOpt) -> None:
-    """How much is recorded: prompts, takes, minutes of speech, QC verdicts."""
-    from voicebank.bank.store import Bank
-
-    with Bank.open(bank, writable=False) as b:
+    """How much is recorded: prompts, takes, minutes of speech, QC verdicts (also on a damaged bank)."""
+    with _open_to_read(bank) as b:
         st = b.status()
     if as_json:
         _echo_json(st.to_dict())
         return
+    for line in st.damage:
+        typer.echo(f"Damaged     {line}")
     typer.echo(f"Bank        {st.path}" + (f"  ({st.speaker})" if st.speaker else ""))
     typer.echo(f"Prompts     {st.prompts} ({st.prompts_with_takes} with takes, {st.chosen} with a chosen take)")
     typer.echo(f"Takes       {st.takes}: " + ", ".join(f"{v} {k}" for k, v in st.by_status.items() if v))
@@ -69,25 +72,35 @@ def status(bank: Path = BankArg, as_json: bool = JsonOpt) -> None:
         )
     if st.recovered:
         typer.echo(f"Recovered   {st.recovered} takes were saved by crash recovery; listen to them once.")
+    if st.damage:
+        _warn_damaged(st.damage, bank)
 
 
 @app.command("verify")
 def verify(bank: Path = BankArg, as_json: bool = JsonOpt) -> None:
     """Re-read every take and compare it with its checksum; exit 1 if anything is wrong."""
-    from voicebank.bank.store import Bank
-
-    with Bank.open(bank, writable=False) as b:
+    with _open_to_read(bank) as b:
         rep = b.verify()
     if as_json:
         _echo_json(rep.to_dict())
     else:
         typer.echo(f"Checked {rep.checked} takes.")
-        for label, items in (("missing", rep.missing), ("damaged", rep.corrupt), ("not in the manifest", rep.orphans)):
+        for label, items in (
+            ("records damaged", rep.damage),
+            ("missing", rep.missing),
+            ("damaged", rep.corrupt),
+            ("not in the records", rep.orphans),
+        ):
             for item in items:
                 typer.echo(f"  {label}: {item}")
         if rep.leftovers:
             typer.echo(f"  {len(rep.leftovers)} leftovers of an interrupted save (cleaned on the next recording session)")
-        typer.echo("All takes are intact." if rep.ok else "PROBLEMS FOUND: do not delete anything; restore from an export.")
+        typer.echo(
+            "All takes are intact."
+            if rep.ok
+            else "PROBLEMS FOUND: do not delete anything. Rebuild a bank from every intact take with: "
+            f"voicebank bank salvage {bank} NEW_FOLDER (this bank is never changed), or import an export made earlier."
+        )
     raise typer.Exit(0 if rep.ok else 1)
 
 
@@ -105,6 +118,11 @@ def export(
     index = export_bank(bank, out)
     size = out.stat().st_size / 1e6
     typer.echo(f"Exported {index['takes']} takes ({len(index['files'])} files, {size:.1f} MB) to {out}")
+    if index.get("lock_note"):
+        typer.echo(f"note: {index['lock_note']}", err=True)
+    if index["damage"]:
+        typer.echo("The bank was packed as it is, damage included, so that nothing more is lost.", err=True)
+        _warn_damaged(index["damage"], bank)
 
 
 @app.command("import")
@@ -117,6 +135,9 @@ def import_(
 
     with import_bank(archive, dest) as b:
         typer.echo(f"Imported {len(b.takes)} takes into {b.root}; every checksum matched.")
+        if b.damage:
+            typer.echo("The archive holds a bank that was already damaged when it was exported.", err=True)
+            _warn_damaged(b.damage, b.root)
 
 
 @app.command("import-audio")
@@ -238,17 +259,79 @@ def takes(
     as_json: bool = JsonOpt,
 ) -> None:
     """List takes with their status, QC verdict and which one is chosen."""
-    from voicebank.bank.store import Bank
-
-    with Bank.open(bank, writable=False) as b:
+    with _open_to_read(bank) as b:
         rows = [t for t in b.takes.values() if prompt is None or t.prompt_id == prompt]
         chosen = set(b.chosen.values())
+        nothing = "" if rows else _nothing_matched(b, prompt)
     if as_json:
         _echo_json([dict(t.to_dict(), chosen=t.id in chosen) for t in rows])
-        return
-    for t in rows:
+    for t in rows if not as_json else []:
         mark = "*" if t.id in chosen else " "
-        typer.echo(f"{mark} {t.id:<24} {t.duration:5.1f} s  {t.status:<8} {t.qc_verdict:<5} {t.text[:60]}")
+        flag = " (unverified)" if t.unverified else ""
+        typer.echo(f"{mark} {t.id:<24} {t.duration:5.1f} s  {t.status:<8} {t.qc_verdict:<5} {t.text[:60]}{flag}")
+    if b.damage:
+        _warn_damaged(b.damage, bank)
+    if nothing:
+        typer.echo(nothing, err=True)
+        raise typer.Exit(1 if prompt is not None and prompt not in b.prompts else 0)
+
+
+def _nothing_matched(b: "Bank", prompt: Optional[str]) -> str:
+    """What to say when a takes listing is empty: no takes yet, a prompt without takes, or no such prompt."""
+    if prompt is None:
+        return f"No takes yet in {b.root}. Record some with: voicebank record {b.root}"
+    if prompt in b.prompts:
+        return f"Prompt {prompt} has no takes yet ({b.prompts[prompt].text[:60]!r})."
+    ids = sorted(b.prompts)
+    listed = ", ".join(ids[:8]) + (f", ... ({len(ids)} in all)" if len(ids) > 8 else "")
+    return f"Nothing matched: there is no prompt {prompt!r} in {b.root}. Its prompts: {listed or 'none yet'}."
+
+
+def _open_to_read(bank: Path) -> "Bank":
+    """Open a bank for a read-only command: it works on read-only media and on a damaged bank."""
+    from voicebank.bank.store import Bank
+
+    return Bank.open(bank, writable=False, tolerate_damage=True)
+
+
+def _warn_damaged(damage: List[str], bank: Path) -> None:
+    from voicebank.bank.lenient import describe
+
+    typer.secho(f"warning: {describe(damage, Path(bank))}", fg=typer.colors.YELLOW, err=True)
+
+
+@app.command("salvage")
+def salvage(
+    broken: Path = typer.Argument(..., help="The damaged bank (only read, never changed).", show_default=False),
+    new: Path = typer.Argument(..., help="A new folder for the rebuilt bank.", show_default=False),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Rebuild a bank from every intact take of a damaged one; exit 1 if some takes could not be saved.
+
+    Takes whose audio matches the checksum the bank recorded keep their prompt, text,
+    verdict and choice; take files whose records are lost are kept when their audio
+    decodes completely, marked unverified. Each take that cannot be saved is listed
+    with its path and why.
+    """
+    from voicebank.bank.salvage import salvage_bank
+
+    rep = salvage_bank(broken, new)
+    if as_json:
+        _echo_json(rep.to_dict())
+        raise typer.Exit(1 if rep.damaged else 0)
+    for line in rep.records_damage:
+        typer.echo(f"records damaged: {line}")
+    for d in rep.damaged:
+        typer.echo(f"not saved: {d.path}: {d.reason}")
+    typer.echo(
+        f"Salvaged {len(rep.kept) + len(rep.unverified)} takes of {rep.prompts} prompts into {rep.target}: "
+        f"{len(rep.kept)} verified against their checksums"
+        + (f", {len(rep.unverified)} unverified (their records were lost; listen to them once)" if rep.unverified else "")
+        + f"; {len(rep.damaged)} could not be saved. {rep.source} was not changed."
+    )
+    if rep.rechosen:
+        typer.echo(f"The choice of take was lost for {len(rep.rechosen)} prompts: their latest accepted take is chosen.")
+    raise typer.Exit(1 if rep.damaged else 0)
 
 
 @app.command("choose")

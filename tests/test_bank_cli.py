@@ -129,8 +129,10 @@ def test_bad_inputs_give_clear_errors_and_change_nothing(imported: Path, tmp_pat
     missing = run("bank", "status", tmp_path / "nowhere", ok=False)
     assert missing.returncode != 0 and "no bank" in missing.stderr
     (work / "manifest.json").write_text("{ this is not json")
-    corrupt = run("bank", "status", work, ok=False)
-    assert corrupt.returncode != 0 and "damaged" in corrupt.stderr and "untouched" in corrupt.stderr
+    corrupt = run("bank", "status", work)  # a damaged bank still answers, and says what is wrong
+    assert "damaged" in corrupt.stderr and "untouched" in corrupt.stderr and "bank salvage" in corrupt.stderr
+    refused = run("bank", "add-take", work, "LJ001-0002", ljspeech / "wavs" / "LJ001-0002.wav", ok=False)
+    assert refused.returncode == 2 and "bank salvage" in refused.stderr  # nothing is written on top of damage
     assert {k: v for k, v in _hashes(work).items() if k != "manifest.json"} == {
         k: v for k, v in before.items() if k != "manifest.json"
     }

@@ -21,7 +21,8 @@ from typing import Any
 
 from ..audio import PathLike
 from ..errors import BankCorruptError, BankError, IntegrityError
-from ..durable import atomic_output, fsync_dir, move
+from ..durable import atomic_output, fsync_dir, move, storage_error
+from .layout import need_room
 from .store import JOURNAL, LOST_DIR, MANIFEST, TAKES_DIR, Bank, sha256_file
 
 INDEX = "voicebank-export.json"
@@ -41,23 +42,25 @@ def _bank_files(root: Path) -> list[str]:
 def export_bank(bank_path: PathLike, archive: PathLike) -> dict[str, Any]:
     """Write the bank (manifest, journal, every take) and a checksum list into ``archive``.
 
-    Holds the bank's write lock while reading so no take changes under the export.
-    The archive is written to a temp name and renamed, so a failed export leaves nothing.
-    Returns the index that was stored.
+    Reads the bank without changing it: a shared lock keeps recorders out while it is
+    read (none is needed on read-only media), so a bank on a backup disk or a mounted
+    image can be exported. A damaged bank is packed as it is, every byte, and the index
+    lists its damage (``damage``) so nothing more is lost; the archive is written to a
+    temp name and renamed, so a failed export leaves nothing. Returns the index stored
+    (with ``lock_note`` when no lock could be taken).
     """
     out = Path(archive)
-    with Bank.open(bank_path, writable=True) as bank:
+    with Bank.open(bank_path, writable=False, tolerate_damage=True, shared_lock=True) as bank:
         report = bank.verify()
-        if report.missing or report.corrupt:
-            raise IntegrityError(
-                f"The bank has missing or damaged takes ({len(report.missing)} missing, "
-                f"{len(report.corrupt)} damaged); run 'voicebank bank verify {bank.root}' first."
-            )
         root = bank.root
         files = []
         for rel in _bank_files(root):
             p = root / rel
-            files.append({"path": rel, "size": p.stat().st_size, "sha256": sha256_file(p)})
+            if p.is_file():
+                files.append({"path": rel, "size": p.stat().st_size, "sha256": sha256_file(p)})
+        damage = list(report.damage)
+        damage += [f"take {t} is missing" for t in report.missing]
+        damage += [f"take {t} does not match its checksum" for t in report.corrupt]
         index = {
             "format": ARCHIVE_FORMAT,
             "version": ARCHIVE_VERSION,
@@ -66,8 +69,13 @@ def export_bank(bank_path: PathLike, archive: PathLike) -> dict[str, Any]:
             "exported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "takes": len(bank.takes),
             "files": files,
+            "damage": damage,
         }
-        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, out.parent, action="create", what="the archive's folder") from exc
+        need_room(out.parent, _archive_size(files), "the export")
         with atomic_output(out) as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
             data = json.dumps(index, indent=1).encode("utf-8")
             ti = tarfile.TarInfo(INDEX)
@@ -76,7 +84,12 @@ def export_bank(bank_path: PathLike, archive: PathLike) -> dict[str, Any]:
             tar.addfile(ti, io.BytesIO(data))
             for f in files:
                 tar.add(str(root / f["path"]), arcname=f["path"], recursive=False)
-    return index
+        return dict(index, lock_note=bank.lock_note)
+
+
+def _archive_size(files: list[dict[str, Any]]) -> int:
+    """Bytes the tar will take: each file rounded up to 512-byte blocks, with a header or two each."""
+    return sum(-(-f["size"] // 512) * 512 + 1536 for f in files) + 20 * 512
 
 
 def _safe_member(name: str) -> bool:
@@ -126,9 +139,10 @@ def import_bank(archive: PathLike, dest: PathLike) -> Bank:
             missing = sorted(set(wanted) - seen)
             if missing:
                 raise IntegrityError(f"{src} is incomplete: {len(missing)} files are missing (first: {missing[0]}).")
-        with Bank.open(staging, writable=False) as check:
+        damaged = bool(index.get("damage"))  # an export of a damaged bank comes back as it was, to salvage
+        with Bank.open(staging, writable=False, tolerate_damage=damaged) as check:
             report = check.verify()
-            if not report.ok:
+            if not report.ok and not damaged:
                 raise IntegrityError(f"The imported bank does not verify: {report.to_dict()}")
         for folder in [staging, *(d for d in staging.rglob("*") if d.is_dir())]:
             fsync_dir(folder)  # every file's name, not only its bytes, must be on disk before the bank appears
@@ -138,7 +152,7 @@ def import_bank(archive: PathLike, dest: PathLike) -> Bank:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return Bank.open(target, writable=False)
+    return Bank.open(target, writable=False, tolerate_damage=damaged)
 
 
 def _read_index(tar: tarfile.TarFile, src: Path) -> dict[str, Any]:

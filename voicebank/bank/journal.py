@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import BankCorruptError
 from ..durable import storage_error, write_all
+from .layout import damaged_advice
 
 
 def encode(entry: dict[str, Any]) -> bytes:
@@ -63,7 +64,7 @@ def read(path: Path) -> JournalRead:
                 return JournalRead(entries, pos, True)  # a damaged final line: torn write
             raise BankCorruptError(
                 f"{path} is damaged at byte {pos} (a line in the middle does not match its "
-                "checksum). The takes are untouched; restore the bank from an export or ask for help."
+                "checksum). " + damaged_advice(path.parent)
             )
         entries.append(entry)
         pos = nl + 1

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
+
+from ..errors import DiskFullError
 
 SCHEMA_VERSION = 1
 FORMAT_NAME = "voicebank-bank"
@@ -39,3 +42,33 @@ def audio_files(root: Path) -> Iterator[Path]:
         for p in sorted(tdir.rglob("*")):
             if p.is_file():
                 yield p
+
+
+def damaged_advice(root: Path) -> str:
+    """What still works on a bank whose records are damaged, and how to rebuild it."""
+    return (
+        f"The takes are untouched. 'voicebank bank status/verify/takes/export {root}' still read it; "
+        f"rebuild a bank from every intact take with: voicebank bank salvage {root} NEW_FOLDER "
+        "(the damaged bank is never changed)."
+    )
+
+
+# Room left over for the journal line and file-system blocks when checking before a write.
+ROOM_MARGIN = 64 * 1024
+
+
+def need_room(folder: Path, size: int, what: str) -> None:
+    """Refuse, before writing anything, when ``folder``'s disk has clearly no room for ``size`` bytes."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return  # cannot tell: the write itself will say
+    if free < size + ROOM_MARGIN:
+        raise DiskFullError(
+            f"The disk is full: {what} needs {_size(size + ROOM_MARGIN)} and only {_size(free)} is free "
+            f"on the disk of {folder}. Free some space and try again; nothing was changed."
+        )
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{max(1, round(n / 1e3))} KB"

@@ -57,6 +57,7 @@ class TakeRecord:
     status: str = "pending"
     source: str = ""  # where an imported take came from
     recovered: bool = False  # found on disk after an interrupted save and adopted
+    unverified: bool = False  # salvaged without its record: it decodes fully, but no checksum vouches for it
     qc: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -72,12 +72,12 @@ class BankRecovery(BankState):
             recorded_at=datetime.fromtimestamp(p.stat().st_mtime, timezone.utc).isoformat(timespec="milliseconds"),
             status="pending",
             recovered=True,
-            qc=_advice(p, prompt.text),
+            qc=qc_advice(p, prompt.text),
         )
         self._commit({"op": "take", "take": rec.to_dict()})
 
 
-def _advice(path: Path, text: str) -> dict[str, Any]:
+def qc_advice(path: Path, text: str) -> dict[str, Any]:
     """The QC report of an adopted take, or nothing when QC itself fails."""
     try:
         from .qc import check_file

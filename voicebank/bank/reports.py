@@ -20,10 +20,11 @@ class VerifyReport:
     corrupt: list[str] = field(default_factory=list)  # take ids whose sha256 differs
     orphans: list[str] = field(default_factory=list)  # audio files no take refers to
     leftovers: list[str] = field(default_factory=list)  # temp files of interrupted saves
+    damage: list[str] = field(default_factory=list)  # damaged records (manifest, journal), read-only opens only
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.corrupt or self.orphans)
+        return not (self.missing or self.corrupt or self.orphans or self.damage)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -33,6 +34,7 @@ class VerifyReport:
             "corrupt": self.corrupt,
             "orphans": self.orphans,
             "leftovers": self.leftovers,
+            "damage": self.damage,
         }
 
 
@@ -54,6 +56,7 @@ class BankStatus:
     flagged: dict[str, int]
     recovered: int
     unfinished_captures: int = 0  # recordings of a killed session, recovered by the next 'voicebank record'
+    damage: list[str] = field(default_factory=list)  # damaged records found by a tolerant read-only open
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -64,7 +67,7 @@ class BankReports(BankState):
 
     def verify(self) -> VerifyReport:
         """Re-hash every take; list missing, corrupt and orphan files."""
-        report = VerifyReport()
+        report = VerifyReport(damage=list(self.damage))
         known = {}
         for t in self.takes.values():
             known[t.file] = t
@@ -107,6 +110,7 @@ class BankReports(BankState):
             flagged=flagged,
             recovered=sum(1 for t in self.takes.values() if t.recovered),
             unfinished_captures=len(list(spool.glob("*.json"))) if spool.is_dir() else 0,
+            damage=list(self.damage),
         )
 
     def qc_measures(self, *, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 from ..durable import atomic_write
 from ..errors import BankCorruptError, BankError, UsageError
 from . import journal
-from .layout import FORMAT_NAME, JOURNAL, MANIFEST, SCHEMA_VERSION, TAKES_DIR, utc_now
+from .layout import FORMAT_NAME, JOURNAL, MANIFEST, SCHEMA_VERSION, damaged_advice, utc_now
 from .records import PromptRecord, TakeRecord
 
 _RECORD_KEYS = ("prompts", "takes", "chosen", "flags", "seq")
@@ -34,6 +34,8 @@ class BankState:
         self.seq = int(meta.get("seq", 0))
         self._journal_entries = 0
         self._lock_fd: int | None = None
+        self.damage: list[str] = []  # what a tolerant read-only open found damaged (see BankOpening.open)
+        self.lock_note = ""  # why a shared-lock open read without a lock (read-only media)
 
     def _apply(self, e: dict[str, Any]) -> None:
         op = e.get("op")
@@ -72,6 +74,8 @@ class BankState:
     def _require_writable(self) -> None:
         if not self.writable:
             raise BankError("This bank was opened read-only.")
+        if self.damage:
+            raise BankError("A damaged bank is never changed; rebuild it with 'voicebank bank salvage'.")
 
     def set_meta(self, key: str, value: Any) -> None:
         if key in (*_RECORD_KEYS, "format", "schema_version", "bank_id"):
@@ -117,9 +121,7 @@ def load_manifest(path: Path) -> dict[str, Any]:
         meta = json.loads(path.read_bytes().decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise BankCorruptError(
-            f"{path} is damaged and cannot be read ({exc}). Your recordings in "
-            f"{path.parent / TAKES_DIR} are untouched; restore the bank from an export "
-            "(voicebank bank import ARCHIVE) or ask for help before changing anything."
+            f"{path} is damaged and cannot be read ({exc}). " + damaged_advice(path.parent)
         ) from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise BankCorruptError(f"{path} is not a voicebank manifest.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 from pathlib import Path
@@ -10,11 +11,11 @@ from typing import Any
 import numpy as np
 
 from ..audio import PathLike, audio_info, check_wav_size, read_audio
-from ..durable import atomic_write, fsync_dir
+from ..durable import atomic_write, fsync_dir, storage_error
 from ..errors import AudioFormatError, BankError, UsageError
-from .layout import AUDIO_EXT, TAKES_DIR, utc_now
+from .layout import AUDIO_EXT, TAKES_DIR, need_room, utc_now
 from .records import PROMPT_FLAGS, PROMPT_KINDS, TAKE_STATUSES, PromptRecord, TakeRecord, safe_id
-from .state import BankState
+from .state import BankState, _replace
 
 _ID_PREFIX = {"script": "s", "message": "m", "imported": "i"}
 
@@ -151,17 +152,51 @@ class BankTakes(BankState):
             recovered=recovered,
             qc=qc or {},
         )
-        self._commit({"op": "take", "take": rec.to_dict()})
+        self._commit_take(rec)
         if choose:
             self.choose(tid)
         return rec
 
-    @staticmethod
-    def _write_audio(path: Path, data: bytes) -> None:
+    def store_take_bytes(self, rec: TakeRecord, data: bytes) -> TakeRecord:
+        """Store already-encoded take audio byte for byte under ``rec``'s ids (salvage keeps every bit).
+
+        The file goes to ``takes/<prompt>/<take>.flac`` whatever ``rec.file`` said, and the
+        sha256 recorded is the one of ``data``.
+        """
+        self._require_writable()
+        if rec.prompt_id not in self.prompts:
+            raise UsageError(f"There is no prompt {rec.prompt_id!r} in this bank; add the prompt first.")
+        if safe_id(rec.id) != rec.id or rec.id in self.takes:
+            raise BankError(f"A take cannot be stored as {rec.id!r}: the id is taken or not a plain name.")
+        rel = f"{TAKES_DIR}/{rec.prompt_id}/{rec.id}{AUDIO_EXT}"
+        rec = _replace(rec, file=rel, sha256=hashlib.sha256(data).hexdigest())
+        self._write_audio(self.root / rel, data)
+        self._commit_take(rec)
+        return rec
+
+    def _commit_take(self, rec: TakeRecord) -> None:
+        """The take's journal line; when it cannot be written (a full disk) its file goes too.
+
+        The take was never reported saved, and a file without its line would read as a
+        stray the next time the bank is verified.
+        """
+        try:
+            self._commit({"op": "take", "take": rec.to_dict()})
+        except OSError:
+            with contextlib.suppress(OSError):
+                (self.root / rec.file).unlink()
+                fsync_dir((self.root / rec.file).parent)
+            raise
+
+    def _write_audio(self, path: Path, data: bytes) -> None:
         """The take's file, durable before its journal line (a kill between them is adopted on open)."""
         folder = path.parent
+        need_room(folder if folder.exists() else self.root, len(data), "the take")
         if not folder.exists():
-            folder.mkdir(parents=True)
+            try:
+                folder.mkdir(parents=True)
+            except OSError as exc:
+                raise storage_error(exc, folder, action="create", what="the take's folder") from exc
             fsync_dir(folder.parent)
         atomic_write(path, data, faults=True)
 
