@@ -57,6 +57,17 @@ class PulseServer:
             proc.wait(timeout=120)
         return proc
 
+    def kill(self) -> None:
+        """SIGKILL the daemon, as a crash would (its clients see their streams end)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def restart(self) -> None:
+        """Start a fresh daemon on the same socket (after :meth:`kill`)."""
+        self.kill()
+        self.process = start_pulse(self.root).process
+
     def log(self) -> str:
         try:
             return (self.root / "pulseaudio.log").read_text(errors="replace")[-2000:]

@@ -8,7 +8,10 @@ card's is converted by one :class:`~voicebank.resample.StreamResampler` (no seam
 edges). The player tells a stream how far ahead the sound card reads (:meth:`Player.pacing`).
 
 The Player is responsible for timing and buffering only; it does not synthesize, and it
-never blocks the caller while audio plays (``wait()`` does, when asked).
+never blocks the caller while audio plays (``wait()`` does, when asked). It notices when
+the output goes away under it (the stream ends by itself, or stops asking for audio) and
+says so (:meth:`Player.failure`, ``stats.device_lost``); what to do about the lost audio
+is the caller's (see :mod:`voicebank.speech_queue`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import numpy as np
 from .audio import DEFAULT_LEAD, AudioChunk, Clock, Pacing
 from .errors import AudioDeviceError, MissingDependencyError
 from .resample import StreamResampler
+
+DEVICE_LOST = "The sound output stopped working: the sound server or the speakers went away."
 
 
 def sounddevice_module() -> Any:
@@ -56,11 +61,13 @@ class PlaybackStats:
     first_audio: float | None = None  # the first non-silent frame was handed to the device
     finished: float | None = None
     frames_played: int = 0  # at the device's rate
+    frames_fed: int = 0  # handed to the device's buffer (all of them played: the whole stream was heard)
     device_rate: int = 0  # the rate the sound card was opened at
     underruns: int = 0  # callbacks that found the buffer empty while more audio was coming
     device_underflows: int = 0  # output underflows PortAudio reported between first and last frame
     interrupted: bool = False
     error: str = ""
+    device_lost: bool = False  # the error is the output device's (gone, or cannot be opened)
     callbacks: int = 0
     status_flags: list[str] = field(default_factory=list)
 
@@ -121,12 +128,16 @@ class Player:
         blocksize: int = 512,
         latency: str | float = 0.08,
         max_ahead_s: float = 10.0,
+        stall_after: float = 2.5,
     ) -> None:
         self.device = device_arg(device)
         self.max_ahead_s = max_ahead_s  # the engine may run this far ahead of the speakers (bounded memory)
         self.blocksize = blocksize
         self.latency = latency
+        self.stall_after = stall_after  # a started stream silent this long has lost its device
         self._stream: Any = None
+        self._stream_ended = threading.Event()  # the open stream finished without being asked to
+        self._last_callback = 0.0  # when the open stream last asked for audio (or was started)
         self._stop = threading.Event()
         self._done = threading.Event()
         self._feeder: threading.Thread | None = None
@@ -187,6 +198,35 @@ class Player:
     def playing(self) -> bool:
         return self._feeder is not None and not self._done.is_set()
 
+    def failure(self) -> str:
+        """Why the open stream's output is gone ('' while it is fine or nothing is open):
+        the stream ended by itself (a killed sound server), or a started stream has not
+        asked for audio for ``stall_after`` seconds (an unplugged or frozen device)."""
+        stream = self._stream
+        if stream is None or self._stop.is_set():
+            return ""
+        if self._stream_ended.is_set():
+            return DEVICE_LOST
+        if self._last_callback and time.perf_counter() - self._last_callback > self.stall_after:
+            return DEVICE_LOST
+        return ""
+
+    def reconnect(self, rate: int = 22050) -> bool:
+        """Try the output again (after a failure): refresh the device list and play a moment of
+        silence; True when the device took it. Call only while nothing plays."""
+        self.stop()
+        try:
+            sd = sounddevice_module()
+            sd._terminate()  # PortAudio lists devices once: look again (a device plugged back in)
+            sd._initialize()
+        except Exception:  # refreshing is best effort; opening below says whether it worked
+            pass
+        try:
+            self.warm_up(rate, seconds=0.05)
+        except Exception:
+            return False
+        return not self.stats.error and self.stats.frames_played > 0
+
     # ---------------------------------------------------------------- internal
     def _feed(self, it: Any, buf: _JitterBuffer) -> None:
         stats = self.stats
@@ -195,18 +235,27 @@ class Player:
                 if stats.first_chunk is None:
                     stats.first_chunk = time.perf_counter()
                 buf.put(samples)
+                stats.frames_fed += len(samples)
+                self._check_device()
                 if not self._stream.active and not self._stop.is_set():
                     self._stream.start()
+                    self._last_callback = time.perf_counter()  # the stall clock starts now
                 limit = self.max_ahead_s * device_rate
                 while buf.frames > limit and not self._stop.is_set():
+                    self._check_device()
                     time.sleep(0.02)  # back-pressure: a long text never piles up in memory
             buf.closed = True
             # let the device drain what is buffered, unless interrupted
             while self._stream is not None and not self._stop.is_set() and buf.frames > 0:
+                self._check_device()
                 time.sleep(0.005)
             if self._stream is not None and not self._stop.is_set():
                 time.sleep(self._output_latency(self._stream))
-        except Exception as exc:  # surfaced through wait()
+                self._check_device()
+        except AudioDeviceError as exc:  # surfaced through wait()
+            stats.error = str(exc)
+            stats.device_lost = True
+        except Exception as exc:
             stats.error = f"Playback failed: {exc}"
         finally:
             buf.closed = True
@@ -216,6 +265,11 @@ class Player:
             stats.finished = time.perf_counter()
             self._done.set()
 
+    def _check_device(self) -> None:
+        reason = self.failure()
+        if reason:
+            raise AudioDeviceError(reason)
+
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None
         if stream is None:
@@ -223,7 +277,7 @@ class Player:
         # what this sound card reads ahead: its first burst, and at least the latency it reports
         self._lead = max(self._read_ahead, self._output_latency(stream))
         try:
-            if self._stop.is_set():
+            if self._stop.is_set() or self._stream_ended.is_set():
                 stream.abort()
             else:
                 stream.stop()
@@ -268,9 +322,11 @@ class Player:
         taken = [0, 0.0]  # frames the device has asked for, and when it first asked
         opened = [rate]  # the rate the device was opened at
         self._read_ahead = 0.0
+        self._last_callback = 0.0
+        ended = self._stream_ended = threading.Event()  # this stream's own: a late one cannot mark the next
 
         def callback(outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-            now = time.perf_counter()
+            now = self._last_callback = time.perf_counter()
             if not taken[0]:
                 taken[1] = now
             taken[0] += frames
@@ -295,7 +351,8 @@ class Player:
             if outdata.shape[1] > 1:
                 outdata[:, 1:] = outdata[:, :1]
 
-        kwargs = dict(channels=1, dtype="float32", callback=callback, blocksize=self.blocksize, latency=self.latency)
+        kwargs = dict(channels=1, dtype="float32", callback=callback, blocksize=self.blocksize, latency=self.latency,
+                      finished_callback=ended.set)
         try:
             stream = sd.OutputStream(samplerate=rate, device=self.device, **kwargs)
             return stream, rate
@@ -308,7 +365,7 @@ class Player:
             except Exception as exc:
                 raise AudioDeviceError(
                     f"Cannot open the speakers ({first}). Check that an output device is connected "
-                    "and not in use; 'python -m sounddevice' lists the devices."
+                    "and not in use; 'voicebank record --list-devices' lists the devices."
                 ) from exc
 
 
