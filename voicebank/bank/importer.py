@@ -138,10 +138,26 @@ class Importer:
     def add_take_file(self, prompt_id: str, path: PathLike) -> ImportEvent:
         """Offer one existing file as a take of one prompt (refuses long recordings)."""
         p = Path(path)
-        if prompt_id not in self.bank.prompts:
-            raise UsageError(f"There is no prompt {prompt_id!r} in {self.bank.root}.")
         samples, rate, subtype = self._load_file(p, single_take=True)
+        if prompt_id not in self.bank.prompts:
+            self.bank.add_prompt(self._script_text(prompt_id), kind="script", prompt_id=prompt_id)
         return self._store(prompt_id, samples, rate, subtype, str(p))
+
+    def _script_text(self, prompt_id: str) -> str:
+        """The text of a prompt of the bank's script that the bank has not listed yet."""
+        from .prompts import list_scripts, load_script
+
+        name = str(self.bank.meta.get("script") or "")
+        script = {q.id: q.text for q in load_script(name)} if name in list_scripts() else {}
+        if prompt_id in script:
+            return script[prompt_id]
+        known = sorted(self.bank.prompts)
+        where = f"nor in its script {name} ({min(script)}-{max(script)})" if script else "and it has no prompt script"
+        listed = ", ".join(known[:6]) + (", ..." if len(known) > 6 else "")
+        advice = [f"Its prompts: {listed}."] if known else []
+        if script:
+            advice.append(f"See the script's prompts with: voicebank prompts list --script {name}")
+        raise UsageError(" ".join([f"There is no prompt {prompt_id!r} in {self.bank.root} {where}.", *advice]))
 
     def import_long(self, path: PathLike, cues: list[Cue] | None) -> Iterator[ImportEvent]:
         """Cut a long recording into utterances and store each as a take.

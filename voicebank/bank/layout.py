@@ -66,7 +66,8 @@ def need_room(folder: Path, size: int, what: str) -> None:
     if free < size + ROOM_MARGIN:
         raise DiskFullError(
             f"The disk is full: {what} needs {_size(size + ROOM_MARGIN)} and only {_size(free)} is free "
-            f"on the disk of {folder}. Free some space and try again; nothing was changed."
+            f"on the disk of {folder}. Free some space and try again; {what} was not written, and everything "
+            "saved before is safe."
         )
 
 

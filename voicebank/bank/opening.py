@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterator, TypeVar
 
 from ..audio import PathLike
-from ..durable import atomic_write, fsync_dir
+from ..durable import atomic_write, fsync_dir, storage_error
 from ..errors import BankCorruptError, BankError, BankLockedError, StorageError
 from . import journal, lenient
 from .layout import (
@@ -45,8 +45,11 @@ class BankOpening(BankRecovery):
         root = Path(path)
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
             raise BankError(f"{root} already exists and is not an empty folder; choose a new folder for the bank.")
-        root.mkdir(parents=True, exist_ok=True)
-        (root / TAKES_DIR).mkdir(exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            (root / TAKES_DIR).mkdir(exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, root, action="create", what="the bank folder") from exc
         meta: dict[str, Any] = {
             "format": FORMAT_NAME,
             "schema_version": SCHEMA_VERSION,
