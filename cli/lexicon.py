@@ -11,7 +11,7 @@ from voicebank.errors import UsageError
 
 app = typer.Typer(
     help=(
-        "Fix how words are said: a lexicon of respellings ('Nguyen' -> 'Win') or phonemes, "
+        "Fix how words and phrases are said: a lexicon of respellings ('Nguyen' -> 'Win') or phonemes, "
         "kept with each voice (or one global lexicon when no voice is given).\n\n"
         "Typical use:  voicebank lexicon add Nguyen Win --voice mine   then   "
         "voicebank lexicon show 'Call Nguyen at 5 pm' --voice mine"
@@ -47,6 +47,23 @@ def lexicon_path(voice: Optional[str], file: Optional[Path]) -> Path:
     )
 
 
+def voice_alphabet(voice: Optional[str], path: Path) -> set[str]:
+    """The phoneme symbols the voice knows: its .onnx.json's map, else Piper's English alphabet."""
+    from voicebank.voice.config import PiperVoiceConfig
+
+    configs = sorted(path.parent.glob("*.onnx.json")) if voice else []
+    if len(configs) == 1:
+        return set(PiperVoiceConfig.load(configs[0]).phoneme_id_map)
+    try:
+        from voicebank.voice.phonemes import PIPER_SYMBOLS, piper_symbols
+
+        return set(piper_symbols()[:PIPER_SYMBOLS])
+    except ImportError as exc:
+        from voicebank.errors import MissingDependencyError
+
+        raise MissingDependencyError("piper-tts (the phoneme alphabet, to check --phonemes)", "speak") from exc
+
+
 def _describe(entry) -> str:
     if entry.is_phonemes:
         return f"{entry.word} -> [[{entry.pronunciation}]] (phonemes)"
@@ -55,7 +72,9 @@ def _describe(entry) -> str:
 
 @app.command("add")
 def add(
-    word: str = typer.Argument(..., help="The word as it is written, e.g. Nguyen or Dr.", show_default=False),
+    word: str = typer.Argument(
+        ..., help="The word or phrase as it is written, e.g. Nguyen, Dr. or 'Mary Ann'.", show_default=False
+    ),
     pronunciation: str = typer.Argument(
         ..., help="How to say it: a respelling ('Win'), or espeak-ng IPA with --phonemes.", show_default=False
     ),
@@ -63,13 +82,14 @@ def add(
     voice: Optional[str] = VoiceOpt,
     file: Optional[Path] = FileOpt,
 ) -> None:
-    """Add a word (or change it if it is already there)."""
+    """Add a word or phrase (or change it if it is already there). Phonemes the voice lacks are refused."""
     from voicebank.text import Lexicon, normalize
 
     path = lexicon_path(voice, file)
     lexicon = Lexicon.load(path)
     existed = word in lexicon
-    entry = lexicon.add(word, pronunciation, phonemes=phonemes)
+    alphabet = voice_alphabet(voice, path) if phonemes else None
+    entry = lexicon.add(word, pronunciation, phonemes=phonemes, alphabet=alphabet)
     lexicon.save(path)
     typer.echo(f"{'Changed' if existed else 'Added'} {_describe(entry)} in {path}")
     typer.echo(f"'{entry.word}' is now read as: {normalize(entry.word, lexicon=lexicon)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,8 @@ def test_add_replaces_and_remove_forgets(lexicon: Lexicon) -> None:
 @pytest.mark.parametrize(
     ("word", "pronunciation", "phonemes", "message"),
     [
-        ("two words", "x", False, "cannot be a lexicon word"),
+        ("Mary , Ann", "x", False, "cannot be a lexicon word"),
+        ("one two three four five six seven eight nine", "x", False, "cannot be a lexicon word"),
         ("", "x", False, "cannot be a lexicon word"),
         ("-dash", "x", False, "cannot be a lexicon word"),
         ("w" * 65, "x", False, "cannot be a lexicon word"),
@@ -79,6 +81,61 @@ def test_add_replaces_and_remove_forgets(lexicon: Lexicon) -> None:
 def test_bad_entries_are_refused_with_a_reason(word: str, pronunciation: str, phonemes: bool, message: str) -> None:
     with pytest.raises(LexiconError, match=message):
         Lexicon().add(word, pronunciation, phonemes=phonemes)
+
+
+PHRASES = [
+    ("Mary Ann called.", "Marianne called."),
+    ("MARY   ANN's car", "Marianne's car"),
+    ("Mary and Ann", "Maria and Anna"),
+    ("Mary Annabel", "Maria Annabel"),
+    ("I love New York City!", "I love the big apple!"),
+    ("New York is big.", "New York is big."),
+    ("Ask St. Mary's Hospital.", "Ask Saint Marys Hospital."),
+]
+
+
+@pytest.mark.parametrize(("text", "applied"), PHRASES)
+def test_phrases_match_longest_first_in_any_spacing_and_case(text: str, applied: str) -> None:
+    lexicon = Lexicon()
+    lexicon.add("Mary Ann", "Marianne")
+    lexicon.add("Mary", "Maria")
+    lexicon.add("Ann", "Anna")
+    lexicon.add("new  york city", "the big apple")
+    lexicon.add("St. Mary's Hospital", "Saint Marys Hospital")
+    assert lexicon.apply(text) == applied
+
+
+def test_phrase_entry_is_one_entry_and_goes_through_the_frontend() -> None:
+    lexicon = Lexicon()
+    entry = lexicon.add(" Mary   Ann ", "Marianne")
+    assert entry.word == "Mary Ann" and "mary ann" in lexicon and len(lexicon) == 1
+    lexicon.add("Mary Ann", "ˈmɛɹiˌæn", phonemes=True)
+    assert len(lexicon) == 1
+    assert normalize("Mary Ann, 5 pm.", lexicon=lexicon) == "[[ˈmɛɹiˌæn]], five pee em."
+    assert lexicon.remove("MARY ANN") is True and len(lexicon) == 0
+
+
+ALPHABET = {"s", "æ", "m", "ˈ", "ɹ", "i", "ː", "\u0303"}  # a voice's symbols (U+0303: combining tilde)
+
+
+@pytest.mark.parametrize(
+    ("phonemes", "message"),
+    [
+        ("s£m", "'£' (U+00A3 pound sign)"),
+        ("sæmq", "'q' (U+0071 latin small letter q)"),
+        ("sa:m", "'a' (U+0061 latin small letter a), ':' (U+003A colon)"),
+    ],
+)
+def test_phonemes_the_voice_lacks_are_refused_naming_the_symbol(phonemes: str, message: str) -> None:
+    with pytest.raises(LexiconError, match=re.escape(message)):
+        Lexicon().add("Sam", phonemes, phonemes=True, alphabet=ALPHABET)
+
+
+def test_phonemes_are_checked_as_the_engine_splits_them() -> None:
+    lexicon = Lexicon()
+    # "æ̃" composed or not, spaces between words: all symbols the voice has.
+    assert lexicon.add("Sam", "ˈsæ̃m  ɹiːm", phonemes=True, alphabet=ALPHABET).pronunciation == "ˈsæ̃m ɹiːm"
+    assert lexicon.add("Sam", "s£m", phonemes=True).pronunciation == "s£m"  # no alphabet given: not checked
 
 
 def test_lexicon_error_is_a_voicebank_error() -> None:
@@ -128,7 +185,7 @@ def test_damaged_json_is_a_corrupt_file_naming_it(tmp_path: Path) -> None:
         ('{"schema_version": 99, "entries": []}', "newer voicebank"),
         ('{"schema_version": 1, "entries": {}}', "must be a list"),
         ('{"schema_version": 1, "entries": [{"word": "a"}]}', "exactly one of"),
-        ('{"schema_version": 1, "entries": [{"word": "a b", "respelling": "x"}]}', "cannot be a lexicon word"),
+        ('{"schema_version": 1, "entries": [{"word": "a, b", "respelling": "x"}]}', "cannot be a lexicon word"),
     ],
 )
 def test_damaged_files_give_clear_errors(tmp_path: Path, content: str, message: str) -> None:
@@ -199,7 +256,8 @@ def test_cli_file_option(home: Path) -> None:
         (["list", "--voice", "nobody"], UsageError, "No voice 'nobody'"),
         (["list", "--voice", "mine", "--file", "x.json"], UsageError, "not both"),
         (["remove", "ghost"], UsageError, "not in the lexicon"),
-        (["add", "two words", "x"], LexiconError, "cannot be a lexicon word"),
+        (["add", "Mary , Ann", "x"], LexiconError, "cannot be a lexicon word"),
+        (["add", "Sam", "s£m", "--phonemes"], LexiconError, "'£' (U+00A3 pound sign)"),
         (["show", "hi", "--emoji", "loud"], UsageError, "emoji must be one of"),
     ],
 )
@@ -215,3 +273,25 @@ def test_cli_show_empty_text(home: Path) -> None:
     result = CliRunner().invoke(_cli_app(), ["show", "   "])
     assert result.exit_code == 0
     assert result.output.strip() == "(nothing to say)"
+
+
+def test_cli_phrase_entry(home: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(_cli_app(), ["add", "Mary Ann", "Marianne"])
+    assert result.exit_code == 0, result.output
+    assert "'Mary Ann' is now read as: Marianne" in result.output
+    result = runner.invoke(_cli_app(), ["show", "Mary Ann's here. Mary too."])
+    assert result.output.splitlines() == ["Marianne's here.", "Mary too."]
+    assert runner.invoke(_cli_app(), ["remove", "mary  ann"]).exit_code == 0
+
+
+def test_cli_refuses_phonemes_the_voice_lacks_and_keeps_the_file(home: Path) -> None:
+    folder = home / "voices" / "mine"
+    config = {"audio": {"sample_rate": 22050}, "phoneme_id_map": {"_": [0], " ": [3], "s": [4], "æ": [5], "m": [6]}}
+    (folder / "mine.onnx.json").write_text(json.dumps(config), encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(_cli_app(), ["add", "Sam", "sæm", "--phonemes", "--voice", "mine"]).exit_code == 0
+    result = runner.invoke(_cli_app(), ["add", "Sam", "ʃæm", "--phonemes", "--voice", "mine"])
+    assert isinstance(result.exception, LexiconError)
+    assert "'ʃ' (U+0283 latin small letter esh), which the voice has no sound for" in str(result.exception)
+    assert Lexicon.load(folder / "lexicon.json").get("sam").pronunciation == "sæm"

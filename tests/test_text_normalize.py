@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from voicebank.errors import UsageError
-from voicebank.text import Lexicon, TextOptions, normalize
+from voicebank.text import Lexicon, TextOptions, TextWarning, normalize, segments, unreadable
 
 MONEY = [
     ("I paid $500 for it.", "I paid five hundred dollars for it."),
@@ -213,6 +213,113 @@ EMOJI = [
     ("A → B", "A to B"),
 ]
 
+# Issue 14: text a person types when talking through the voice.
+MEDICAL = [
+    ("BP 120/80", "bee pee one hundred twenty over eighty"),
+    (
+        "My blood pressure was 135/85 this morning.",
+        "My blood pressure was one hundred thirty-five over eighty-five this morning.",
+    ),
+    ("BP: 140/90 mmHg", "bee pee: one hundred forty over ninety millimeters of mercury"),
+    ("Blood pressure 118/76, pulse 72.", "Blood pressure one hundred eighteen over seventy-six, pulse seventy-two."),
+    ("Her pressure is 90/60 today.", "Her pressure is ninety over sixty today."),
+    ("It was 120/80 mm Hg.", "It was one hundred twenty over eighty millimeters of mercury."),
+    ("BP 120/80 and pulse 64 bpm.", "bee pee one hundred twenty over eighty and pulse sixty-four beats per minute."),
+    ("Pain is 7/10 today.", "Pain is seven out of ten today."),
+    ("I rated it 4/5.", "I rated it four out of five."),
+    ("4/5 stars", "four out of five stars"),
+    ("I got 9/10 on the test.", "I got nine out of ten on the test."),
+    ("She scored 85/100.", "She scored eighty-five out of one hundred."),
+    ("I have 20/20 vision.", "I have twenty twenty vision."),
+    ("20/40 in the left eye", "twenty forty in the left eye"),
+    # real fractions, dates and scores keep their readings
+    ("Add 3/4 cup of milk.", "Add three quarters cup of milk."),
+    ("Use 1/2 tsp of salt.", "Use one half teaspoon of salt."),
+    ("1 1/2 tsp", "one and a half teaspoons"),
+    ("3/4/2025", "March fourth, twenty twenty-five"),
+    ("Due on 3/10.", "Due on March tenth."),
+    ("3/10 of a mile", "three tenths of a mile"),
+    ("We won 3-1.", "We won three to one."),
+    ("Take 500 mg twice daily.", "Take five hundred milligrams twice daily."),
+    ("Take 1 tab every 4 hrs.", "Take one tablet every four hours."),
+    ("Give 5 ml every 6 hrs.", "Give five milliliters every six hours."),
+    ("2 tsp of honey", "two teaspoons of honey"),
+    ("I have COPD and PTSD.", "I have see oh pee dee and pee tee ess dee."),
+    ("FYI my BP is high.", "ef why eye my bee pee is high."),
+]
+
+TYPED_TIMES = [
+    ("10:05 a.m. Take 2 tabs.", "ten oh five eigh em. Take two tablets."),
+    ("Take 2 tabs at 8 p.m. Then rest.", "Take two tablets at eight pee em. Then rest."),
+    ("Lunch at 12:30 p.m. Bring water.", "Lunch at twelve thirty pee em. Bring water."),
+    ("at 10 A.M. The doctor comes.", "at ten eigh em. The doctor comes."),
+    ("See you at 9 a.m. Monday.", "See you at nine eigh em Monday."),
+    ("The call is at 3 p.m. Eastern.", "The call is at three pee em Eastern."),
+    ("10.05 am", "ten oh five eigh em"),
+    ("at 3.45pm.", "at three forty-five pee em."),
+]
+
+ADDRESSES = [
+    ("St. Mary's St.", "Saint Mary's Street."),
+    ("St. Mary's is on Elm St.", "Saint Mary's is on Elm Street."),
+    ("I live at 123 Main St. Apt. 4B.", "I live at one hundred twenty-three Main Street Apartment four B."),
+    ("221B Baker St. London", "two hundred twenty-one B Baker Street London"),
+    ("Go to 42 Mulholland Dr. now.", "Go to forty-two Mulholland Drive now."),
+    ("Our office is on Oak St. Suite 200.", "Our office is on Oak Street Suite two hundred."),
+    ("We visited St. Louis.", "We visited Saint Louis."),
+    ("Ask Dr. Smith about it.", "Ask Doctor Smith about it."),
+    ("Apt. 5", "Apartment five"),
+    ("apt. 12", "apartment twelve"),
+]
+
+TYPED_ABBREVIATIONS = [
+    ("Call ext. 1234 please.", "Call extension one two three four please."),
+    ("Dial 555-123-4567 ext. 89.", "Dial five five five, one two three, four five six seven extension eight nine."),
+    ("WWII ended in 1945.", "World War two ended in nineteen forty-five."),
+    ("My grandfather fought in WWI.", "My grandfather fought in World War one."),
+    ("WW2 films", "World War two films"),
+    ("It takes approx. 5 mins.", "It takes approximately five minutes."),
+    ("My appt. is at 3 pm.", "My appointment is at three pee em."),
+    ("Call the dept. today.", "Call the department today."),
+    ("Bring snacks, drinks, etc.", "Bring snacks, drinks, et cetera."),
+    ("Fruit, e.g. apples.", "Fruit, for example apples."),
+    ("Us vs. them", "Us versus them"),
+    ("ASAP please", "as soon as possible please"),
+    ("btw thx", "by the way thanks"),
+    ("pls call me", "please call me"),
+    ("He is 5 yrs old.", "He is five years old."),
+    ("I walk 3 wks out of 4.", "I walk three weeks out of four."),
+    ("No. 7 bus", "number seven bus"),
+]
+
+DIGIT_GROUPS = [
+    ("My card is 4111 1111 1111 1111.", "My card is four one one one, one one one one, one one one one, one one one one."),
+    ("4111-1111-1111-1111", "four one one one, one one one one, one one one one, one one one one"),
+    ("Call 020 7946 0958.", "Call zero two zero, seven nine four six, zero nine five eight."),
+    ("My mobile is 0412 345 678.", "My mobile is zero four one two, three four five, six seven eight."),
+    ("07700 900123", "zero seven seven zero zero, nine zero zero one two three"),
+    ("Account 12345678", "Account one two three four, five six seven eight"),
+    ("acct # 987654321", "account number nine eight seven, six five four, three two one"),
+    ("My PIN is 4321.", "My PIN is four three two one."),
+    ("The ref is 00123456.", "The ref is zero zero one two, three four five six."),
+    ("Order 123456 shipped.", "Order one two three, four five six shipped."),
+    ("Zip code 90210", "Zip code nine zero two one zero"),
+    ("12345678", "one two three four, five six seven eight"),
+    ("25000000 people", "twenty-five million people"),
+    ("1000000 dollars", "one million dollars"),
+]
+
+SCRIPTS = [
+    ("你好", ""),
+    ("Hello 你好 world", "Hello world"),
+    ("你好世界，我是中国人", ""),
+    ("Привет, мир!", ""),
+    ("Thanks, こんにちは!", "Thanks!"),
+    ("שלום friend", "friend"),
+    ("β-blocker", "β-blocker"),
+    ("5 µg", "five micrograms"),
+]
+
 TABLE = [
     pytest.param(written, spoken, id=f"{group}-{i}")
     for group, rows in {
@@ -229,6 +336,12 @@ TABLE = [
         "web": WEB,
         "punct": PUNCTUATION_AND_SYMBOLS,
         "emoji": EMOJI,
+        "medical": MEDICAL,
+        "typed-times": TYPED_TIMES,
+        "addresses": ADDRESSES,
+        "typed-abbrev": TYPED_ABBREVIATIONS,
+        "digit-groups": DIGIT_GROUPS,
+        "scripts": SCRIPTS,
     }.items()
     for i, (written, spoken) in enumerate(rows)
 ]
@@ -236,6 +349,8 @@ TABLE = [
 
 def test_table_is_big_enough() -> None:
     assert len(TABLE) >= 80
+    typed = MEDICAL + TYPED_TIMES + ADDRESSES + TYPED_ABBREVIATIONS + DIGIT_GROUPS + SCRIPTS
+    assert len(typed) >= 60  # issue 14: text a person actually types
 
 
 @pytest.mark.parametrize(("written", "spoken"), TABLE)
@@ -309,3 +424,32 @@ def test_output_keeps_only_speakable_characters() -> None:
     out = normalize("Q3 2024: revenue +12% (vs. $1.2bn) — see §4 & www.x.com/a_b!")
     assert not any(c.isdigit() for c in out)
     assert set(out) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ '-.,?!;:")
+
+
+# --- scripts the voice cannot read ------------------------------------------------------
+
+
+def test_unreadable_script_is_reported_and_not_spoken() -> None:
+    text = "你好世界，我是中国人"
+    assert unreadable(text) == [TextWarning("Chinese", 9, "你好世界 我是中国人")]
+    message = str(unreadable(text)[0])
+    assert "Skipped 9 Chinese letters" in message and "voicebank lexicon add" in message
+    assert segments(text) == []
+
+
+def test_each_unreadable_script_is_reported_once_in_order() -> None:
+    warnings = unreadable("Привет! Hello 你好, мир. 안녕")
+    assert [(w.script, w.letters) for w in warnings] == [("Cyrillic", 9), ("Chinese", 2), ("Korean", 2)]
+    assert normalize("Привет! Hello 你好, мир. 안녕") == "Hello."
+
+
+@pytest.mark.parametrize("text", ["Hello there.", "café naïve", "β-blocker 5 µg", "Say [[你好]]", ""])
+def test_readable_text_gives_no_warning(text: str) -> None:
+    assert unreadable(text) == []
+
+
+def test_a_lexicon_entry_gives_a_foreign_word_a_reading() -> None:
+    lexicon = Lexicon()
+    lexicon.add("你好", "nee how")
+    assert unreadable("你好, Sam", lexicon=lexicon) == []
+    assert normalize("你好, Sam", lexicon=lexicon) == "nee how, Sam"

@@ -30,6 +30,12 @@ SPLITS = [
         ["A line wrapped by an old e-book because it was long and went on here."],
     ),
     ("no final stop", ["no final stop"]),
+    ("10:05 a.m. Take 2 tabs", ["10:05 a.m.", "Take 2 tabs"]),
+    ("Come at 7 P.M. We eat late.", ["Come at 7 P.M.", "We eat late."]),
+    ("See you at 9 a.m. Monday.", ["See you at 9 a.m. Monday."]),
+    ("It starts at 3 p.m. EST sharp.", ["It starts at 3 p.m. EST sharp."]),
+    ("Call ext. 1234 now.", ["Call ext. 1234 now."]),
+    ("St. Mary's St. He is there.", ["St. Mary's St.", "He is there."]),
 ]
 
 

@@ -145,6 +145,8 @@ _CLOCK = re.compile(
     r"(?<![\w:.])(?P<h>[0-9]{1,2}):(?P<m>[0-9]{2})(?::(?P<s>[0-9]{2}))?"
     + r"(?:[ \t]?" + _AM_PM + r")?(?![\w:]|[.,][0-9])"
 )  # fmt: skip
+# 10.05 am (British): a dot between hour and minutes, only with am/pm after.
+_DOT_CLOCK = re.compile(r"(?<![\w:.,$£€])(?P<h>[0-9]{1,2})\.(?P<m>[0-9]{2})(?P<s>)[ \t]?" + _AM_PM)
 # 3pm, 11 a.m.
 _HOUR = re.compile(r"(?<![\w:.,])(?P<h>[0-9]{1,2})[ \t]?" + _AM_PM)
 
@@ -196,6 +198,7 @@ def _hour(m: re.Match[str]) -> str:
 
 RULES: list[Rule] = [
     (_CLOCK, _clock, (":",)),
+    (_DOT_CLOCK, _clock, ("m", "M")),
     (_HOUR, _hour, ("m", "M")),
     (_ISO, _iso, ("-", "/")),
     (_NUMERIC, _numeric, ("-", "/")),

@@ -1,4 +1,4 @@
-"""The user's pronunciation lexicon: word → respelling or phonemes.
+"""The user's pronunciation lexicon: word or phrase → respelling or phonemes.
 
 Stored as ``lexicon.json`` in a voice folder (or one global file)::
 
@@ -6,9 +6,13 @@ Stored as ``lexicon.json`` in a voice folder (or one global file)::
       "schema_version": 1,
       "entries": [
         {"word": "Nguyen", "respelling": "Win"},
+        {"word": "Mary Ann", "respelling": "Marianne"},
         {"word": "Siobhan", "phonemes": "ʃɪvˈɔːn"}
       ]
     }
+
+An entry of several words is matched as a phrase (any spacing, any case), the
+longest phrase first, before single words.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,17 +32,19 @@ SCHEMA_VERSION = 1
 KINDS = ("respelling", "phonemes")
 MAX_WORD = 64
 MAX_PRONUNCIATION = 200
+MAX_PHRASE_WORDS = 8
 _ABSENT = object()  # read_json default: tells a missing lexicon from one holding null
 
 # A word: starts with a letter or digit; may hold ' . - inside; may end with
-# a dot ("Dr.", "e.g."). No spaces: entries are single words.
-_WORD = re.compile(r"[^\W_](?:[\w'.\-]*[^\W_])?\.*")
-_TOKEN = re.compile(r"[^\W_](?:[\w'.\-]*[^\W_])?\.*")
+# a dot ("Dr.", "e.g."). An entry is one word or a phrase of words separated by spaces.
+_WORD_PATTERN = r"[^\W_](?:[\w'.\-]*[^\W_])?\.*"
+_WORD = re.compile(rf"{_WORD_PATTERN}(?: {_WORD_PATTERN}){{0,{MAX_PHRASE_WORDS - 1}}}")
+_TOKEN = re.compile(_WORD_PATTERN)
 _SEPARATORS = re.compile(r"([-'.])")
 
 
 def _key(word: str) -> str:
-    return unicodedata.normalize("NFKC", word).replace("’", "'").casefold()
+    return " ".join(unicodedata.normalize("NFKC", word).replace("’", "'").casefold().split())
 
 
 @dataclass(frozen=True)
@@ -68,14 +74,20 @@ class LexiconEntry:
         return make_entry(data["word"], data[kinds[0]], phonemes=kinds[0] == "phonemes")
 
 
-def make_entry(word: str, pronunciation: str, *, phonemes: bool = False) -> LexiconEntry:
-    """A validated entry; raises LexiconError with a fix the user can make."""
-    word = unicodedata.normalize("NFKC", word.strip()).replace("’", "'")
+def make_entry(
+    word: str, pronunciation: str, *, phonemes: bool = False, alphabet: Collection[str] | None = None
+) -> LexiconEntry:
+    """A validated entry; raises LexiconError with a fix the user can make.
+
+    ``alphabet``: the phoneme symbols the voice knows; phonemes outside it are refused.
+    """
+    word = " ".join(unicodedata.normalize("NFKC", word).replace("’", "'").split())
     pronunciation = unicodedata.normalize("NFC", " ".join(pronunciation.split()))
     if not word or len(word) > MAX_WORD or not _WORD.fullmatch(word):
         raise LexiconError(
-            f"{word!r} cannot be a lexicon word: use one word of letters or digits "
-            f'(\' . - allowed inside, a final dot for abbreviations like "Dr."), at most {MAX_WORD} characters'
+            f"{word!r} cannot be a lexicon word: use a word of letters or digits "
+            f'(\' . - allowed inside, a final dot for abbreviations like "Dr."), or up to {MAX_PHRASE_WORDS} '
+            f'such words separated by spaces ("Mary Ann"), at most {MAX_WORD} characters'
         )
     if not pronunciation or len(pronunciation) > MAX_PRONUNCIATION:
         raise LexiconError(f"the pronunciation for {word!r} must be 1 to {MAX_PRONUNCIATION} characters")
@@ -87,7 +99,28 @@ def make_entry(word: str, pronunciation: str, *, phonemes: bool = False) -> Lexi
         )
     if not phonemes and not any(c.isalnum() for c in pronunciation):
         raise LexiconError(f"the respelling for {word!r} needs at least one letter")
+    if phonemes and alphabet is not None:
+        check_phonemes(word, pronunciation, alphabet)
     return LexiconEntry(word, pronunciation, "phonemes" if phonemes else "respelling")
+
+
+def check_phonemes(word: str, phonemes: str, alphabet: Collection[str]) -> None:
+    """Refuse phonemes the voice has no symbol for (the engine would drop them silently).
+
+    Symbols are compared after NFD decomposition, as the engine splits them.
+    """
+    known = {c for symbol in alphabet for c in unicodedata.normalize("NFD", symbol)}
+    unknown: list[str] = []
+    for c in unicodedata.normalize("NFD", phonemes):
+        if not c.isspace() and c not in known and c not in unknown:
+            unknown.append(c)
+    if unknown:
+        listed = ", ".join(f"{c!r} (U+{ord(c):04X} {unicodedata.name(c, 'unnamed').lower()})" for c in unknown)
+        raise LexiconError(
+            f"the phonemes for {word!r} hold {listed}, which the voice has no sound for. "
+            "Use the voice's espeak-ng IPA symbols (e.g. ɹ, ɡ, ʃ, ˈ for stress, ː for length), "
+            "or give a respelling instead (leave out --phonemes)"
+        )
 
 
 class Lexicon:
@@ -102,6 +135,7 @@ class Lexicon:
 
     def __init__(self, entries: Iterable[LexiconEntry] = ()) -> None:
         self._entries: dict[str, LexiconEntry] = {}
+        self._pattern: re.Pattern[str] | None = None  # phrases, then single words; built on first use
         for entry in entries:
             self._entries[_key(entry.word)] = entry
 
@@ -146,15 +180,22 @@ class Lexicon:
 
     # --- editing --------------------------------------------------------------
 
-    def add(self, word: str, pronunciation: str, *, phonemes: bool = False) -> LexiconEntry:
-        """Add or replace the entry for ``word``."""
-        entry = make_entry(word, pronunciation, phonemes=phonemes)
+    def add(
+        self, word: str, pronunciation: str, *, phonemes: bool = False, alphabet: Collection[str] | None = None
+    ) -> LexiconEntry:
+        """Add or replace the entry for ``word`` (a word or a phrase).
+
+        ``alphabet``: the voice's phoneme symbols; phonemes outside it are refused with the reason.
+        """
+        entry = make_entry(word, pronunciation, phonemes=phonemes, alphabet=alphabet)
         self._entries[_key(entry.word)] = entry
+        self._pattern = None
         return entry
 
     def remove(self, word: str) -> bool:
         """Remove ``word``; False if it was not there."""
-        return self._entries.pop(_key(word.strip()), None) is not None
+        self._pattern = None
+        return self._entries.pop(_key(word), None) is not None
 
     def get(self, word: str) -> LexiconEntry | None:
         return self._entries.get(_key(word))
@@ -212,4 +253,16 @@ class Lexicon:
                 out.append(render(entry) if entry else part)
             return "".join(out) + dots
 
-        return _TOKEN.sub(replace, text)
+        return self._matcher().sub(replace, text)
+
+    def _matcher(self) -> re.Pattern[str]:
+        """Phrase entries (longest first, any spacing and case), then any single word."""
+        if self._pattern is None:
+            phrases = sorted((k for k in self._entries if " " in k), key=len, reverse=True)
+            alternatives = [r"[ \t]+".join(re.escape(w) for w in p.split(" ")) for p in phrases]
+            if alternatives:
+                joined = "|".join(alternatives)
+                self._pattern = re.compile(rf"(?<![\w'.\-])(?i:{joined})(?![\w-])|{_WORD_PATTERN}")
+            else:
+                self._pattern = _TOKEN
+        return self._pattern

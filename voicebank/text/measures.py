@@ -173,10 +173,11 @@ UNITS = {
     "sq ft": ("square foot", "square feet"), "sq m": ("square meter", "square meters"),
     "m^3": ("cubic meter", "cubic meters"), "cm^3": ("cubic centimeter", "cubic centimeters"),
 }  # fmt: skip
-_UNIT_ALT = "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
+UNIT_ALT = "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
+# Not after "/": "1/2 tsp" is a fraction of a unit (the fraction rule reads it whole).
 _UNIT = re.compile(
-    r"(?<![\w.])(?P<sign>[-−])?(?P<num>" + NUM + r")(?:[ \t]?[-–][ \t]?(?P<num2>" + NUM + r"))?"
-    + r"[ \t]?(?P<unit>" + _UNIT_ALT + r")(?![\w°/^]|\.[^\W\d_])"
+    r"(?<![\w./])(?P<sign>[-−])?(?P<num>" + NUM + r")(?:[ \t]?[-–][ \t]?(?P<num2>" + NUM + r"))?"
+    + r"[ \t]?(?P<unit>" + UNIT_ALT + r")(?![\w°/^]|\.[^\W\d_])"
 )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ import re
 
 from . import words
 from .context import Rule, next_word, prev_word, with_final_dot
-from .measures import NUM
+from .measures import NUM, UNIT_ALT, UNITS
 
 # --- phone numbers -----------------------------------------------------------
 
@@ -30,7 +30,7 @@ _INTERNATIONAL = re.compile(
 )
 _LOCAL = re.compile(r"(?<![\w.\-/])[0-9]{3}-[0-9]{4}(?![\w]|[-.][0-9])")
 _CUE = re.compile(
-    r"(?<![\w])(?P<cue>(?:[Cc]all|[Dd]ial|[Tt]ext|[Pp]hone|[Tt]el|[Ff]ax|[Rr]ing)\.?:?[ \t]+)(?P<n>[0-9]{3,15})(?![\w]|[.,:][0-9])"
+    r"(?<![\w])(?P<cue>(?:[Cc]all|[Dd]ial|[Tt]ext|[Pp]hone|[Tt]el|[Ff]ax|[Rr]ing)\.?:?[ \t]+)(?P<n>[0-9]{3,15})(?![\w]|[.,:][0-9]|[ \t-][0-9])"
 )
 _EMERGENCY = re.compile(r"(?<![\w.,$])911(?![\w]|[.,][0-9])")
 _DIGIT_GROUPS = re.compile(r"[0-9]+")
@@ -121,7 +121,10 @@ def _times(m: re.Match[str]) -> str:
 
 # --- fractions, ranges -----------------------------------------------------------
 
-_FRACTION = re.compile(r"(?<![\w./\-])(?:(?P<whole>[0-9]+)[ \t]+)?(?P<a>[0-9]+)/(?P<b>[0-9]+)(?![\w/]|[.,][0-9])")
+_FRACTION = re.compile(
+    r"(?<![\w./\-])(?:(?P<whole>[0-9]+)[ \t]+)?(?P<a>[0-9]+)/(?P<b>[0-9]+)"
+    r"(?:[ \t]?(?P<unit>" + UNIT_ALT + r")(?![\w°/^]|\.[^\W\d_]))?(?![\w/]|[.,][0-9])"
+)
 _SAID_AS_NUMBERS = {("24", "7"), ("9", "11"), ("50", "50")}
 # "on 3/4", "Tues. 3/12": a date, not a fraction.
 DATE_CUES = {
@@ -132,6 +135,15 @@ DATE_CUES = {
 
 
 def _fraction(m: re.Match[str]) -> str:
+    spoken = _fraction_words(m)
+    unit = m.group("unit")
+    if not unit or spoken == m.group(0):
+        return spoken
+    one, many = UNITS[unit]  # "1/2 tsp": "one half teaspoon"; "1 1/2 tsp": "one and a half teaspoons"
+    return f"{spoken} {many if m.group('whole') or int(m.group('a')) > int(m.group('b')) else one}"
+
+
+def _fraction_words(m: re.Match[str]) -> str:
     a, b, whole = m.group("a"), m.group("b"), m.group("whole")
     if (a, b) in _SAID_AS_NUMBERS and not whole:
         return f"{words.integer(a)} {words.integer(b)}"
@@ -139,7 +151,7 @@ def _fraction(m: re.Match[str]) -> str:
         return f"{words.integer(a)} slash {words.integer(b)}"
     na, nb = int(a), int(b)
     date_cue = prev_word(m.string, m.start()).lower() in DATE_CUES and next_word(m.string, m.end()) != "of"
-    if not whole and 1 <= na <= 12 and (13 <= nb <= 31 or (date_cue and 1 <= nb <= 31)):
+    if not whole and not m.group("unit") and 1 <= na <= 12 and (13 <= nb <= 31 or (date_cue and 1 <= nb <= 31)):
         from .dates import month_day
 
         return month_day(na, nb)  # "3/14": a date, the day cannot be a month

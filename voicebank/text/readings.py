@@ -89,7 +89,7 @@ ID_CUES = (
     "|routing|sort code|serial|iban|order|invoice|mrn|nhs|id|ssn|passport|licen[cs]e|booking|ticket"
 )
 _CUED_ID = re.compile(
-    r"(?i)(?<![\w])(?P<cue>(?:" + ID_CUES + r")\.?(?:[ \t]*(?:#|no\.?|number|num\.?|:))?[ \t]*)"
+    r"(?i)(?<![\w])(?P<cue>(?:" + ID_CUES + r")\.?(?:[ \t]*[#:]|[ \t]+(?:no\.?|number|num\.?|is|was))?[ \t]*)"
     r"(?P<n>[0-9]{4,40})(?![\w]|[.,:][0-9])"
 )
 # A long run with no thousands separators that is not a round amount.
