@@ -364,3 +364,74 @@ def message_list(bank: Path = BankArg) -> None:
             if p.kind == "message":
                 done = "recorded" if b.chosen.get(p.id) else "not yet"
                 typer.echo(f"{p.id:<8} {done:<9} {p.text}")
+
+
+@app.command("transcribe")
+def transcribe(
+    bank: Path = BankArg,
+    take: Optional[str] = typer.Argument(
+        None, help="Take id (or a prompt id: its chosen take). With --draft and no take: every untranscribed take."
+    ),
+    words: Optional[str] = typer.Argument(None, help="The words said in the take, as you would write them."),
+    draft: bool = typer.Option(
+        False, "--draft", help="Draft the words offline with speech recognition (pocketsphinx), for you to confirm or correct."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --draft: accept each draft without asking."),
+) -> None:
+    """Give a take the words that are said in it, so it can train a voice (imports of voicemails, old videos)."""
+    from voicebank.bank.store import Bank
+
+    if words is not None and draft:
+        raise UsageError("Give the words or --draft, not both.")
+    if words is None and not draft:
+        raise UsageError(f'Give the words ( voicebank bank transcribe {bank} TAKE "the words" ) or --draft to draft them.')
+    with Bank.open(bank) as b:
+        if words is not None:
+            t = b.transcribe(_take_of(b, take), words)
+            typer.echo(f"{t.id}: {t.text}")
+            return
+        ids = [_take_of(b, take)] if take else [t.id for t in b.takes.values() if not t.text.strip()]
+        if not ids:
+            typer.echo(f"Every take in {b.root} has its words already; give a take id to draft one again.")
+            return
+        _draft_words(b, ids, yes)
+
+
+def _take_of(b: "Bank", ref: Optional[str]) -> str:
+    """A take id from a take id, or a prompt id (its chosen take, or its only take)."""
+    if ref is None:
+        raise UsageError("Say which take: voicebank bank transcribe BANK TAKE ... (see: voicebank bank takes BANK).")
+    if ref in b.takes:
+        return ref
+    takes = b.takes_for(ref)
+    if ref in b.chosen or len(takes) == 1:
+        return b.chosen.get(ref) or takes[0].id
+    if takes:
+        raise UsageError(f"Prompt {ref} has {len(takes)} takes and none chosen; give the take id ({', '.join(t.id for t in takes)}).")
+    raise UsageError(f"There is no take or prompt {ref!r} in {b.root} (see: voicebank bank takes {b.root}).")
+
+
+def _draft_words(b: "Bank", ids: List[str], yes: bool) -> None:
+    """Draft each take's words with pocketsphinx; the person accepts, edits or skips each draft."""
+    from voicebank.train.metrics import Recognizer
+
+    recognizer = Recognizer()
+    done = 0
+    for n, tid in enumerate(ids, 1):
+        samples, rate = b.read_take(b.takes[tid])
+        guess = recognizer.transcribe(samples, rate)
+        typer.echo(f"[{n}/{len(ids)}] {tid} ({b.takes[tid].duration:.1f} s)")
+        typer.echo(f"  draft: {guess or '(nothing recognised)'}")
+        if yes:
+            answer = "y" if guess else "s"
+        else:
+            answer = typer.prompt("  [y] keep it / [e] edit / [s] skip", default="y" if guess else "e").strip().lower()[:1]
+        if answer == "e":
+            guess = typer.prompt("  words", default=guess or None, show_default=False)
+        elif answer != "y":
+            typer.echo("  skipped")
+            continue
+        if guess.strip():
+            b.transcribe(tid, guess)
+            done += 1
+    typer.echo(f"Gave {done} of {len(ids)} takes their words in {b.root}.")

@@ -48,6 +48,12 @@ class BankState:
         elif op == "status":
             t = self.takes[e["take_id"]]
             self.takes[t.id] = _replace(t, status=e["status"])
+        elif op == "text":
+            t = self.takes[e["take_id"]]
+            self.takes[t.id] = _replace(t, text=e["text"])
+            p = self.prompts.get(t.prompt_id)
+            if p is not None and p.kind == "imported":  # an import's prompt is its transcript
+                self.prompts[p.id] = PromptRecord(p.id, e["text"], p.kind)
         elif op == "choose":
             if e.get("take_id"):
                 self.chosen[e["prompt_id"]] = e["take_id"]

@@ -200,6 +200,19 @@ class BankTakes(BankState):
             fsync_dir(folder.parent)
         atomic_write(path, data, faults=True)
 
+    def transcribe(self, take_id: str, text: str) -> TakeRecord:
+        """Give a take the words it says (an untranscribed import, or a reading that strayed from its prompt).
+
+        An imported take's prompt takes the same words; a script prompt keeps the script's.
+        """
+        if take_id not in self.takes:
+            raise UsageError(f"There is no take {take_id!r} in this bank (see: voicebank bank takes {self.root}).")
+        words = " ".join(text.split())
+        if not words:
+            raise UsageError("Give the words that are said in the take.")
+        self._commit({"op": "text", "take_id": take_id, "text": words})
+        return self.takes[take_id]
+
     def set_status(self, take_id: str, status: str) -> None:
         if take_id not in self.takes:
             raise UsageError(f"There is no take {take_id!r} in this bank.")
