@@ -6,7 +6,7 @@ from typing import List
 
 import typer
 
-app = typer.Typer(help="Benchmarks (latency, real-time factor, quality-check time); each prints a report, or JSON with --json.", no_args_is_help=True)
+app = typer.Typer(help="Benchmarks (latency, real-time factor, one-shot startup, quality-check time); each prints a report, or JSON with --json.", no_args_is_help=True)
 
 _PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
@@ -23,5 +23,13 @@ def latency(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=Tr
 def qc(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=True)) -> None:
     """Time of the quality checks on one 15-second 48 kHz take (--help for options)."""
     from voicebank.benchmarks.qc import main
+
+    raise typer.Exit(main(list(args or []) + list(ctx.args)))
+
+
+@app.command("startup", context_settings=_PASS_THROUGH, add_help_option=False)
+def startup(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=True)) -> None:
+    """One-shot 'speak --out' wall time against 'python -m piper' on the same voice (--help for options)."""
+    from voicebank.benchmarks.startup import main
 
     raise typer.Exit(main(list(args or []) + list(ctx.args)))

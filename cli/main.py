@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
+from pathlib import Path
 
 import typer
 
@@ -36,6 +38,11 @@ train_cmd.register(app)
 app.add_typer(bench_cmd.app, name="bench")
 
 
+# the operating system's errors a person can act on: the library should have named them (a
+# StorageError); one that slipped through still gets words here, not "something went wrong"
+_WORLD_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR})
+
+
 def main() -> None:
     """Run the CLI; a VoicebankError becomes one clear line on stderr and exit code 2."""
     from voicebank.errors import VoicebankError
@@ -43,30 +50,43 @@ def main() -> None:
     try:
         app()
     except VoicebankError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(exc.exit_code)
+        _fail(exc)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # a bug: keep the user's screen readable, keep the details
-        if os.environ.get("VOICEBANK_DEBUG"):
-            raise
-        from voicebank.config import data_home
+    except Exception as exc:
+        if isinstance(exc, OSError) and exc.errno in _WORLD_ERRNOS and not os.environ.get("VOICEBANK_DEBUG"):
+            from voicebank.durable import storage_error
 
-        log = data_home() / "logs" / "last-error.txt"
-        try:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.write_text(traceback.format_exc(), encoding="utf-8")
-            where = f" Details were saved to {log}."
-        except OSError:
-            where = ""
-        typer.secho(
-            f"error: something went wrong inside voicebank ({type(exc).__name__}: {exc}).{where} "
-            "Nothing you recorded was changed. Set VOICEBANK_DEBUG=1 to see the full traceback.",
-            fg=typer.colors.RED,
-            err=True,
-        )
-        sys.exit(3)
+            _fail(storage_error(exc, Path(exc.filename or "a file")))
+        _bug(exc)
+
+
+def _fail(exc: BaseException) -> None:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    sys.exit(getattr(exc, "exit_code", 2))
+
+
+def _bug(exc: BaseException) -> None:
+    """A bug: keep the user's screen readable, keep the details (exit code 3)."""
+    if os.environ.get("VOICEBANK_DEBUG"):
+        raise exc
+    from voicebank.config import data_home
+
+    log = data_home() / "logs" / "last-error.txt"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        where = f" Details were saved to {log}."
+    except OSError:
+        where = ""
+    typer.secho(
+        f"error: something went wrong inside voicebank ({type(exc).__name__}: {exc}).{where} "
+        "Nothing you recorded was changed. Set VOICEBANK_DEBUG=1 to see the full traceback.",
+        fg=typer.colors.RED,
+        err=True,
+    )
+    sys.exit(3)
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ HELP = (
 
 
 def record(
-    bank: Path = typer.Argument(
-        ..., help="The bank folder (make one with 'voicebank bank new BANK').", show_default=False
+    bank: Optional[Path] = typer.Argument(
+        None, help="The bank folder (make one with 'voicebank bank new BANK').", show_default=False
     ),
     script: Optional[str] = typer.Option(
         None, "--script", help="Prompt script to read (default: the bank's own; see 'voicebank prompts list')."
@@ -63,14 +63,11 @@ def record(
     from voicebank.record.capture import list_devices as devices
 
     if list_devices:
-        for d in devices():
-            marks = [m for m, on in (("default input", d["default_input"]), ("default output", d["default_output"]))
-                     if on]
-            typer.echo(
-                f"{d['index']:>3}  {d['name']}  ({d['inputs']} in, {d['outputs']} out, "
-                f"{d['default_samplerate']:.0f} Hz){'  <- ' + ', '.join(marks) if marks else ''}"
-            )
+        _list_devices(devices())
         return
+    if bank is None:
+        raise UsageError("Give the bank folder to record into: voicebank record BANK (make one with "
+                         "'voicebank bank new BANK').")
     if mode not in MODES:
         raise UsageError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}.")
     if samplerate is not None and samplerate < 8000:
@@ -87,6 +84,21 @@ def record(
     codes = {"hangup": 129, "terminated": 143, "interrupted": 130}
     if out.reason in codes:  # stopped by a signal: say so to whoever started us
         raise typer.Exit(codes[out.reason])
+
+
+def _list_devices(found: list) -> None:  # type: ignore[type-arg]
+    """Print the sound devices, or say plainly that there are none."""
+    for d in found:
+        marks = [m for m, on in (("default input", d["default_input"]), ("default output", d["default_output"])) if on]
+        typer.echo(
+            f"{d['index']:>3}  {d['name']}  ({d['inputs']} in, {d['outputs']} out, "
+            f"{d['default_samplerate']:.0f} Hz){'  <- ' + ', '.join(marks) if marks else ''}"
+        )
+    if not found:
+        typer.echo("No microphones or speakers were found. Plug one in (or switch it on), check that the "
+                   "sound system is running, then list them again.")
+    elif not any(d["inputs"] for d in found):
+        typer.echo("None of these is a microphone: plug one in to record.")
 
 
 def _report(out: object) -> None:

@@ -25,6 +25,40 @@ def _options(speed: float):  # type: ignore[no-untyped-def]
     return SynthesisOptions(length_scale=None if speed == 1.0 else 1.0 / speed)
 
 
+def _text_given(text: Optional[str], phrase: Optional[int], out: Optional[Path]) -> Optional[str]:
+    """The text to say: the argument, or standard input ('-', or piped in); None: a phrase or the prompt."""
+    piped = sys.stdin is not None and not sys.stdin.isatty()
+    if phrase is not None:
+        if text is not None:
+            raise UsageError("Give the text to say or --phrase N, not both.")
+        return None
+    if text == "-" or (text is None and piped):
+        return sys.stdin.read()
+    if text is None and out is not None:
+        raise UsageError(
+            "--out writes the text you give: voicebank speak \"Hello.\" --out hello.wav "
+            "(or pipe the text in). The interactive prompt only speaks aloud."
+        )
+    return text
+
+
+def _history(choice: str) -> None:
+    from voicebank.speak_history import clear_history, history_path, set_history
+
+    choice = choice.strip().lower()
+    if choice == "clear":
+        gone = clear_history()
+        typer.echo(f"Deleted the kept lines ({history_path()})." if gone else "No typed lines were kept; nothing to delete.")
+    elif choice in ("on", "off"):
+        set_history(choice == "on")
+        if choice == "on":
+            typer.echo(f"Lines you type will be kept in {history_path()}. 'voicebank speak --history off' stops it.")
+        else:
+            typer.echo("Lines you type are not kept. 'voicebank speak --history clear' deletes those kept before.")
+    else:
+        raise UsageError(f"--history takes on, off or clear, not {choice!r}.")
+
+
 def _write(chunks, out: Path) -> None:  # type: ignore[no-untyped-def]
     from voicebank.encode import write_audio
 
@@ -37,7 +71,7 @@ def _write(chunks, out: Path) -> None:  # type: ignore[no-untyped-def]
 
 def speak(
     text: Optional[str] = typer.Argument(
-        None, help="What to say ('-' reads standard input). Leave out for the interactive type-to-speak prompt."
+        None, help="What to say ('-', or text piped in, reads standard input). Leave out for the interactive type-to-speak prompt."
     ),
     out: Optional[Path] = typer.Option(
         None, "--out", "-o", help="Write a file instead of playing: .wav, .flac, .mp3, .opus, .m4a or .pcm (raw 16-bit)."
@@ -47,8 +81,12 @@ def speak(
     ),
     speed: float = typer.Option(1.0, help="Speaking speed: 1.0 normal, 1.2 faster, 0.8 slower."),
     threads: int = typer.Option(1, help="CPU threads for synthesis (1 is fastest to first sound on a busy laptop)."),
-    device: Optional[str] = typer.Option(None, help="Output device index or name (python -m sounddevice lists them)."),
+    device: Optional[str] = typer.Option(None, help="Output device: a number or part of its name ('voicebank record --list-devices' lists them)."),
     phrase: Optional[int] = typer.Option(None, "--phrase", "-p", help="Speak saved phrase N instead of TEXT."),
+    history: Optional[str] = typer.Option(
+        None, "--history", help="Keep the lines typed in the interactive prompt (Up recalls them next time): "
+        "on, off, or clear (delete those kept). Off unless you turn it on."
+    ),
 ) -> None:
     """Speak text in a voice: plays at once (sentence by sentence, first sound within a fraction of a second).
 
@@ -61,31 +99,51 @@ def speak(
       voicebank speak            (interactive: type, Enter speaks, Esc stops, Up recalls, F1-F12 saved phrases)
     """
     from voicebank.audio import UNPACED
-    from voicebank.phrases import PhraseBook, phrase_chunks
-    from voicebank.player import Player, play_blocking
 
-    if out is not None:  # an unknown extension is refused before the voice loads
-        from voicebank.encode import audio_format
-
-        audio_format(out)
-    engine = _engine(voice, threads)
+    if history is not None:
+        if text is not None or out is not None or phrase is not None:
+            raise UsageError("--history changes a setting and says nothing: give it alone, e.g. voicebank speak --history on")
+        _history(history)
+        return
+    text = _text_given(text, phrase, out)
     opts = _options(speed)
-    player = Player(device) if out is None else None
+    if out is not None:  # a file that cannot be written is refused before the voice loads
+        from voicebank.encode import check_output_path
+
+        check_output_path(out)
+        if device is not None:
+            raise UsageError("--device picks the speakers, but --out writes a file and plays nothing: give one of them.")
+    engine = _engine(voice, threads)
+    player = None
+    if out is None:
+        from voicebank.player import Player
+
+        player = Player(device)
+    pacing = player.pacing() if player is not None else UNPACED  # the speakers' read-ahead; a file: none
     if phrase is not None:
-        chunks = phrase_chunks(PhraseBook().get(phrase), engine, opts, player.pacing() if player is not None else UNPACED)
+        from voicebank.phrases import PhraseBook
+
+        found = PhraseBook().resolve(phrase)
+        if found.notice:  # a recorded message whose recording is gone: its words are spoken
+            typer.echo(f"Note: {found.notice}", err=True)
+        chunks = found.chunks(engine, opts, pacing)
     elif text is None:
         from .speak_interactive import run_interactive
 
+        engine.load()  # every session now, so the first line is as quick as the next
         run_interactive(engine, opts, device)
         return
     else:
-        if text == "-":
-            text = sys.stdin.read()
-        # the consumer paces the stream: the speakers by their read-ahead, a file not at all
-        chunks = engine.stream(text, opts, player.pacing() if player is not None else UNPACED)
+        from voicebank.text import unreadable
+
+        for warning in unreadable(text, lexicon=getattr(engine, "lexicon", None)):
+            typer.echo(f"Note: {warning}", err=True)  # what the voice cannot read is skipped, not spelled out
+        chunks = engine.stream(text, opts, pacing)
     if out is not None:
         _write(chunks, out)
         return
+    from voicebank.player import play_blocking
+
     stats = play_blocking(chunks, player)
     if stats.frames_played == 0:
         typer.echo("Nothing to say: the text holds no words.")

@@ -31,7 +31,7 @@ from typing import IO, Any
 import numpy as np
 
 from .audio import AudioChunk
-from .durable import atomic_output
+from .durable import atomic_output, storage_error
 from .errors import EncoderError
 from .resample import StreamResampler
 
@@ -86,6 +86,31 @@ def audio_format(name_or_path: str | os.PathLike[str]) -> AudioFileFormat:
             return fmt
     known = ", ".join(ext for f in FORMATS.values() for ext in f.extensions)
     raise EncoderError(f"Cannot write {text!r}: unknown audio format. Use one of {known}.")
+
+
+def check_output_path(path: str | os.PathLike[str], fmt: str | None = None) -> AudioFileFormat:
+    """The format to write ``path`` in, once it is clear the file can be written there.
+
+    Refuses, before any work: an extension no encoder writes, a folder, and a place that is
+    read-only or not writable by this user (its nearest existing folder is checked).
+    Raises :class:`~voicebank.errors.EncoderError` or :class:`~voicebank.errors.StorageError`.
+    """
+    import errno
+
+    path = Path(path)
+    if path.is_dir():
+        raise storage_error(IsADirectoryError(errno.EISDIR, "is a folder"), path)
+    spec = audio_format(fmt or path)
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise storage_error(NotADirectoryError(errno.ENOTDIR, f"{folder} is a file, not a folder"), path)
+    if os.statvfs(folder).f_flag & os.ST_RDONLY:
+        raise storage_error(OSError(errno.EROFS, os.strerror(errno.EROFS)), path)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise storage_error(PermissionError(errno.EACCES, os.strerror(errno.EACCES)), path)
+    return spec
 
 
 class Encoder:
@@ -266,7 +291,8 @@ class FfmpegEncoder(Encoder):
 
     def _start(self, rate: int, channels: int) -> bytes:
         fmt = self.format
-        args = [self._ffmpeg or "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error"]
+        # -xerror: ffmpeg 5 otherwise exits 0 when it cannot write the file (a full disk)
+        args = [self._ffmpeg or "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-xerror"]
         args += ["-probesize", "32", "-analyzeduration", "0"]  # start at the first bytes (+nobuffer would drop samples)
         args += ["-f", "s16le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0"]
         args += [*fmt.codec, "-f", fmt.muxer]
@@ -298,8 +324,10 @@ class FfmpegEncoder(Encoder):
         assert self._proc is not None and self._proc.stdin is not None
         try:
             self._proc.stdin.write(pcm)
-        except BrokenPipeError as exc:  # ffmpeg stopped: say why
+        except BrokenPipeError as exc:  # ffmpeg stopped: say why (once its messages are all read)
             self._proc.wait()
+            for reader in self._readers:
+                reader.join()
             raise self._failed() from exc
         return self._take()
 
@@ -313,11 +341,27 @@ class FfmpegEncoder(Encoder):
         proc.wait()
         for reader in self._readers:
             reader.join()
-        if proc.returncode != 0:
+        if proc.returncode != 0 or self._os_error() is not None:
             raise self._failed()
         return self._take()
 
-    def _failed(self) -> EncoderError:
+    def _os_error(self) -> OSError | None:
+        """The operating system's error ffmpeg met writing the file (a full disk, no permission), if any."""
+        import errno
+
+        if self.file is None:
+            return None
+        message = b"".join(self._err).decode(errors="replace")
+        for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOENT):
+            if os.strerror(code) in message:
+                return OSError(code, os.strerror(code), os.fspath(self.file))
+        return None
+
+    def _failed(self) -> Exception:
+        """Why ffmpeg stopped: an ``OSError`` for the world's failures (the caller names the file), else EncoderError."""
+        os_error = self._os_error()
+        if os_error is not None:
+            return os_error
         message = b"".join(self._err).decode(errors="replace").strip()[-500:]
         code = self._proc.returncode if self._proc is not None else None
         return EncoderError(f"ffmpeg could not encode {self.format.name.upper()} (exit {code}): {message}")
@@ -345,12 +389,15 @@ def write_audio(chunks: Iterable[AudioChunk], path: str | os.PathLike[str], fmt:
     Returns the seconds written; a stream with no audio at all writes no file and gives 0.
     """
     path = Path(path)
-    spec = audio_format(fmt or path)
+    spec = check_output_path(path, fmt)
     it = iter(chunks)
     first = next((c for c in it if c.frames > 0), None)
     if first is None:
         return 0.0
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, path.parent) from exc
     with atomic_output(path) as tmp:
         encoder = get_encoder(spec, file=tmp)
         try:

@@ -104,6 +104,9 @@ class EngineBase:
     ) -> Iterator[AudioChunk]:
         raise NotImplementedError
 
+    def load(self) -> None:
+        """Load now what a first sentence would otherwise wait for (engines load lazily)."""
+
     def synthesize(self, text: str, options: SynthesisOptions | None = None) -> AudioChunk:
         opts = options or SynthesisOptions()
         parts = [chunk.samples for chunk in self.stream(text, opts, UNPACED)]  # nobody listens meanwhile

@@ -150,7 +150,7 @@ class PiperOnnxEngine(EngineBase):
         streaming: bool = True,
         lexicon: Any = None,
     ) -> None:
-        from .split import ensure_parts, make_session
+        from .split import LazySession, ensure_parts
 
         self.voice = voice
         self.name = voice.name
@@ -176,7 +176,7 @@ class PiperOnnxEngine(EngineBase):
                 self.split = SplitModel(parts, self.threads)
         # The uncut graph: for every sentence when the graph cannot be cut, else for short
         # sentences (one call instead of three; the sentence is about one first window anyway).
-        self._whole = make_session(voice.model, self.threads, spin=True)
+        self._whole = LazySession(voice.model, self.threads, spin=True)
 
     # ---- description -------------------------------------------------------------
 
@@ -194,6 +194,12 @@ class PiperOnnxEngine(EngineBase):
     def espeak(self) -> str:
         """Which espeak-ng this engine phonemizes with, in words."""
         return self.phonemizer.description if self.phonemizer else "none (text phonemes)"
+
+    def load(self) -> None:
+        """Make every ONNX Runtime session now (they are made at first use otherwise)."""
+        self._whole.load()
+        if self.split is not None:
+            self.split.load()
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .split import CutPoints, GraphParts, make_session
+from .split import CutPoints, GraphParts, LazySession
 
 
 @dataclass
@@ -43,19 +43,25 @@ class SplitModel:
     def __init__(self, parts: GraphParts, threads: int = 1) -> None:
         self.cut: CutPoints = parts.cut
         self.threads = max(1, int(threads))
-        self.encoder = make_session(parts.files["encoder"], self.threads)
-        self.flow_session = make_session(parts.files["flow"], self.threads)
-        self.decoder = make_session(parts.files["decoder"], 1)  # for sub-windows run side by side
+        # sessions are made at first use: a short sentence needs none of them (see LazySession)
+        self.encoder = LazySession(parts.files["encoder"], self.threads)
+        self.flow_session = LazySession(parts.files["flow"], self.threads)
+        self.decoder = LazySession(parts.files["decoder"], 1)  # for sub-windows run side by side
         self.decoder_wide = self.decoder  # for windows too small to split
         self._pool: Any = None
         if self.threads > 1:
             from concurrent.futures import ThreadPoolExecutor
 
-            self.decoder_wide = make_session(parts.files["decoder"], self.threads)
+            self.decoder_wide = LazySession(parts.files["decoder"], self.threads)
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="voicebank-decode")
         self._enc_outputs = [self.cut.latent, self.cut.mask] + (
             [self.cut.durations] if self.cut.durations else []
         )
+
+    def load(self) -> None:
+        """Make every session now (before a first sentence whose latency matters)."""
+        for session in {id(s): s for s in (self.encoder, self.flow_session, self.decoder, self.decoder_wide)}.values():
+            session.load()
 
     def encode(self, feeds: dict[str, np.ndarray]) -> Latent:
         out = self.encoder.run(self._enc_outputs, feeds)

@@ -24,6 +24,7 @@ from ..player import PlaybackStats
 from .capture import Capture, CaptureSettings, Player, Recorder
 from .screen import RecorderScreen
 from .session import Progress, RecordingSession, SavedTake, SessionPrompt
+from .space import DEFAULT_SESSION_MINUTES, check_space, require_space
 from .spool import spool_dir
 from .terminal import EOF, Terminal
 
@@ -72,6 +73,8 @@ class _Signals:
 
 class RecorderApp:
     """Keys to session/recorder calls, and the screen. Not the rules (session) nor the sound (capture)."""
+
+    LOW_MINUTES = 5.0  # warn after a take when less recording than this still fits on the disk
 
     def __init__(self, session: RecordingSession, recorder: Recorder, player: Player, term: Terminal,
                  signals: _Signals, *, bank_name: str = "", notes: list[str] | None = None) -> None:
@@ -174,8 +177,20 @@ class RecorderApp:
             notes.append("The sound system dropped some audio during this take: listen to it (p).")
         if cap.spool_failed:
             notes.append("The take was saved, but the disk is having trouble; free some space.")
-        self.capture_note = " ".join(notes)
+        notes.append(self._space_note(cap.sample_rate, cap.samples.shape[1] if cap.samples.ndim > 1 else 1))
+        self.capture_note = " ".join(n for n in notes if n)
         return saved
+
+    def _space_note(self, rate: int, channels: int) -> str:
+        """A warning when the disk has room for less than ``LOW_MINUTES`` more of recording."""
+        try:
+            space = check_space(self.session.bank.root, sample_rate=rate, channels=channels, minutes=self.LOW_MINUTES)
+        except OSError:
+            return ""
+        if space.level == "ok":
+            return ""
+        return (f"The disk is nearly full: {space.free / 1e6:.0f} MB free, about {space.minutes_left:.1f} minutes "
+                "of recording left. Free some space, or stop here (q): everything so far is saved.")
 
     # ------------------------------------------------------------------ keys
     def _on_key(self, key: str) -> str | None:
@@ -380,17 +395,20 @@ def run_recorder(
 ) -> Outcome:
     """Run a recording session on ``bank_path`` in this terminal until the person stops.
 
-    Raises VoicebankError (no bank, bank in use, no microphone) before the screen changes.
+    Raises VoicebankError (no bank, bank in use, no microphone, too little disk space) before the screen changes.
     """
     from ..bank.store import Bank
 
     with Bank.open(bank_path) as bank:
+        # refused before anything is recorded when even a few takes would not fit
+        space = require_space(bank.root, sample_rate=settings.sample_rate or 48000,
+                              minutes=break_minutes or DEFAULT_SESSION_MINUTES)
         if terminal is None:
             require_terminal()
         prompts, script_name = build_prompts(bank, script=script, messages=messages)
         session = RecordingSession(bank, prompts, script=script_name, break_minutes=break_minutes)
         recovered = session.recover_spools()
-        notes = []
+        notes = [space.message(bank.root)] if space.level == "low" else []
         if recovered:
             ids = ", ".join(sorted({r.take.prompt_id for r in recovered}))
             many = len(recovered) > 1
