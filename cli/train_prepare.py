@@ -33,11 +33,18 @@ def prepare(
     settings = PrepareSettings(
         sample_rate=sample_rate, eval_count=eval_count, eval_fraction=eval_fraction, min_eval=min_eval, seed=seed
     )
+    from voicebank.bank.store import Bank
+
     report = None
-    for event in iter_prepare(bank, out, settings):
-        if event.kind == "rejected" and not as_json:
-            typer.echo(f"  left out {event.prompt_id}: {event.message}", err=True)
-        report = event.report or report
+    with Bank.open(bank, writable=False, tolerate_damage=True) as opened:  # a damaged bank: its readable takes
+        if opened.damage:
+            from voicebank.bank.lenient import describe
+
+            typer.secho(f"warning: {describe(opened.damage, bank)}", fg=typer.colors.YELLOW, err=True)
+        for event in iter_prepare(opened, out, settings):
+            if event.kind == "rejected" and not as_json:
+                typer.echo(f"  left out {event.prompt_id}: {event.message}", err=True)
+            report = event.report or report
     assert report is not None
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
@@ -59,6 +66,8 @@ def prepare(
         typer.echo(f"Left out    {len(report.rejected)} takes:")
         for r in report.rejected:
             typer.echo(f"  {r.prompt_id} ({r.take_id}): {r.reason}")
+        if any("no transcript" in r.reason for r in report.rejected):
+            typer.echo(f"Give untranscribed takes their words with: voicebank bank transcribe {bank} --draft")
     if report.prompts_without_chosen_take:
         typer.echo(f"Unchosen    {report.prompts_without_chosen_take} prompts have takes but none chosen")
     from voicebank.train.offline_base import default_base_dir

@@ -229,3 +229,12 @@ def test_status_verify_export_on_a_read_only_bank(read_only_copy: Path, tmp_path
     assert change.returncode == 2 and "read-only" in change.stderr and "salvage" in change.stderr
     new = salvage_bank(read_only_copy, tmp_path / "moved")
     assert not new.damaged and len(new.kept) == 10
+
+
+def test_prepare_reads_the_intact_takes_of_a_damaged_bank(original: Path, tmp_path: Path) -> None:
+    broken = _damaged_copy(original, tmp_path)
+    _flip(broken / JOURNAL, _take_line(broken / JOURNAL, "s0008.t01"))  # a chosen take loses its record
+    proc = run("train", "prepare", broken, tmp_path / "data", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "damaged" in proc.stderr and "bank salvage" in proc.stderr
+    assert json.loads(proc.stdout)["utterances"] == 4  # s0002, s0004, s0006 and the message m0001
