@@ -47,7 +47,7 @@ def audio_files(root: Path) -> Iterator[Path]:
 def damaged_advice(root: Path) -> str:
     """What still works on a bank whose records are damaged, and how to rebuild it."""
     return (
-        f"The takes are untouched. 'voicebank bank status/verify/takes/export {root}' still read it; "
+        f"The takes are untouched. 'voicebank bank status {root}' (and verify, takes, export) still read it; "
         f"rebuild a bank from every intact take with: voicebank bank salvage {root} NEW_FOLDER "
         "(the damaged bank is never changed)."
     )

@@ -236,7 +236,7 @@ def read_only_error(root: Path, exc: OSError) -> StorageError:
     """A bank that cannot be written (read-only media, no permission): what still works."""
     err = StorageError(
         f"Cannot change the bank {root}: {(exc.strerror or 'permission denied').lower()}. It can still be read "
-        f"(voicebank bank status/verify/takes/export {root}); to record into it, copy it to a disk you can "
+        f"('voicebank bank status {root}', and verify, takes, export); to record into it, copy it to a disk you can "
         f"write: voicebank bank salvage {root} NEW_FOLDER, or export it and import the archive."
     )
     err.errno = exc.errno
