@@ -68,7 +68,7 @@ def download_cmd(
         False, "--accept-licence", help="Accept the model's licence without being asked (for scripts)."
     ),
 ) -> None:
-    """Download a base model with Coqui's downloader, after showing its licence."""
+    """Download a base model into voicebank's folder, after showing its licence."""
     from voicebank.train.base_models import download_base
     from voicebank.voice.bases import licence_notice, locate_base, spec_for
 

@@ -95,3 +95,25 @@ def test_record_refuses_a_session_on_a_nearly_full_disk(tmp_path: Path, home: di
         assert "nearly full" in proc.stderr and "MB free" in proc.stderr
         with Bank.open(disk / "bank", writable=False) as bank:  # untouched and still readable
             assert not bank.takes
+
+
+@pytest.mark.parametrize("name", ["vits", "xtts_v2"])
+def test_offline_base_download_is_one_message_and_writes_nothing_outside(
+    name: str, tmp_path: Path, home: dict[str, str]
+) -> None:
+    pytest.importorskip("TTS")
+    user = tmp_path / "user"  # the person's home: Coqui and Hugging Face would write under it
+    user.mkdir()
+    dead = "http://127.0.0.1:9"  # nothing listens there: "no network", the same on every machine
+    env = dict(home, HOME=str(user), HTTPS_PROXY=dead, HTTP_PROXY=dead, https_proxy=dead, http_proxy=dead,
+               NO_PROXY="", no_proxy="")
+    for var in ("TTS_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "HF_HOME", "HF_HUB_CACHE"):
+        env.pop(var, None)
+    proc = run(["train", "base", "download", name, "--accept-licence"], env)
+    assert proc.returncode == 2, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(errors) <= 3 and errors[0].startswith("error: Downloading"), proc.stderr
+    assert "cannot be reached" in proc.stderr and "by hand" in proc.stderr
+    assert list(user.iterdir()) == []  # nothing created outside voicebank's data folder
+    base_models = Path(home["VOICEBANK_HOME"]) / "base_models"
+    assert not base_models.exists() or list(base_models.iterdir()) == []  # and no half download inside it
