@@ -240,6 +240,8 @@ MEDICAL = [
     ("Due on 3/10.", "Due on March tenth."),
     ("3/10 of a mile", "three tenths of a mile"),
     ("We won 3-1.", "We won three to one."),
+    ("a 60/40 split and the 80/20 rule", "a sixty forty split and the eighty twenty rule"),
+    ("Ten 10/10!", "Ten ten out of ten!"),
     ("Take 500 mg twice daily.", "Take five hundred milligrams twice daily."),
     ("Take 1 tab every 4 hrs.", "Take one tablet every four hours."),
     ("Give 5 ml every 6 hrs.", "Give five milliliters every six hours."),

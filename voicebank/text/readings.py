@@ -15,6 +15,7 @@ import re
 from . import words
 from .clean import SENTENCE_SEP
 from .context import Rule, next_word, prev_word
+from .measures import UNITS
 from .numeric import DATE_CUES, phone
 
 # --- N/M readings ----------------------------------------------------------------
@@ -47,8 +48,10 @@ def _reading(m: re.Match[str]) -> str:
     text, a_text, b_text = m.string, m.group("a"), m.group("b")
     a, b = int(a_text), int(b_text)
     before, after = prev_word(text, m.start()).lower(), next_word(text, m.end())
-    if before in DATE_CUES or after.lower() == "of" or b == 0:
-        return m.group(0)  # a date ("on 3/10") or a fraction ("3/10 of a mile"): the later rules
+    if before in DATE_CUES or after.lower() == "of" or after in UNITS or b == 0:
+        return m.group(0)  # a date ("on 3/10") or a fraction ("3/10 of a mile", "1/2 tsp"): the later rules
+    if a + b == 100 and not m.group("unit") and not _PRESSURE_CUE.search(_before(text, m.start())):
+        return f"{words.cardinal(a)} {words.cardinal(b)}"  # a split: "60/40", "80/20"
     if m.group("unit") or _is_pressure(text, m.start(), a, b):
         unit = " millimeters of mercury" if m.group("unit") else ""
         return f"{words.cardinal(a)} over {words.cardinal(b)}{unit}"
