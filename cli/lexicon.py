@@ -28,19 +28,20 @@ FileOpt = typer.Option(None, "--file", help="Use this lexicon file instead.", sh
 def lexicon_path(voice: Optional[str], file: Optional[Path]) -> Path:
     """Where the lexicon lives: --file, the voice folder's lexicon.json, or the global one."""
     from voicebank.config import data_home, voices_dir
+    from voicebank.text.lexicon import FILE_NAME
 
     if voice and file:
         raise UsageError("Give --voice or --file, not both.")
     if file:
         return file.expanduser()
     if not voice:
-        return data_home() / "lexicon.json"
+        return data_home() / FILE_NAME
     folder = Path(voice).expanduser()
     if folder.is_dir():
-        return folder / "lexicon.json"
+        return folder / FILE_NAME
     named = voices_dir() / voice
     if "/" not in voice and "\\" not in voice and named.is_dir():
-        return named / "lexicon.json"
+        return named / FILE_NAME
     raise UsageError(
         f"No voice {voice!r}: it is neither a folder nor a voice in {voices_dir()}. "
         "Give a voice folder path, or leave out --voice to use the global lexicon."

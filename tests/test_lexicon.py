@@ -295,3 +295,14 @@ def test_cli_refuses_phonemes_the_voice_lacks_and_keeps_the_file(home: Path) -> 
     assert isinstance(result.exception, LexiconError)
     assert "'ʃ' (U+0283 latin small letter esh), which the voice has no sound for" in str(result.exception)
     assert Lexicon.load(folder / "lexicon.json").get("sam").pronunciation == "sæm"
+
+
+def test_for_voice_merges_the_global_lexicon_under_the_voice_folders(home: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(_cli_app(), ["add", "Nguyen", "Win"]).exit_code == 0
+    assert runner.invoke(_cli_app(), ["add", "Zoe", "Zoey"]).exit_code == 0
+    assert runner.invoke(_cli_app(), ["add", "Nguyen", "Nwin", "--voice", "mine"]).exit_code == 0
+    voice = Lexicon.for_voice(home / "voices" / "mine")
+    assert {e.word: e.pronunciation for e in voice} == {"Nguyen": "Nwin", "Zoe": "Zoey"}
+    assert Lexicon.for_voice(None).get("nguyen").pronunciation == "Win"
+    assert len(Lexicon.for_voice(home / "voices" / "empty")) == 2  # a folder without a lexicon

@@ -29,6 +29,7 @@ from ..errors import LexiconError
 from .clean import Protected, phoneme_marker
 
 SCHEMA_VERSION = 1
+FILE_NAME = "lexicon.json"  # in a voice folder, or in the data folder for the global lexicon
 KINDS = ("respelling", "phonemes")
 MAX_WORD = 64
 MAX_PRONUNCIATION = 200
@@ -140,6 +141,20 @@ class Lexicon:
             self._entries[_key(entry.word)] = entry
 
     # --- file -----------------------------------------------------------------
+
+    @classmethod
+    def for_voice(cls, folder: str | os.PathLike[str] | None) -> Lexicon:
+        """What a voice speaks with: the global lexicon, overridden entry by entry by the voice folder's.
+
+        ``folder`` None (the stock voice, or a voice given as a file): the global lexicon alone.
+        """
+        from ..config import data_home
+
+        merged = cls.load(data_home() / FILE_NAME)
+        if folder is not None:
+            for entry in cls.load(Path(folder) / FILE_NAME):
+                merged._entries[_key(entry.word)] = entry
+        return merged
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Lexicon:
