@@ -243,7 +243,7 @@ MEDICAL = [
     ("a 60/40 split and the 80/20 rule", "a sixty forty split and the eighty twenty rule"),
     ("Ten 10/10!", "Ten ten out of ten!"),
     ("Take 500 mg twice daily.", "Take five hundred milligrams twice daily."),
-    ("Take 1 tab every 4 hrs.", "Take one tablet every four hours."),
+    ("Take 1 tab every 4 hrs.", "Take one tab every four hours."),
     ("Give 5 ml every 6 hrs.", "Give five milliliters every six hours."),
     ("2 tsp of honey", "two teaspoons of honey"),
     ("I have COPD and PTSD.", "I have see oh pee dee and pee tee ess dee."),
@@ -251,8 +251,8 @@ MEDICAL = [
 ]
 
 TYPED_TIMES = [
-    ("10:05 a.m. Take 2 tabs.", "ten oh five eigh em. Take two tablets."),
-    ("Take 2 tabs at 8 p.m. Then rest.", "Take two tablets at eight pee em. Then rest."),
+    ("10:05 a.m. Take 2 tabs.", "ten oh five eigh em. Take two tabs."),
+    ("Take 2 tabs at 8 p.m. Then rest.", "Take two tabs at eight pee em. Then rest."),
     ("Lunch at 12:30 p.m. Bring water.", "Lunch at twelve thirty pee em. Bring water."),
     ("at 10 A.M. The doctor comes.", "at ten eigh em. The doctor comes."),
     ("See you at 9 a.m. Monday.", "See you at nine eigh em Monday."),
@@ -272,6 +272,7 @@ ADDRESSES = [
     ("Ask Dr. Smith about it.", "Ask Doctor Smith about it."),
     ("Apt. 5", "Apartment five"),
     ("apt. 12", "apartment twelve"),
+    ("That was apt.", "That was apt."),
 ]
 
 TYPED_ABBREVIATIONS = [
@@ -308,6 +309,7 @@ DIGIT_GROUPS = [
     ("Zip code 90210", "Zip code nine zero two one zero"),
     ("12345678", "one two three four, five six seven eight"),
     ("25000000 people", "twenty-five million people"),
+    ("38250000 people", "thirty-eight million two hundred fifty thousand people"),
     ("1000000 dollars", "one million dollars"),
 ]
 

@@ -52,7 +52,7 @@ GENERAL = {
     "OK": "okay", "BBQ": "barbecue", "Mon.": "Monday", "Tue.": "Tuesday",
     "Tues.": "Tuesday", "Wed.": "Wednesday", "Thu.": "Thursday", "Thurs.": "Thursday",
     "Fri.": "Friday", "Sat.": "Saturday",
-    "ext.": "extension", "apt.": "apartment", "approx": "approximately", "appt": "appointment",
+    "ext.": "extension", "approx": "approximately", "appt": "appointment",
     "dept": "department", "govt": "government", "ASAP": "as soon as possible", "asap": "as soon as possible",
     "WWII": "World War two", "WWI": "World War one", "pls": "please", "plz": "please", "thx": "thanks",
     "btw": "by the way", "acct": "account", "b/c": "because", "yrs.": "years", "hrs.": "hours", "mins.": "minutes",
@@ -187,12 +187,15 @@ def _house_street(m: re.Match[str]) -> str:
     return m.group("before") + with_final_dot(STREET_READING[m.group("abbr")], m)
 
 
+# "apt. 4B", "apt #12"; elsewhere "apt." is the word ("That was apt.").
+_APARTMENT = re.compile(r"(?<![\w.])apt\.?(?=[ \t]?#?[ \t]?[0-9])")
 _WORLD_WAR = re.compile(r"(?<![\w.])WW ?(?P<n>[12])(?![\w])")
 # "ext. 1234": an extension's digits are read one by one.
 _EXTENSION = re.compile(r"(?<![\w.])(?:ext|Ext|EXT)\.?[ \t]?(?P<n>[0-9]{1,6})(?![\w]|[.,][0-9])")
 
 EARLY_RULES: list[Rule] = [
     (_HOUSE_STREET, _house_street, ("St", "Dr")),
+    (_APARTMENT, lambda m: "apartment", ("apt",)),
     (_WORLD_WAR, lambda m: "World War " + words.cardinal(int(m.group("n"))), ("WW",)),
     (_EXTENSION, lambda m: "extension " + words.digits(m.group("n")), ("xt", "XT")),
 ]

@@ -97,7 +97,7 @@ _CUED_ID = re.compile(
 )
 # A long run with no thousands separators that is not a round amount.
 _LONG_RUN = re.compile(r"(?<![\w.,+\-/:$£€#])[0-9]{8,40}(?![\w]|[.,:][0-9])")
-_MAX_ROUND_FIGURES = 3  # "25000000" is twenty-five million; "12345678" is an identifier
+_MAX_ROUND_FIGURES = 4  # "38250000" is thirty-eight million ...; "12345678" is an identifier
 
 
 def grouped_digits(run: str) -> str:
