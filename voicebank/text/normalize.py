@@ -7,9 +7,13 @@ over the whole input rather than per sentence):
 1. inline phonemes ``[[...]]`` and lexicon phoneme entries are hidden from
    the rules; lexicon respellings replace their words (so a user's entry
    wins over every built-in rule);
-2. web and e-mail addresses, text emoticons;
-3. clock times and dates;
-4. phone numbers, money, percentages, decades, units of measure;
+2. letters of scripts the voice cannot read are dropped (``scripts``; the
+   caller learns what through :func:`voicebank.text.unreadable`); web and
+   e-mail addresses, text emoticons;
+3. "123 Main St.", "WW2", "ext. 12" while their digits are digits; clock
+   times and dates;
+4. phone numbers; readings and identifiers ("BP 120/80", "7/10", card and
+   account numbers, digit groups); money, percentages, decades, units;
 5. ordinals, fractions, ranges, years, plain numbers;
 6. Roman numerals, abbreviations, titles and initialisms;
 7. symbols, emoji;
