@@ -87,7 +87,7 @@ def _missing() -> str | None:
     return None
 
 
-def _reload_sounddevice() -> None:
+def reload_sounddevice() -> None:
     """PortAudio reads the ALSA configuration once: make an imported sounddevice look again."""
     sd = sys.modules.get("sounddevice")
     if sd is not None:
@@ -149,12 +149,12 @@ def pulse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServ
     with pytest.MonkeyPatch.context() as mp:
         for key in ("HOME", "XDG_RUNTIME_DIR", "PULSE_SERVER"):
             mp.setenv(key, server.env[key])
-        _reload_sounddevice()
+        reload_sounddevice()
         try:
             yield server
         finally:
             stop_pulse(server)
-    _reload_sounddevice()
+    reload_sounddevice()
 
 
 def correlate_audio(

@@ -171,17 +171,19 @@ class SpeechQueue:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._s.closed and not self._s.queue:
+                while not self._s.closed and not self._s.queue and self._s.device_ok:
                     self._idle.set()
                     self._cond.wait()
                 if self._s.closed:
                     self._idle.set()
                     return
+                if not self._s.queue:
+                    self._idle.set()  # nothing waits, though the output is still being tried
                 utterance = None
                 if self._s.device_ok:
                     utterance = self._s.playing = self._s.queue.popleft()
                     self._s.cancel_playing = False
-            if utterance is None:  # lines are kept after a failure: try the output again
+            if utterance is None:  # the output failed: try it again (kept lines wait for it)
                 self._retry()
             else:
                 self._speak(utterance)
@@ -194,7 +196,7 @@ class SpeechQueue:
             self._emit(SpeechEvent("device_back", message="Sound is back.", kept=self.unspoken()))
             return
         with self._cond:
-            if not self._s.closed and self._s.queue:
+            if not self._s.closed:
                 self._cond.wait(self.retry_every)
 
     def _speak(self, utterance: Utterance) -> None:

@@ -131,10 +131,12 @@ class TypeAhead:
         from .piper_onnx import emit_chunks
 
         with self._cond:
-            self._line = line
-            self._final = True
-            self._dirty = True
-            self._cond.notify_all()
+            # a queued line may start while the next one is being typed: leave that one's work alone
+            if not self._line.strip() or self._line == line:
+                self._line = line
+                self._final = True
+                self._dirty = True
+                self._cond.notify_all()
         # per sentence, what was there at Enter: audio ("ready"), only the latent ("encoded"),
         # a typed-ahead first clause ("clause_head"), or nothing ("fresh")
         info = {"sentences": 0, "ready": 0, "encoded": 0, "clause_head": 0, "fresh": 0}
