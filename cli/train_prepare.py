@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from voicebank.train.dataset import DatasetReport
 
 
 def prepare(
@@ -49,6 +52,11 @@ def prepare(
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         return
+    _print_report(report, bank)
+
+
+def _print_report(report: "DatasetReport", bank: Path) -> None:
+    """The dataset made, what was left out and why, and the next command."""
     cov = report.coverage
     typer.echo(f"Dataset     {report.path}: {report.utterances} utterances, {report.minutes:.1f} min at {report.sample_rate} Hz")
     typer.echo(f"Training    {report.train} utterances, {report.train_minutes:.1f} min (metadata.csv)")

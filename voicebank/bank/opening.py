@@ -159,15 +159,7 @@ class BankOpening(BankRecovery):
             fd = os.open(str(self.root / LOCK), os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise read_only_error(self.root, exc) from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            os.close(fd)
-            raise BankLockedError(
-                f"{self.root} is in use by another voicebank program (a recorder or an import). "
-                "Close it first, then try again."
-            ) from exc
-        self._lock_fd = fd
+        self._flock(fd, fcntl.LOCK_EX, "")
 
     def _acquire_shared_lock(self) -> None:
         """A reader's lock: writers wait until it is released; skipped where nobody can write."""
@@ -181,13 +173,17 @@ class BankOpening(BankRecovery):
                 "without a lock: make sure no recorder writes to it at the same time."
             )
             return
+        self._flock(fd, fcntl.LOCK_SH, " so that what is read is one consistent bank")
+
+    def _flock(self, fd: int, mode: int, why: str) -> None:
+        """Hold ``mode`` on the open lock file ``fd`` for as long as the bank is open, or say who has it."""
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             os.close(fd)
             raise BankLockedError(
-                f"{self.root} is being written by another voicebank program (a recorder or an import). "
-                "Close it first, then try again, so that what is read is one consistent bank."
+                f"{self.root} is in use by another voicebank program (a recorder or an import). "
+                f"Close it first, then try again{why}."
             ) from exc
         self._lock_fd = fd
 
