@@ -83,3 +83,20 @@ def test_export_to_a_full_disk(tmp_path: Path, ljspeech: Path) -> None:
         assert "needs" in proc.stderr and "free" in proc.stderr
         assert list(out_disk.iterdir()) == []  # no half archive
     assert _assert_intact(bank) == 3
+
+
+def test_a_take_whose_journal_line_does_not_fit_leaves_no_file(disk: Path, ljspeech: Path) -> None:
+    """The audio fits, its journal line does not: the take was never saved, so its file goes too."""
+    from voicebank.errors import DiskFullError
+
+    bank = disk / "bank"
+    data, rate = sf.read(ljspeech / "wavs" / "LJ001-0002.wav", dtype="float32")
+    with Bank.create(bank) as b:
+        b.add_prompt("in being comparatively modern.", prompt_id="p1")
+        _fill(disk, 160 * 1024)
+        with pytest.raises(DiskFullError, match="journal"):
+            b.save_take("p1", data, rate, qc={"notes": "x" * 300_000})  # a journal line larger than the room left
+        assert not any((bank / "takes").rglob("*.flac"))
+        (disk / "filler.bin").unlink()
+        b.save_take("p1", data, rate)  # and the bank goes on
+    assert _assert_intact(bank) == 1
