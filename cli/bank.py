@@ -323,6 +323,8 @@ def salvage(
         typer.echo(f"records damaged: {line}")
     for d in rep.damaged:
         typer.echo(f"not saved: {d.path}: {d.reason}")
+    for d in rep.doubtful:
+        typer.echo(f"unverified: {d.path}: {d.reason}")
     typer.echo(
         f"Salvaged {len(rep.kept) + len(rep.unverified)} takes of {rep.prompts} prompts into {rep.target}: "
         f"{len(rep.kept)} verified against their checksums"

@@ -176,6 +176,21 @@ def test_everything_at_once_and_a_zeroed_take_without_its_record(original: Path,
     _assert_recovered(_records(original), new, lost_records=lost, damaged={"s0007.t01", "s0003.t01"})
 
 
+def test_a_flipped_checksum_keeps_the_whole_audio_unverified(original: Path, tmp_path: Path) -> None:
+    broken = _damaged_copy(original, tmp_path)
+    manifest = broken / MANIFEST
+    meta = json.loads(manifest.read_text())
+    take = next(t for t in meta["takes"] if t["id"] == "s0002.t01")
+    sha = take["sha256"]
+    take["sha256"] = sha[:10] + ("0" if sha[10] != "0" else "1") + sha[11:]  # one digit of the record flipped
+    manifest.write_text(json.dumps(meta, indent=1))
+    new, rep = _salvage(broken, tmp_path)
+    assert rep["damaged"] == [] and [d["take_id"] for d in rep["doubtful"]] == ["s0002.t01"]
+    _assert_recovered(_records(original), new, lost_records={"s0002.t01"}, damaged=set())
+    with Bank.open(new, writable=False) as bank:  # its record survived: words, status, choice kept
+        assert bank.takes["s0002.t01"].status == "accepted" and bank.chosen["s0002"] == "s0002.t01"
+
+
 def test_read_only_commands_work_on_a_damaged_bank(original: Path, tmp_path: Path) -> None:
     broken = _damaged_copy(original, tmp_path)
     _flip(broken / JOURNAL, _take_line(broken / JOURNAL, "s0007.t01"))

@@ -11,7 +11,7 @@ records survive.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,10 @@ from .records import PROMPT_KINDS, TakeRecord, safe_id
 from .recovery import qc_advice
 from .store import Bank
 
+_DOUBT = (
+    "it does not match the checksum the bank recorded, but its audio decodes completely and matches the "
+    "FLAC's own checksum: kept, marked unverified (listen to it once)"
+)
 _KIND_OF_PREFIX = {"s": "script", "m": "message"}
 _NOT_COPIED = ("prompts", "takes", "chosen", "flags", "seq", "format", "schema_version", "bank_id",
                "created", "speaker", "script", "language")
@@ -49,12 +53,14 @@ class SalvageReport:
     unverified: list[str] = field(default_factory=list)  # found on disk without a record; decodes fully
     damaged: list[Damaged] = field(default_factory=list)
     records_damage: list[str] = field(default_factory=list)  # what was wrong with the manifest/journal
+    doubtful: list[Damaged] = field(default_factory=list)  # kept unverified: checksum differs, audio whole
     rechosen: list[str] = field(default_factory=list)  # accepted takes chosen again where the choice was lost
     prompts: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["damaged"] = [x.__dict__ for x in self.damaged]
+        d["doubtful"] = [x.__dict__ for x in self.doubtful]
         return d
 
 
@@ -134,15 +140,18 @@ def _copy_recorded(src: Bank, dst: Bank, report: SalvageReport) -> None:
         except OSError as exc:
             report.damaged.append(Damaged(str(path), f"the file cannot be read ({exc.strerror or exc})", take.id))
             continue
-        if hashlib.sha256(data).hexdigest() != take.sha256:
-            why = audio_problem(path) or "its audio decodes, but differs from what was recorded"
-            report.damaged.append(
-                Damaged(str(path), f"it does not match the checksum the bank recorded ({why})", take.id)
-            )
-            continue
+        verified = hashlib.sha256(data).hexdigest() == take.sha256
+        if not verified:
+            why = audio_problem(path)
+            if why:
+                report.damaged.append(
+                    Damaged(str(path), f"it does not match the checksum the bank recorded and {why}", take.id)
+                )
+                continue
+            report.doubtful.append(Damaged(str(path), _DOUBT, take.id))  # its audio is whole: a record or header bit
         _ensure_prompt(dst, take.prompt_id, take.text, src)
-        dst.store_take_bytes(take, data)
-        report.kept.append(take.id)
+        dst.store_take_bytes(replace(take, unverified=True) if not verified else take, data)
+        (report.kept if verified else report.unverified).append(take.id)
 
 
 def _copy_unrecorded(src: Bank, dst: Bank, report: SalvageReport) -> None:

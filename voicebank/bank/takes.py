@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 from pathlib import Path
@@ -15,7 +16,7 @@ from ..durable import atomic_write, fsync_dir, storage_error
 from ..errors import AudioFormatError, BankError, UsageError
 from .layout import AUDIO_EXT, TAKES_DIR, need_room, utc_now
 from .records import PROMPT_FLAGS, PROMPT_KINDS, TAKE_STATUSES, PromptRecord, TakeRecord, safe_id
-from .state import BankState, _replace
+from .state import BankState
 
 _ID_PREFIX = {"script": "s", "message": "m", "imported": "i"}
 
@@ -169,7 +170,7 @@ class BankTakes(BankState):
         if safe_id(rec.id) != rec.id or rec.id in self.takes:
             raise BankError(f"A take cannot be stored as {rec.id!r}: the id is taken or not a plain name.")
         rel = f"{TAKES_DIR}/{rec.prompt_id}/{rec.id}{AUDIO_EXT}"
-        rec = _replace(rec, file=rel, sha256=hashlib.sha256(data).hexdigest())
+        rec = dataclasses.replace(rec, file=rel, sha256=hashlib.sha256(data).hexdigest())
         self._write_audio(self.root / rel, data)
         self._commit_take(rec)
         return rec
