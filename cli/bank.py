@@ -332,7 +332,10 @@ def salvage(
         + f"; {len(rep.damaged)} could not be saved. {rep.source} was not changed."
     )
     if rep.rechosen:
-        typer.echo(f"The choice of take was lost for {len(rep.rechosen)} prompts: their latest accepted take is chosen.")
+        typer.echo(
+            f"The choice of take was lost for {len(rep.rechosen)} prompts: their latest accepted (or intact, "
+            f"unverified) take is chosen. Listen, and change a choice with: voicebank bank choose {new} TAKE"
+        )
     raise typer.Exit(1 if rep.damaged else 0)
 
 

@@ -185,12 +185,18 @@ def _copy_unrecorded(src: Bank, dst: Bank, report: SalvageReport) -> None:
 
 
 def _rechoose(dst: Bank, report: SalvageReport) -> None:
-    """Where damaged records lost a prompt's choice, choose its latest accepted take again."""
+    """Where damaged records lost a prompt's choice, choose again: its latest accepted take, else its
+    latest unverified take that passed QC (still marked unverified, for the person to listen to)."""
     for pid in dst.prompts:
-        accepted = [t for t in dst.takes_for(pid) if t.status == "accepted"]
-        if pid not in dst.chosen and accepted:
-            dst.choose(accepted[-1].id)
-            report.rechosen.append(accepted[-1].id)
+        if pid in dst.chosen:
+            continue
+        takes = dst.takes_for(pid)
+        pick = [t for t in takes if t.status == "accepted"] or [
+            t for t in takes if t.unverified and t.status != "rejected" and t.qc_verdict in ("pass", "warn")
+        ]
+        if pick:
+            dst.choose(pick[-1].id)
+            report.rechosen.append(pick[-1].id)
 
 
 def _ensure_prompt(dst: Bank, pid: str, text: str, src: Bank) -> None:
