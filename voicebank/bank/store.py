@@ -19,7 +19,8 @@ The Bank is responsible for storage and integrity; it does not record, play or j
 audio itself (``voicebank.bank.qc`` judges; ``voicebank.record`` captures). Its parts live
 in their own modules: :mod:`.layout` (names), :mod:`.state` (records, journal, manifest),
 :mod:`.opening` (lock, replay), :mod:`.recovery` (after a crash), :mod:`.takes` (prompts,
-takes and their audio), :mod:`.reports` (verify, status).
+takes and their audio), :mod:`.reports` (verify, status), :mod:`.lenient` (reading what is left
+of damaged records, for read-only views) and :mod:`.salvage` (a new bank from a damaged one's intact takes).
 """
 
 from __future__ import annotations
@@ -47,5 +48,6 @@ class Bank(BankOpening, BankTakes, BankReports):
     """A voice bank folder: prompts, takes, which take is chosen per prompt.
 
     Open with ``Bank.create`` or ``Bank.open``; use as a context manager so the write
-    lock is released. A read-only bank (``writable=False``) never changes the folder.
+    lock is released. A read-only bank (``writable=False``) never changes the folder; with
+    ``tolerate_damage`` it also opens a damaged bank, listing the damage in ``damage``.
     """
