@@ -84,6 +84,8 @@ def record(
     codes = {"hangup": 129, "terminated": 143, "interrupted": 130}
     if out.reason in codes:  # stopped by a signal: say so to whoever started us
         raise typer.Exit(codes[out.reason])
+    if out.unsaved:  # the world got in the way (a full disk): not a clean session
+        raise typer.Exit(2)
 
 
 def _list_devices(found: list) -> None:  # type: ignore[type-arg]
@@ -112,6 +114,9 @@ def _report(out: object) -> None:
         f"{pr.done} of {pr.total} prompts done, {pr.speech_minutes:.1f} min of speech"
         + (f", sound coverage {100 * pr.coverage:.0f}%." if pr.coverage is not None else "."),
     ]
+    if out.unsaved:
+        n = len(out.unsaved)
+        lines.append(f"{n} take{'s' if n != 1 else ''} could not be saved: {out.unsaved[-1]}")
     if out.recovered:
         lines.append(f"{out.recovered} recording(s) from an interrupted session were recovered as pending takes.")
     if out.next_prompt is not None:

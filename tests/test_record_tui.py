@@ -253,3 +253,51 @@ def _wait_gone(pid: int, timeout: float = 15.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"process {pid} is still running")
+
+
+def _fill(disk: Path) -> Path:
+    """Fill the file system at ``disk`` to the last byte, for real."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        for size in (1 << 20, 4096, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return filler
+
+
+@pytest.mark.slow
+def test_disk_filling_during_a_session_is_said_in_words_and_the_bank_verifies(
+    pulse_server: PulseServer, ljspeech: Path, tmp_path: Path
+) -> None:
+    from tests.helpers.tmpfs import small_tmpfs
+
+    wav = ljspeech / "wavs" / CLIP
+    with small_tmpfs(tmp_path / "small", "40m") as disk:
+        Bank.create(disk / "bank", speaker="Test").close()
+        t = _start(pulse_server, disk / "bank")
+        try:
+            t.wait_for("Press SPACE to record", timeout=30)
+            filler = _fill(disk)
+            t.keys("Space")
+            t.wait_for("RECORDING")
+            pulse_server.play(wav)
+            time.sleep(0.3)
+            t.keys("Space")
+            screen = t.wait_for("once there is space", timeout=30)  # the save failed: it says why
+            assert "disk is full" in " ".join(screen.split()) and "Traceback" not in screen
+            filler.unlink()  # space again: the next take is saved
+            _record_clip(t, pulse_server, wav)
+            t.keys("q")
+            screen = " ".join(t.wait_for("EXITED 2").split())
+            assert "1 take could not be saved: The disk is full" in screen and "Traceback" not in screen
+        finally:
+            t.close()
+        with Bank.open(disk / "bank", writable=False) as bank:
+            assert bank.verify().ok
+            assert len(bank.takes) == 1

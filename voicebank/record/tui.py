@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..errors import UsageError, VoicebankError
+from ..errors import StorageError, UsageError, VoicebankError
 from ..player import PlaybackStats
 from .capture import Capture, CaptureSettings, Player, Recorder
 from .screen import RecorderScreen
@@ -40,6 +40,7 @@ class Outcome:
     progress: Progress
     next_prompt: SessionPrompt | None
     notes: list[str] = field(default_factory=list)
+    unsaved: list[str] = field(default_factory=list)  # why each take that could not be stored failed
 
 
 class _Signals:
@@ -95,6 +96,7 @@ class RecorderApp:
         self.exit_reason = "quit"
         self.dirty = True  # something changed: draw at the next turn of the loop
         self._playback: PlaybackStats | None = None  # the take being played, until it ends
+        self.unsaved: list[str] = []  # takes the bank could not store (disk full, read-only ...)
         self._screen = RecorderScreen(self)
 
     # ------------------------------------------------------------- main loop
@@ -160,12 +162,19 @@ class RecorderApp:
         try:
             saved = self.session.save_capture(cap.samples, cap.sample_rate, prompt_id=cap.prompt_id,
                                               capture_id=cap.capture_id, recorded_at=cap.started_at)
+        except StorageError as exc:  # the disk is full or read-only: the take is lost unless spooled
+            self.unsaved.append(str(exc))
+            kept = (f"It is kept in {cap.spool_meta.parent} and will be recovered next time."
+                    if not cap.spool_failed else "Record it again once there is space (press SPACE).")
+            self._say(f"{exc} {kept}", "red")
+            return None
         except VoicebankError as exc:
             if cap.samples.shape[0] == 0:
                 cap.discard_spool()
             self._say(f"{exc}", "red")
             return None
         except OSError as exc:
+            self.unsaved.append(str(exc))
             self._say(f"The take could not be stored in the bank ({exc}). It is kept in "
                       f"{cap.spool_meta.parent} and will be recovered next time.", "red")
             return None
@@ -449,6 +458,7 @@ def run_recorder(
             progress=session.progress(),
             next_prompt=session.next_prompt(),
             notes=notes,
+            unsaved=app.unsaved,
         )
 
 
