@@ -107,14 +107,17 @@ def verify(bank: Path = BankArg, as_json: bool = JsonOpt) -> None:
 @app.command("export")
 def export(
     bank: Path = BankArg,
-    archive: Optional[Path] = typer.Argument(None, help="Archive file to write (default: BANK-YYYYMMDD.vbank.tar beside the bank)."),
+    archive: Optional[Path] = typer.Argument(
+        None, help="Archive file to write, or a folder for it (default: BANK-YYYYMMDD.vbank.tar beside the bank)."
+    ),
 ) -> None:
     """Pack the whole bank (takes, manifest, checksums) into one archive file for safekeeping."""
     from datetime import date
 
     from voicebank.bank.archive import export_bank
 
-    out = archive or bank.with_name(f"{bank.name}-{date.today():%Y%m%d}.vbank.tar")
+    name = f"{bank.name}-{date.today():%Y%m%d}.vbank.tar"
+    out = archive / name if archive is not None and archive.is_dir() else archive or bank.with_name(name)
     index = export_bank(bank, out)
     size = out.stat().st_size / 1e6
     typer.echo(f"Exported {index['takes']} takes ({len(index['files'])} files, {size:.1f} MB) to {out}")

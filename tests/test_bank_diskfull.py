@@ -83,6 +83,12 @@ def test_export_to_a_full_disk(tmp_path: Path, ljspeech: Path) -> None:
         assert "needs" in proc.stderr and "free" in proc.stderr
         assert list(out_disk.iterdir()) == []  # no half archive
     assert _assert_intact(bank) == 3
+    assert run("bank", "export", bank, tmp_path).returncode == 0  # a folder: the archive goes inside it
+    (archive,) = tmp_path.glob("bank-*.vbank.tar")
+    with small_tmpfs(tmp_path / "disk2", "64k") as in_disk:
+        proc = run("bank", "import", archive, in_disk / "restored")
+        _assert_disk_full(proc)
+        assert list(in_disk.iterdir()) == []  # no half bank
 
 
 def test_a_take_whose_journal_line_does_not_fit_leaves_no_file(disk: Path, ljspeech: Path) -> None:

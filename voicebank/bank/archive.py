@@ -109,36 +109,19 @@ def import_bank(archive: PathLike, dest: PathLike) -> Bank:
         tar = tarfile.open(src, "r:*")
     except (tarfile.TarError, OSError) as exc:
         raise BankCorruptError(f"{src} is not a voicebank export archive ({exc}).") from exc
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.importing-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.importing-", dir=target.parent))
+    except OSError as exc:
+        raise storage_error(exc, target, action="create", what="the bank folder") from exc
     try:
         with tar:
             index = _read_index(tar, src)
-            wanted = {f["path"]: f for f in index["files"]}
-            seen: set[str] = set()
-            for member in tar:
-                if member.name == INDEX:
-                    continue
-                if not member.isfile() or not _safe_member(member.name) or member.name not in wanted:
-                    raise BankCorruptError(f"{src} holds an unexpected entry {member.name!r}; refusing to import it.")
-                dest_file = staging / member.name
-                dest_file.parent.mkdir(parents=True, exist_ok=True)
-                fh_in = tar.extractfile(member)
-                if fh_in is None:
-                    raise BankCorruptError(f"{src}: cannot read {member.name}.")
-                h = hashlib.sha256()
-                with open(dest_file, "wb") as fh_out:
-                    for block in iter(lambda: fh_in.read(1 << 20), b""):
-                        h.update(block)
-                        fh_out.write(block)
-                    fh_out.flush()
-                    os.fsync(fh_out.fileno())
-                if h.hexdigest() != wanted[member.name]["sha256"]:
-                    raise IntegrityError(f"{member.name} in {src} does not match its checksum; the archive is damaged.")
-                seen.add(member.name)
-            missing = sorted(set(wanted) - seen)
-            if missing:
-                raise IntegrityError(f"{src} is incomplete: {len(missing)} files are missing (first: {missing[0]}).")
+            need_room(target.parent, sum(int(f.get("size", 0)) for f in index["files"]), "the imported bank")
+            try:
+                _extract(tar, src, staging, {f["path"]: f for f in index["files"]})
+            except OSError as exc:
+                raise storage_error(exc, target, what="the imported bank", after="Nothing was imported.") from exc
         damaged = bool(index.get("damage"))  # an export of a damaged bank comes back as it was, to salvage
         with Bank.open(staging, writable=False, tolerate_damage=damaged) as check:
             report = check.verify()
@@ -153,6 +136,34 @@ def import_bank(archive: PathLike, dest: PathLike) -> Bank:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return Bank.open(target, writable=False, tolerate_damage=damaged)
+
+
+def _extract(tar: tarfile.TarFile, src: Path, staging: Path, wanted: dict[str, dict[str, Any]]) -> None:
+    """Every listed file into ``staging``, each checked against its sha256 as it is written and fsynced."""
+    seen: set[str] = set()
+    for member in tar:
+        if member.name == INDEX:
+            continue
+        if not member.isfile() or not _safe_member(member.name) or member.name not in wanted:
+            raise BankCorruptError(f"{src} holds an unexpected entry {member.name!r}; refusing to import it.")
+        dest_file = staging / member.name
+        dest_file.parent.mkdir(parents=True, exist_ok=True)
+        fh_in = tar.extractfile(member)
+        if fh_in is None:
+            raise BankCorruptError(f"{src}: cannot read {member.name}.")
+        h = hashlib.sha256()
+        with open(dest_file, "wb") as fh_out:
+            for block in iter(lambda: fh_in.read(1 << 20), b""):
+                h.update(block)
+                fh_out.write(block)
+            fh_out.flush()
+            os.fsync(fh_out.fileno())
+        if h.hexdigest() != wanted[member.name]["sha256"]:
+            raise IntegrityError(f"{member.name} in {src} does not match its checksum; the archive is damaged.")
+        seen.add(member.name)
+    missing = sorted(set(wanted) - seen)
+    if missing:
+        raise IntegrityError(f"{src} is incomplete: {len(missing)} files are missing (first: {missing[0]}).")
 
 
 def _read_index(tar: tarfile.TarFile, src: Path) -> dict[str, Any]:
