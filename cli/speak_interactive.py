@@ -214,18 +214,13 @@ def _read_lines(prompt: _Prompt, session: Any) -> None:
 
 def run_interactive(engine: Any, options: Any, device: Any = None) -> None:
     """Run the type-to-speak loop until Ctrl-D or /quit."""
-    from voicebank.errors import AudioDeviceError
+    from voicebank.errors import AudioDeviceError, UsageError
     from voicebank.native_stderr import NativeStderr
     from voicebank.player import Player
 
+    if not sys.stdin.isatty():  # `voicebank speak` reads piped text itself; this needs a terminal
+        raise UsageError("The type-to-speak prompt needs a terminal; to speak piped text use: voicebank speak -")
     player = Player(device)
-    if not sys.stdin.isatty():  # piped input: speak each line, in order
-        player.warm_up(engine.sample_rate)
-        for line in sys.stdin:
-            if line.strip():
-                player.play(engine.stream(line, options, player.pacing()))
-                player.wait()
-        return
     with NativeStderr():  # PortAudio/ALSA's C messages stay off the screen; the prompt says what happened
         try:
             player.warm_up(engine.sample_rate)

@@ -185,3 +185,11 @@ def correlate_audio(
     ys, xs = y[a : a + n], x[b : b + n]
     r = float(np.corrcoef(ys, xs)[0, 1])
     return r, lag / rate, n / len(x)
+
+
+def voiced_seconds(x: np.ndarray, rate: int, threshold: float = 0.005) -> float:
+    """How many seconds of a recording carry sound (20 ms frames whose RMS passes ``threshold``)."""
+    frame = rate // 50
+    n = len(x) // frame
+    energy = np.sqrt(np.mean(np.asarray(x[: n * frame], dtype=np.float64).reshape(n, frame) ** 2, axis=1))
+    return float(np.count_nonzero(energy > threshold)) / 50.0

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+from tests.pulse import voiced_seconds
 from voicebank.speech_queue import SpeechEvent, SpeechQueue, Utterance
 
 pytestmark = [pytest.mark.slow, pytest.mark.realtime]
@@ -71,7 +72,7 @@ def test_lines_typed_in_quick_succession_are_all_spoken_in_order(pulse_server, e
     for s in spoken:  # every frame of every line reached the sound card
         assert s.frames_fed > 0.8 * s.device_rate and s.frames_played == s.frames_fed, s
     heard = np.concatenate(captured)
-    voiced = _voiced_seconds(heard, rate)
+    voiced = voiced_seconds(heard, rate)
     expected = sum(s.frames_fed / s.device_rate for s in spoken)
     assert voiced > 0.6 * expected, (voiced, expected)
 
@@ -119,9 +120,3 @@ def test_stop_interrupts_and_clears_the_queue(pulse_server, engine) -> None:  # 
         assert speech.wait_idle(timeout=5)
     assert [(s.text, s.outcome) for s in speech.log] == [(LINES[0], "interrupted")]
 
-
-def _voiced_seconds(x: np.ndarray, rate: int) -> float:
-    frame = rate // 50
-    n = len(x) // frame
-    energy = np.sqrt(np.mean(x[: n * frame].reshape(n, frame) ** 2, axis=1))
-    return float(np.count_nonzero(energy > 0.005)) / 50.0
