@@ -253,3 +253,14 @@ def test_prepare_reads_the_intact_takes_of_a_damaged_bank(original: Path, tmp_pa
     assert proc.returncode == 0, proc.stderr
     assert "damaged" in proc.stderr and "bank salvage" in proc.stderr
     assert json.loads(proc.stdout)["utterances"] == 4  # s0002, s0004, s0006 and the message m0001
+
+
+def test_a_newer_bank_is_never_read_as_damaged(tmp_path: Path) -> None:
+    with Bank.create(tmp_path / "b"):
+        pass
+    manifest = tmp_path / "b" / MANIFEST
+    meta = json.loads(manifest.read_text())
+    meta["schema_version"] = 99
+    manifest.write_text(json.dumps(meta))
+    with pytest.raises(BankCorruptError, match="Update voicebank"):
+        Bank.open(tmp_path / "b", writable=False, tolerate_damage=True)

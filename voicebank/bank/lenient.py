@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..errors import BankCorruptError
 from . import journal
 from .layout import FORMAT_NAME, SCHEMA_VERSION, damaged_advice
 
@@ -38,6 +39,11 @@ def read_manifest(path: Path) -> tuple[dict[str, Any], list[str]]:
     try:
         meta = json.loads(text)
         if isinstance(meta, dict) and meta.get("format") == FORMAT_NAME:
+            version = meta.get("schema_version")
+            if isinstance(version, int) and version > SCHEMA_VERSION:  # whole, but newer: never guess at it
+                raise BankCorruptError(
+                    f"{path} has schema version {version}; this voicebank reads up to {SCHEMA_VERSION}. Update voicebank."
+                )
             return meta, []
         where = "it is not a voicebank manifest"
     except ValueError as exc:
