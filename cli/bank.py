@@ -334,6 +334,10 @@ def salvage(
         + (f", {len(rep.unverified)} unverified (their records were lost; listen to them once)" if rep.unverified else "")
         + f"; {len(rep.damaged)} could not be saved. {rep.source} was not changed."
     )
+    if rep.unfinished:
+        typer.echo(
+            f"Copied {len(rep.unfinished)} files of unfinished recordings: the next 'voicebank record {new}' saves them."
+        )
     if rep.rechosen:
         typer.echo(
             f"The choice of take was lost for {len(rep.rechosen)} prompts: their latest accepted (or intact, "

@@ -169,7 +169,13 @@ def test_everything_at_once_and_a_zeroed_take_without_its_record(original: Path,
     data = bytearray(zeroed.read_bytes())
     data[len(data) // 2 : len(data) // 2 + 4096] = bytes(4096)
     zeroed.write_bytes(bytes(data))
+    spool = broken / ".inprogress"
+    spool.mkdir()
+    (spool / "s0009-1.json").write_text('{"prompt_id": "s0009"}')  # a killed session's unsaved recording
+    (spool / "s0009-1.wav").write_bytes(b"RIFF" + bytes(range(256)) * 40)
     new, rep = _salvage(broken, tmp_path)
+    assert sorted(rep["unfinished"]) == ["s0009-1.json", "s0009-1.wav"]
+    assert _tree(new / ".inprogress") == _tree(spool)  # byte for byte, for the next recording session
     named = {d["take_id"]: d["reason"] for d in rep["damaged"]}
     assert set(named) == {"s0007.t01", "s0003.t01"} and "record is lost" in named["s0003.t01"]
     lost = {f"s000{n}.t01" for n in (1, 2, 3, 4, 5, 8)}

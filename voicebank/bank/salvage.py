@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from ..audio import PathLike, audio_info
-from ..durable import is_partial
-from ..errors import AudioFormatError, BankError, VoicebankError
-from .layout import AUDIO_EXT, TAKES_DIR, audio_files, utc_now
+from ..durable import atomic_write, fsync_dir, is_partial
+from ..errors import AudioFormatError, BankError, StorageError, VoicebankError
+from .layout import AUDIO_EXT, SPOOL_DIR, audio_files, utc_now
 from .records import PROMPT_KINDS, TakeRecord, safe_id
 from .recovery import qc_advice
 from .store import Bank
@@ -54,6 +54,7 @@ class SalvageReport:
     damaged: list[Damaged] = field(default_factory=list)
     records_damage: list[str] = field(default_factory=list)  # what was wrong with the manifest/journal
     doubtful: list[Damaged] = field(default_factory=list)  # kept unverified: checksum differs, audio whole
+    unfinished: list[str] = field(default_factory=list)  # files of unsaved recordings copied to .inprogress
     rechosen: list[str] = field(default_factory=list)  # accepted takes chosen again where the choice was lost
     prompts: int = 0
 
@@ -125,7 +126,28 @@ def salvage_bank(broken: PathLike, new: PathLike) -> SalvageReport:
                     dst.flag_prompt(pid, flag)
             report.prompts = len(dst.prompts)
             dst.compact()
+        _copy_spool(src.root, dst_root, report)
     return report
+
+
+def _copy_spool(src_root: Path, dst_root: Path, report: SalvageReport) -> None:
+    """Recordings a killed session left unsaved (``.inprogress``), byte for byte: the next
+    'voicebank record' on the new bank saves them as takes, as it would have on the old one."""
+    folder = src_root / SPOOL_DIR
+    files = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    if not files:
+        return
+    (dst_root / SPOOL_DIR).mkdir(exist_ok=True)
+    fsync_dir(dst_root)
+    for p in files:
+        try:
+            atomic_write(dst_root / SPOOL_DIR / p.name, p.read_bytes())
+        except OSError as exc:
+            if isinstance(exc, StorageError):
+                raise
+            report.damaged.append(Damaged(str(p), f"an unfinished recording that cannot be read ({exc.strerror or exc})"))
+            continue
+        report.unfinished.append(p.name)
 
 
 def _copy_recorded(src: Bank, dst: Bank, report: SalvageReport) -> None:
