@@ -369,13 +369,15 @@ def message_add(bank: Path = BankArg, text: str = typer.Argument(..., help="The 
 @message_app.command("list")
 def message_list(bank: Path = BankArg) -> None:
     """List your banked messages and whether each is recorded."""
-    from voicebank.bank.store import Bank
-
-    with Bank.open(bank, writable=False) as b:
-        for p in b.prompts.values():
-            if p.kind == "message":
-                done = "recorded" if b.chosen.get(p.id) else "not yet"
-                typer.echo(f"{p.id:<8} {done:<9} {p.text}")
+    with _open_to_read(bank) as b:
+        messages = [p for p in b.prompts.values() if p.kind == "message"]
+        for p in messages:
+            done = "recorded" if b.chosen.get(p.id) else "not yet"
+            typer.echo(f"{p.id:<8} {done:<9} {p.text}")
+    if b.damage:
+        _warn_damaged(b.damage, bank)
+    if not messages:
+        typer.echo(f'No messages yet. Add one with: voicebank bank message add {bank} "the phrase"', err=True)
 
 
 @app.command("transcribe")

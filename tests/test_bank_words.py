@@ -36,6 +36,7 @@ def test_takes_says_when_nothing_matched(tmp_path: Path, ljspeech: Path) -> None
     run("bank", "new", bank)
     empty = run("bank", "takes", bank)
     assert empty.returncode == 0 and "No takes yet" in empty.stderr
+    assert "No messages yet" in run("bank", "message", "list", bank).stderr
     run("bank", "add-take", bank, "s0001", ljspeech / "wavs" / "LJ001-0001.wav")
     nope = run("bank", "takes", bank, "nope")
     assert nope.returncode == 1 and "Nothing matched" in nope.stderr and "s0001" in nope.stderr
