@@ -59,6 +59,33 @@ def _history(choice: str) -> None:
         raise UsageError(f"--history takes on, off or clear, not {choice!r}.")
 
 
+def _check_out(out: Optional[Path], device: Optional[str]) -> None:
+    """A file that cannot be written, or options that contradict it, are refused before the voice loads."""
+    if out is None:
+        return
+    from voicebank.encode import check_output_path
+
+    check_output_path(out)
+    if device is not None:
+        raise UsageError("--device picks the speakers, but --out writes a file and plays nothing: give one of them.")
+
+
+def _player(device: Optional[str]):  # type: ignore[no-untyped-def]
+    from voicebank.player import Player
+
+    return Player(device)
+
+
+def _play(chunks, player) -> None:  # type: ignore[no-untyped-def]
+    from voicebank.player import play_blocking
+
+    stats = play_blocking(chunks, player)
+    if stats.frames_played == 0:
+        typer.echo("Nothing to say: the text holds no words.")
+    elif stats.first_audio_latency is not None:
+        typer.echo(f"first sound after {stats.first_audio_latency * 1000:.0f} ms", err=True)
+
+
 def _write(chunks, out: Path) -> None:  # type: ignore[no-untyped-def]
     from voicebank.encode import write_audio
 
@@ -107,18 +134,9 @@ def speak(
         return
     text = _text_given(text, phrase, out)
     opts = _options(speed)
-    if out is not None:  # a file that cannot be written is refused before the voice loads
-        from voicebank.encode import check_output_path
-
-        check_output_path(out)
-        if device is not None:
-            raise UsageError("--device picks the speakers, but --out writes a file and plays nothing: give one of them.")
+    _check_out(out, device)
     engine = _engine(voice, threads)
-    player = None
-    if out is None:
-        from voicebank.player import Player
-
-        player = Player(device)
+    player = _player(device) if out is None else None
     pacing = player.pacing() if player is not None else UNPACED  # the speakers' read-ahead; a file: none
     if phrase is not None:
         from voicebank.phrases import PhraseBook
@@ -141,14 +159,8 @@ def speak(
         chunks = engine.stream(text, opts, pacing)
     if out is not None:
         _write(chunks, out)
-        return
-    from voicebank.player import play_blocking
-
-    stats = play_blocking(chunks, player)
-    if stats.frames_played == 0:
-        typer.echo("Nothing to say: the text holds no words.")
-    elif stats.first_audio_latency is not None:
-        typer.echo(f"first sound after {stats.first_audio_latency * 1000:.0f} ms", err=True)
+    else:
+        _play(chunks, player)
 
 
 phrases_app = typer.Typer(help="Saved phrases for type-to-speak (also usable as F1-F12 in the interactive prompt).", no_args_is_help=True)

@@ -106,7 +106,7 @@ def check_output_path(path: str | os.PathLike[str], fmt: str | None = None) -> A
         folder = folder.parent
     if not folder.is_dir():
         raise storage_error(NotADirectoryError(errno.ENOTDIR, f"{folder} is a file, not a folder"), path)
-    if os.statvfs(folder).f_flag & os.ST_RDONLY:
+    if hasattr(os, "statvfs") and os.statvfs(folder).f_flag & os.ST_RDONLY:
         raise storage_error(OSError(errno.EROFS, os.strerror(errno.EROFS)), path)
     if not os.access(folder, os.W_OK | os.X_OK):
         raise storage_error(PermissionError(errno.EACCES, os.strerror(errno.EACCES)), path)

@@ -392,6 +392,19 @@ def build_prompts(bank: Any, *, script: str | None, messages: bool) -> tuple[lis
     return [SessionPrompt.from_prompt(p) for p in load_script(name)], name
 
 
+def _recovery_notes(session: RecordingSession, recovered: list[SavedTake]) -> list[str]:
+    """What the first screen says about takes recovered from an interrupted session."""
+    if not recovered:
+        return []
+    ids = ", ".join(sorted({r.take.prompt_id for r in recovered}))
+    many = len(recovered) > 1
+    notes = [f"Recovered {len(recovered)} recording{'s' if many else ''} from an interrupted "
+             f"session ({ids}); {'they are' if many else 'it is'} kept as pending take{'s' if many else ''}."]
+    if session.take is not None:
+        notes.append("Press p to hear it, a to keep it, r to record again.")
+    return notes
+
+
 def run_recorder(
     bank_path: Path,
     *,
@@ -417,15 +430,7 @@ def run_recorder(
         prompts, script_name = build_prompts(bank, script=script, messages=messages)
         session = RecordingSession(bank, prompts, script=script_name, break_minutes=break_minutes)
         recovered = session.recover_spools()
-        notes = [space.message(bank.root)] if space.level == "low" else []
-        if recovered:
-            ids = ", ".join(sorted({r.take.prompt_id for r in recovered}))
-            many = len(recovered) > 1
-            notes.append(f"Recovered {len(recovered)} recording{'s' if many else ''} from an interrupted "
-                         f"session ({ids}); {'they are' if many else 'it is'} kept as pending "
-                         f"take{'s' if many else ''}.")
-            if session.take is not None:
-                notes.append("Press p to hear it, a to keep it, r to record again.")
+        notes = ([space.message(bank.root)] if space.level == "low" else []) + _recovery_notes(session, recovered)
         recorder = Recorder(spool_dir(bank.root), settings)
         player = Player(output_device)
         signals = _Signals()

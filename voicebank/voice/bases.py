@@ -11,11 +11,12 @@ Two Coqui base models are known:
 A base is looked for, in this order (the first complete folder wins):
 
 1. the folder given explicitly (``--base FOLDER``) — only there, when given;
-2. ``data_home()/base_models/<name>/`` (voicebank's own folder; put files here by hand);
-3. Coqui's download folder: ``$TTS_HOME/tts``, else ``$XDG_DATA_HOME/tts``, else
+2. ``data_home()/base_models/<name>/`` (voicebank's own folder, where ``voicebank train base
+   download`` puts a base; put files here by hand too);
+3. Coqui's download folder (a base Coqui itself downloaded earlier): ``$TTS_HOME/tts``, else ``$XDG_DATA_HOME/tts``, else
    ``~/.local/share/tts`` (``~/Library/Application Support/tts`` on macOS), then
    ``<type>--<language>--<dataset>--<model>/``, as ``TTS.utils.manage.ModelManager`` writes it;
-4. for XTTS-v2, the Hugging Face cache where coqui-tts 0.28 downloads it
+4. for XTTS-v2, the Hugging Face cache where coqui-tts 0.28 itself downloads it
    (``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``).
 
 This module only looks at paths (no torch, no Coqui), so engines and the CLI use it
