@@ -356,13 +356,20 @@ def _take_problem(take: Any) -> str | None:
         detail = "; ".join(m for m in fails if m)[:300]
         return "it failed the quality check" + (f": {detail}" if detail else "")
     if not take.text.strip():
-        return "it has no transcript (an untranscribed import): add the words that are said, or leave it out"
+        return (
+            f"it has no transcript (an untranscribed import): add the words that are said with "
+            f"voicebank bank transcribe BANK {take.prompt_id} \"...\" (or --draft), or leave it out"
+        )
     return None
 
 
 def _text_problem(text: str, normalized: str, espeak_voice: str) -> str | None:
     """Why espeak-ng cannot read ``text`` once normalised (None when it can); see :mod:`voicebank.voice.transcripts`."""
-    why = transcript_problem(normalized, espeak_voice)
+    # letters of another script are judged as written: the frontend drops them before espeak-ng
+    letters = "".join(ch for ch in text if unicodedata.category(ch).startswith("L"))
+    why = transcript_problem(letters, espeak_voice) if letters else None
+    if why is None or why == "no words to say":
+        why = transcript_problem(normalized, espeak_voice)
     if why == "no words to say":
         return f"its transcript {text[:60]!r} has no words to say after normalisation"
     return f"its transcript has {why}" if why else None
