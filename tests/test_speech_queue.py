@@ -106,6 +106,32 @@ def test_a_killed_sound_server_keeps_the_lines_and_speaks_them_when_it_is_back(p
     assert all(s.frames_played == s.frames_fed for s in list(speech.log)[1:])
 
 
+def test_a_frozen_sound_server_is_noticed_and_the_line_said_when_it_resumes(pulse_server, engine) -> None:  # type: ignore[no-untyped-def]
+    """SIGSTOP: the stream neither ends nor errs, it just stops asking for audio."""
+    import os
+    import signal
+
+    from voicebank.player import Player
+
+    line = " ".join(LINES)  # about 6 s
+    events = _Events()
+    player = Player()
+    player.warm_up(engine.sample_rate)
+    with SpeechQueue(player, events, rate=engine.sample_rate, retry_every=0.5) as speech:
+        speech.say(_utterance(engine, line))
+        events.wait_for("started", timeout=10)
+        time.sleep(3.5)  # playing steadily
+        os.kill(pulse_server.process.pid, signal.SIGSTOP)
+        try:
+            _, lost = events.wait_for("device_lost", timeout=10)
+            assert [u.text for u in lost.kept] == [line]
+        finally:
+            os.kill(pulse_server.process.pid, signal.SIGCONT)
+        events.wait_for("device_back", timeout=20)
+        assert speech.wait_idle(timeout=30)
+    assert [(s.text, s.outcome) for s in speech.log] == [(line, "device_lost"), (line, "spoken")]
+
+
 def test_stop_interrupts_and_clears_the_queue(pulse_server, engine) -> None:  # type: ignore[no-untyped-def]
     from voicebank.player import Player
 

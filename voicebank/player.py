@@ -29,6 +29,7 @@ from .errors import AudioDeviceError, MissingDependencyError
 from .resample import StreamResampler
 
 DEVICE_LOST = "The sound output stopped working: the sound server or the speakers went away."
+START_GRACE_S = 2.5  # more silence allowed before a stream has played its first second
 
 
 def sounddevice_module() -> Any:
@@ -128,16 +129,18 @@ class Player:
         blocksize: int = 512,
         latency: str | float = 0.08,
         max_ahead_s: float = 10.0,
-        stall_after: float = 2.5,
+        stall_after: float = 1.5,
     ) -> None:
         self.device = device_arg(device)
         self.max_ahead_s = max_ahead_s  # the engine may run this far ahead of the speakers (bounded memory)
         self.blocksize = blocksize
         self.latency = latency
-        self.stall_after = stall_after  # a started stream silent this long has lost its device
+        self.stall_after = stall_after  # a stream that has been playing and goes silent this long has lost its device
         self._stream: Any = None
         self._stream_ended = threading.Event()  # the open stream finished without being asked to
+        self._closing: list[threading.Thread] = []  # lost streams still being closed
         self._last_callback = 0.0  # when the open stream last asked for audio (or was started)
+        self._steady = False  # the open stream has taken a second of audio: its start-up pauses are over
         self._stop = threading.Event()
         self._done = threading.Event()
         self._feeder: threading.Thread | None = None
@@ -192,6 +195,8 @@ class Player:
         feeder = self._feeder
         if feeder is not None and feeder is not threading.current_thread():
             feeder.join(timeout=2.0)
+            if feeder.is_alive():  # stuck in the sound system (a frozen server): it ends when that answers
+                self._closing.append(feeder)
         self._feeder = None
 
     @property
@@ -202,19 +207,23 @@ class Player:
         """Why the open stream's output is gone ('' while it is fine or nothing is open):
         the stream ended by itself (a killed sound server), or a started stream has not
         asked for audio for ``stall_after`` seconds (an unplugged or frozen device)."""
-        stream = self._stream
-        if stream is None or self._stop.is_set():
-            return ""
+        return "" if self._stop.is_set() or not self._device_gone() else DEVICE_LOST
+
+    def _device_gone(self) -> bool:
+        if self._stream is None:
+            return False
         if self._stream_ended.is_set():
-            return DEVICE_LOST
-        if self._last_callback and time.perf_counter() - self._last_callback > self.stall_after:
-            return DEVICE_LOST
-        return ""
+            return True
+        # a sound server may pause a fresh stream after its first burst (see docs/speech-queue.md)
+        limit = self.stall_after if self._steady else self.stall_after + START_GRACE_S
+        return bool(self._last_callback) and time.perf_counter() - self._last_callback > limit
 
     def reconnect(self, rate: int = 22050) -> bool:
         """Try the output again (after a failure): refresh the device list and play a moment of
         silence; True when the device took it. Call only while nothing plays."""
         self.stop()
+        if any(t.is_alive() for t in self._closing):  # PortAudio still hangs on the lost stream: not yet
+            return False
         try:
             sd = sounddevice_module()
             sd._terminate()  # PortAudio lists devices once: look again (a device plugged back in)
@@ -271,19 +280,18 @@ class Player:
             raise AudioDeviceError(reason)
 
     def _close_stream(self) -> None:
+        lost = self._device_gone() or self.stats.device_lost
         stream, self._stream = self._stream, None
         if stream is None:
             return
+        if lost:  # closing a stream whose device hangs can hang too: let it end on its own thread
+            closing = threading.Thread(target=_close_quietly, args=(stream, True), daemon=True, name="player-close-lost")
+            closing.start()
+            self._closing = [t for t in self._closing if t.is_alive()] + [closing]
+            return
         # what this sound card reads ahead: its first burst, and at least the latency it reports
         self._lead = max(self._read_ahead, self._output_latency(stream))
-        try:
-            if self._stop.is_set() or self._stream_ended.is_set():
-                stream.abort()
-            else:
-                stream.stop()
-            stream.close()
-        except Exception:  # already closed, or the device is gone
-            pass
+        _close_quietly(stream, self._stop.is_set())
 
     def _at_device_rate(self, chunks: Any, buf: _JitterBuffer) -> Iterator[tuple[np.ndarray, int]]:
         """Mono float samples at the sound card's rate (the device opens at the first chunk),
@@ -323,6 +331,7 @@ class Player:
         opened = [rate]  # the rate the device was opened at
         self._read_ahead = 0.0
         self._last_callback = 0.0
+        self._steady = False
         ended = self._stream_ended = threading.Event()  # this stream's own: a late one cannot mark the next
 
         def callback(outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
@@ -330,6 +339,7 @@ class Player:
             if not taken[0]:
                 taken[1] = now
             taken[0] += frames
+            self._steady = taken[0] >= opened[0]
             self._read_ahead = max(self._read_ahead, taken[0] / opened[0] - (now - taken[1]))
             stats.callbacks += 1
             if status:
@@ -367,6 +377,18 @@ class Player:
                     f"Cannot open the speakers ({first}). Check that an output device is connected "
                     "and not in use; 'voicebank record --list-devices' lists the devices."
                 ) from exc
+
+
+def _close_quietly(stream: Any, abort: bool) -> None:
+    """Abort (at once) or stop (after what is buffered) and close a stream; a gone device is fine."""
+    try:
+        if abort:
+            stream.abort()
+        else:
+            stream.stop()
+        stream.close()
+    except Exception:  # already closed, or the device is gone
+        pass
 
 
 def play_blocking(chunks: Iterable[AudioChunk], device: int | str | Player | None = None) -> PlaybackStats:
