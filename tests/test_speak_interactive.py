@@ -58,13 +58,19 @@ def test_type_to_speak_prompt(pulse_server, tmp_path: Path) -> None:  # type: ig
         tmux.keys("-l", "/7")
         tmux.keys("Enter")
         tmux.wait_for("no saved phrase 7")
+        tmux.keys("-l", "/history on")  # from now on, at the person's word, typed lines are kept
+        tmux.keys("Enter")
+        tmux.wait_for("Lines you type from now on are kept")
+        tmux.keys("-l", "See you tomorrow.")
+        tmux.keys("Enter")
         _quit(tmux)
     finally:
         mic.stop()
         mic.close()
         tmux.close()
     # typed lines are private: kept only once the person turns keeping on
-    assert not (tmp_path / "home" / "speak-history.txt").exists()
+    kept = (tmp_path / "home" / "speak-history.txt").read_text()
+    assert "See you tomorrow." in kept and "Good morning" not in kept
 
 
 def test_history_is_the_persons_choice(tmp_path: Path) -> None:
