@@ -63,6 +63,20 @@ def test_piped_text_is_written_to_out(tmp_path: Path, home: dict[str, str]) -> N
     assert f"Wrote {out}" in proc.stdout and sf.info(out).duration > 1.0
 
 
+def test_out_without_text_at_a_terminal_is_refused(tmp_path: Path, home: dict[str, str]) -> None:
+    import pty
+
+    leader, follower = pty.openpty()  # standard input is a terminal: nothing is piped in
+    try:
+        proc = subprocess.run(VOICEBANK + ["speak", "--out", str(tmp_path / "x.wav")], stdin=follower,
+                              capture_output=True, text=True, env=home, timeout=120)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 2 and "--out writes the text you give" in proc.stderr, proc.stderr
+    assert not (tmp_path / "x.wav").exists()
+
+
 def test_conflicting_and_unwritable_options_are_refused_before_any_work(tmp_path: Path, home: dict[str, str]) -> None:
     proc = run(["speak", "Hello there.", "--phrase", "1"], home)
     assert proc.returncode == 2 and "not both" in proc.stderr
