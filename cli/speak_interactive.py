@@ -21,6 +21,7 @@ Up/Down: earlier lines. F1-F12 speak saved phrases 1-12. Ctrl-D: quit.  Commands
   /N               speak phrase N         /del N         remove phrase N
   /msg BANK ID     save a message recorded in a bank (played back exactly as you said it)
   /show            the lines not yet spoken (or the last one) in large letters
+  /write FILE      save them as audio instead (.wav, .mp3, .m4a ...), to play elsewhere
   /stop, /drop     stop speaking and drop what waits
   /history on|off|clear   keep the lines you type for next time (off unless you turn it on)
   /quit            leave"""
@@ -68,7 +69,8 @@ class _Prompt:
         lines = f"{n} line" + ("" if n == 1 else "s")
         if event.kind == "device_lost":
             print(f"\n⚠ NO SOUND. {event.message}\n  Not heard: {lines}, kept; they will be said when sound is back "
-                  f"(trying again every second). Esc or /drop drops them; /show shows them in large letters.")
+                  f"(trying again every second). Esc or /drop drops them; /show shows them in large letters; "
+                  f"/write FILE saves them as audio.")
         elif event.kind == "device_back":
             print(f"Sound is back: saying the {lines} kept." if n else "Sound is back.")
         elif event.kind in ("failed", "dropped"):
@@ -93,6 +95,24 @@ class _Prompt:
     def show(self) -> str:
         texts = [u.text for u in self.speech.unspoken()] or ([self.last] if self.last else [])
         return "\n\n".join(_big(t) + "\n" + t for t in texts) or "Nothing said yet."
+
+    def write(self, path: str) -> str:
+        """The unspoken lines (or the last one) as an audio file, for when these speakers fail."""
+        from itertools import chain
+        from pathlib import Path
+
+        from voicebank.audio import UNPACED
+        from voicebank.encode import check_output_path, write_audio
+
+        if not path:
+            return "Give a file name: /write message.wav"
+        out = Path(path).expanduser()
+        check_output_path(out)
+        texts = [u.text for u in self.speech.unspoken()] or ([self.last] if self.last else [])
+        if not texts:
+            return "Nothing said yet."
+        seconds = write_audio(chain.from_iterable(self.engine.stream(t, self.options, UNPACED) for t in texts), out)
+        return f"Wrote {out} ({seconds:.1f} s: {len(texts)} line{'' if len(texts) == 1 else 's'})."
 
     def history(self, arg: str) -> str:
         from prompt_toolkit.history import FileHistory, InMemoryHistory
@@ -135,6 +155,8 @@ class _Prompt:
                 return None
             if cmd == "show":
                 return self.show()
+            if cmd == "write":
+                return self.write(arg)
             if cmd == "history":
                 return self.history(arg.lower())
             if cmd.isdigit():

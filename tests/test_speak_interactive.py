@@ -16,6 +16,7 @@ import threading
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from tests.helpers.tmux import Tmux
 from tests.pulse import reload_sounddevice, voiced_seconds
@@ -198,6 +199,10 @@ def test_a_killed_sound_server_is_reported_and_the_lines_are_said_when_it_is_bac
         tmux.keys("-l", "/show")  # the fallback: the unspoken lines in large letters
         tmux.keys("Enter")
         tmux.wait_for("▀")
+        tmux.keys("-l", f"/write {tmp_path / 'kept.wav'}")  # or as audio, to play elsewhere
+        tmux.keys("Enter")
+        tmux.wait_for("s: 3 lines).", timeout=30)
+        assert sf.info(tmp_path / "kept.wav").duration > 0.8 * expected
         pulse_server.restart()
         reload_sounddevice()
         monitor = _Monitor()
