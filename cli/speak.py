@@ -42,9 +42,12 @@ def _text_given(text: Optional[str], phrase: Optional[int], out: Optional[Path])
     return text
 
 
-def _history(choice: str) -> None:
+def _history(choice: str, alone: bool) -> None:
+    """--history on|off|clear: the person's choice to keep what they type (voicebank.speak_history)."""
     from voicebank.speak_history import clear_history, history_path, set_history
 
+    if not alone:
+        raise UsageError("--history changes a setting and says nothing: give it alone, e.g. voicebank speak --history on")
     choice = choice.strip().lower()
     if choice == "clear":
         gone = clear_history()
@@ -128,10 +131,7 @@ def speak(
     from voicebank.audio import UNPACED
 
     if history is not None:
-        if text is not None or out is not None or phrase is not None:
-            raise UsageError("--history changes a setting and says nothing: give it alone, e.g. voicebank speak --history on")
-        _history(history)
-        return
+        return _history(history, alone=text is None and out is None and phrase is None)
     text = _text_given(text, phrase, out)
     opts = _options(speed)
     _check_out(out, device)
