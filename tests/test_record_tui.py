@@ -282,7 +282,8 @@ def test_disk_filling_during_a_session_is_said_in_words_and_the_bank_verifies(
         Bank.create(disk / "bank", speaker="Test").close()
         t = _start(pulse_server, disk / "bank")
         try:
-            t.wait_for("Press SPACE to record", timeout=30)
+            screen = " ".join(t.wait_for("Press SPACE to record", timeout=30).split())
+            assert "Disk space is low" in screen and "MB free" in screen  # 40 MB: less than a session needs
             filler = _fill(disk)
             t.keys("Space")
             t.wait_for("RECORDING")
