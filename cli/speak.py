@@ -13,8 +13,15 @@ from voicebank.errors import UsageError
 
 def _engine(voice: Optional[str], threads: int):  # type: ignore[no-untyped-def]
     from voicebank.engines import load_engine
+    from voicebank.errors import CorruptFileError, LexiconError
 
-    return load_engine(voice, threads=threads)
+    try:
+        return load_engine(voice, threads=threads)
+    except (CorruptFileError, LexiconError) as exc:  # a damaged lexicon must not silence the person
+        from voicebank.text import Lexicon
+
+        typer.echo(f"Note: {exc} Speaking without your pronunciations until it is fixed.", err=True)
+        return load_engine(voice, threads=threads, lexicon=Lexicon())
 
 
 def _options(speed: float):  # type: ignore[no-untyped-def]

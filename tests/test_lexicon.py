@@ -306,3 +306,17 @@ def test_for_voice_merges_the_global_lexicon_under_the_voice_folders(home: Path)
     assert {e.word: e.pronunciation for e in voice} == {"Nguyen": "Nwin", "Zoe": "Zoey"}
     assert Lexicon.for_voice(None).get("nguyen").pronunciation == "Win"
     assert len(Lexicon.for_voice(home / "voices" / "empty")) == 2  # a folder without a lexicon
+
+
+def test_the_engine_speaks_with_the_persons_lexicon(home: Path) -> None:
+    """`voicebank lexicon add` changes what `voicebank speak` says (global, and the voice folder's)."""
+    from voicebank.engines import load_engine
+
+    def said(engine, text: str) -> list[tuple[str, ...]]:  # type: ignore[no-untyped-def]
+        return [unit.phonemes for unit in engine.plan(text) if hasattr(unit, "phonemes")]
+
+    before = said(load_engine(), "Call Nguyen")
+    result = CliRunner().invoke(_cli_app(), ["add", "Nguyen", "Win"])
+    assert result.exit_code == 0, result.output
+    engine = load_engine()
+    assert said(engine, "Call Nguyen") == said(engine, "Call Win") != before

@@ -235,7 +235,8 @@ def storage_error(exc: OSError, path: Path, *, action: str = "write", what: str 
     name = f"{what} {path}" if what else str(path)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         err: OSError = DiskFullError(
-            f"The disk is full: could not {action} {name}. Free some space and try again.{' ' + after if after else ''}"
+            f"The disk is full: could not {action} {name}{_free_space(path)}. Free some space and try again."
+            f"{' ' + after if after else ''}"
         )
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         reason = (exc.strerror or "permission denied").lower()
@@ -248,6 +249,19 @@ def storage_error(exc: OSError, path: Path, *, action: str = "write", what: str 
         err = StorageError(f"Cannot {action} {name}: {exc.strerror or exc}.")
     err.errno = exc.errno
     return err
+
+
+def _free_space(path: Path) -> str:
+    """ " (N MB free there)" for a message, or "" where the file system does not say."""
+    import shutil
+
+    for folder in (path.parent, path):
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            continue
+        return f" ({free / 1e6:.1f} MB free there)" if free >= 100_000 else f" ({free // 1000} kB free there)"
+    return ""
 
 
 def _unlink_quietly(p: Path) -> None:

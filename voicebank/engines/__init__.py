@@ -32,8 +32,12 @@ def load_engine(voice_ref: VoiceRef = None, **opts: Any) -> Engine:
     """Load the engine for a voice reference (see :func:`voicebank.voice.registry.resolve_voice`).
 
     Keyword options go to the engine: ``threads`` (ONNX Runtime intra-op threads, default 1),
-    ``espeak`` (``"auto"``, ``"piper"`` or ``"system"``), ``streaming`` (default True).
+    ``espeak`` (``"auto"``, ``"piper"`` or ``"system"``), ``streaming`` (default True),
+    ``lexicon`` (default: the person's lexicon for this voice, see ``Lexicon.for_voice``).
     """
+    from ..text.lexicon import Lexicon
+
+    lexicon = opts.get("lexicon")
     folder = voice_folder(voice_ref)
     if folder is not None:
         from ..voice.xtts_card import is_xtts_voice  # cheap: no torch
@@ -45,10 +49,13 @@ def load_engine(voice_ref: VoiceRef = None, **opts: Any) -> Engine:
                 folder,
                 device=opts.get("device", "auto"),
                 threads=opts.get("threads"),
-                lexicon=opts.get("lexicon"),
+                lexicon=Lexicon.for_voice(folder) if lexicon is None else lexicon,
                 streaming=opts.get("streaming", True),
             )
     from .piper_onnx import PiperOnnxEngine
 
-    return PiperOnnxEngine(resolve_voice(voice_ref), **opts)
+    files = resolve_voice(voice_ref)
+    if lexicon is None:  # the voice folder's entries over the global ones
+        opts["lexicon"] = Lexicon.for_voice(None if files.stock else files.model.parent)
+    return PiperOnnxEngine(files, **opts)
 
