@@ -65,11 +65,29 @@ def test_torn_journal_tail_is_cut_and_damaged_middle_is_refused(tmp_path: Path) 
     with Bank.open(root) as bank:  # the torn line is an interrupted append: dropped
         assert bank.flags == {}
     assert jpath.read_bytes() == good
+    assert not list(root.glob("lost+found/journal-tail-*"))  # half a line holds nothing to restore
     lines = good.splitlines(keepends=True)
     damaged = lines[0].replace(b"Hello", b"Jello")
     jpath.write_bytes(damaged + b"".join(lines[1:]))
     with pytest.raises(BankCorruptError, match="damaged"):
         Bank.open(root)
+
+
+def test_a_damaged_last_journal_line_is_kept_in_lost_and_found(tmp_path: Path) -> None:
+    """A last line that rotted on the disk reads like a torn append; its bytes are kept, not destroyed."""
+    root = tmp_path / "b"
+    with Bank.create(root) as bank:
+        p = bank.add_prompt("Hello.")
+        take = bank.save_take(p.id, _tone(), 16000)
+        bank.choose(take.id)
+    jpath = root / JOURNAL
+    lines = jpath.read_bytes().splitlines(keepends=True)
+    rotted = lines[-1].replace(b"choose", b"chooze")
+    jpath.write_bytes(b"".join(lines[:-1]) + rotted)
+    with Bank.open(root) as bank:
+        assert p.id not in bank.chosen and take.id in bank.takes  # the take itself is never lost
+    kept = list((root / "lost+found").glob("journal-tail-*"))
+    assert [k.read_bytes() for k in kept] == [rotted]
 
 
 def test_journal_append_on_a_full_disk_leaves_no_torn_line(tmp_path: Path) -> None:

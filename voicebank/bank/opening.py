@@ -26,7 +26,7 @@ from .layout import (
     utc_now,
 )
 from .records import PromptRecord, TakeRecord
-from .recovery import BankRecovery
+from .recovery import BankRecovery, keep_journal_tail
 from .state import dump_manifest, load_manifest
 
 B = TypeVar("B", bound="BankOpening")
@@ -218,6 +218,7 @@ class BankOpening(BankRecovery):
         self._journal_entries = len(jr.entries)
         if self.writable:
             if jr.torn_tail:
+                keep_journal_tail(self.root, jpath, jr.good_bytes)
                 journal.truncate(jpath, jr.good_bytes)
             self._recover_files()
             if self._journal_entries >= COMPACT_AFTER:

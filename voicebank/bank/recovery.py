@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..audio import audio_info
-from ..durable import fsync_dir, is_partial, move
+from ..durable import atomic_write, fsync_dir, is_partial, move
 from ..errors import AudioFormatError
 from .layout import AUDIO_EXT, LOST_DIR, audio_files, sha256_file, utc_now
 from .records import TakeRecord
@@ -22,6 +22,25 @@ def quarantine(root: Path, path: Path, name: str) -> Path:
         fsync_dir(root)  # the new folder must survive a power cut along with what moves into it
     target = lost / name
     move(path, target)
+    return target
+
+
+def keep_journal_tail(root: Path, journal_path: Path, good_bytes: int) -> Path | None:
+    """Copy the journal's unreadable tail into ``lost+found`` before it is cut off.
+
+    A tail is usually a crash's half-written line, but a last line damaged on the disk looks
+    the same; keeping its bytes means cutting it never destroys a record a person could restore.
+    """
+    tail = journal_path.read_bytes()[good_bytes:]
+    if not tail.rstrip(b" \t").endswith(b"\n") or not tail.strip():
+        return None  # a line cut off mid-append holds no whole record
+    lost = root / LOST_DIR
+    if not lost.is_dir():
+        lost.mkdir()
+        fsync_dir(root)
+    n = sum(1 for q in lost.glob("journal-tail-*")) + 1
+    target = lost / f"journal-tail-{n:03d}.bin"
+    atomic_write(target, tail)
     return target
 
 
