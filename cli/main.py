@@ -15,6 +15,7 @@ from . import bench as bench_cmd
 from . import lexicon as lexicon_cmd
 from . import prompts as prompts_cmd
 from . import record as record_cmd
+from . import serve as serve_cmd
 from . import speak as speak_cmd
 from . import train as train_cmd
 
@@ -35,6 +36,7 @@ record_cmd.register(app)
 app.add_typer(lexicon_cmd.app, name="lexicon")
 speak_cmd.register(app)
 train_cmd.register(app)
+serve_cmd.register(app)
 app.add_typer(bench_cmd.app, name="bench")
 
 

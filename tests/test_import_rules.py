@@ -82,6 +82,9 @@ RULES = (
     Rule("voice/ imports no engine", ("voicebank.voice",), ("voicebank.engines",)),
     Rule("voice/ loads no model runtime when imported (paths only: import torch inside functions)",
          ("voicebank.voice",), MODEL_LIBS, top_level_only=True),
+    Rule("serve/ never imports training", ("voicebank.serve",), TRAINING),
+    Rule("serve/ loads no model runtime when imported (voices load when the server starts)",
+         ("voicebank.serve",), MODEL_LIBS, top_level_only=True),
     Rule("nothing in the library imports the CLI",
          ("voicebank",), ("voicebank.cli",), exempt=("voicebank.cli",)),
 )

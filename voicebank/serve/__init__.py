@@ -1,0 +1,1 @@
+"""The HTTP server: the OpenAI-compatible speech API (``voicebank serve``)."""
