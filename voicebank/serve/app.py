@@ -42,8 +42,15 @@ EngineFactory = Callable[[str], Engine]
 
 def _load_engine(voice: str) -> Engine:
     from ..engines import load_engine
+    from ..errors import CorruptFileError, LexiconError
 
-    return load_engine(voice)
+    try:
+        return load_engine(voice)
+    except (CorruptFileError, LexiconError) as exc:  # a damaged lexicon must not silence the person
+        from ..text.lexicon import Lexicon
+
+        log.warning("%s Speaking without the person's pronunciations until it is fixed.", exc)
+        return load_engine(voice, lexicon=Lexicon())
 
 
 class EngineCache:
@@ -130,15 +137,20 @@ class SpeechServer:
         req = parse_speech(body, voices, self.settings.voice, self.settings.max_input_chars)
         if not self.slots.take():
             return _busy(self.slots.limit, self.settings.retry_after)
+        pump: BytePump | None = None
         try:
             engine, lock = await anyio.to_thread.run_sync(self.engines.get, req.voice)
             pump = BytePump(lambda: self._encoded(engine, lock, req))
+            pump.start()
+            first = await pump.next_piece()  # a failure to start is still an error status, not a broken body
         except BaseException:
+            if pump is not None:
+                pump.stop()
             self.slots.release()
             raise
         sse = req.stream_format == "sse"
         return StreamedResponse(
-            _events(pump, req) if sse else _audio(pump),
+            _events(pump, first, req) if sse else _audio(pump, first),
             on_done=self.slots.release,
             media_type="text/event-stream" if sse else media_type(req.response_format),
             headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"},
@@ -169,11 +181,12 @@ class SpeechServer:
             self.slots.working(-1)
 
 
-async def _audio(pump: BytePump) -> AsyncIterator[bytes]:
-    pump.start()
+async def _audio(pump: BytePump, first: bytes | None) -> AsyncIterator[bytes]:
     try:
-        async for data in pump:
-            yield data
+        if first is not None:
+            yield first
+            async for data in pump:
+                yield data
     except VoicebankError as exc:
         log.warning("speech stream failed: %s", exc)
         raise
@@ -181,12 +194,13 @@ async def _audio(pump: BytePump) -> AsyncIterator[bytes]:
         pump.stop()
 
 
-async def _events(pump: BytePump, req: SpeechRequest) -> AsyncIterator[bytes]:
+async def _events(pump: BytePump, first: bytes | None, req: SpeechRequest) -> AsyncIterator[bytes]:
     """Server-sent events as OpenAI sends them: ``speech.audio.delta`` pieces, then ``speech.audio.done``."""
-    pump.start()
     try:
-        async for data in pump:
-            yield _event({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode("ascii")})
+        if first is not None:
+            yield _delta(first)
+            async for data in pump:
+                yield _delta(data)
         chars = len(req.input)  # no tokens here: usage counts the input's characters
         yield _event({"type": "speech.audio.done", "usage": {"input_tokens": chars, "output_tokens": 0, "total_tokens": chars}})
     except VoicebankError as exc:
@@ -194,6 +208,10 @@ async def _events(pump: BytePump, req: SpeechRequest) -> AsyncIterator[bytes]:
         yield _event({"type": "error", "error": {"message": str(exc), "type": "server_error", "param": None, "code": None}})
     finally:
         pump.stop()
+
+
+def _delta(audio: bytes) -> bytes:
+    return _event({"type": "speech.audio.delta", "audio": base64.b64encode(audio).decode("ascii")})
 
 
 def _event(data: dict[str, Any]) -> bytes:
@@ -230,6 +248,11 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
     return Response(error_json(str(exc.detail), kind=kind), status_code=exc.status_code, media_type="application/json", headers=exc.headers)
 
 
+async def _voice_error(request: Request, exc: VoicebankError) -> Response:
+    log.warning("speech failed: %s", exc)
+    return Response(error_json(str(exc), kind="server_error"), status_code=500, media_type="application/json")
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.error("request failed: %s: %s", type(exc).__name__, exc)
     body = error_json("The server failed to answer this request; see its log.", kind="server_error")
@@ -258,7 +281,9 @@ def create_app(settings: ServeSettings, engine_factory: EngineFactory | None = N
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={RequestError: _request_error, HTTPException: _http_error, Exception: _server_error},
+        exception_handlers={
+            RequestError: _request_error, HTTPException: _http_error, VoicebankError: _voice_error, Exception: _server_error,
+        },
     )
     app.state.server = server
     return app

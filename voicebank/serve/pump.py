@@ -42,15 +42,20 @@ class BytePump:
         self._stopped.set()
         self._room.release()  # wake a producer that waits for room
 
+    async def next_piece(self) -> bytes | None:
+        """The producer's next piece; None after its last. Its error is raised here."""
+        item = await self._queue.get()
+        self._room.release()
+        if item is _END:
+            self._queue.put_nowait(_END)  # asked again: still the end
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        while True:
-            item = await self._queue.get()
-            self._room.release()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        while (piece := await self.next_piece()) is not None:
+            yield piece
 
     def _hand_over(self, item: Any) -> bool:
         """Queue one item for the loop once there is room; False when stopped meanwhile."""
