@@ -336,3 +336,22 @@ def test_cli_makes_a_private_token_prints_it_once_and_never_logs_it(home: Path) 
     assert f"{url}/v1" in out and "POST /v1/audio/speech" in out and "401" in out
     again, _ = _start_cli(home, "--lan")
     assert again.wait(60) == 2 and "not available yet" in again.stdout.read()
+
+
+def test_token_file_is_private_kept_and_refused_when_others_can_read_it(tmp_path: Path) -> None:
+    from voicebank.errors import UsageError
+    from voicebank.serve.auth import bearer_matches, load_or_create_token, read_token
+
+    path = tmp_path / "serve-token"
+    token, created = load_or_create_token(path)
+    assert created and len(token) >= 32 and path.stat().st_mode & 0o777 == 0o600
+    assert load_or_create_token(path) == (token, False)
+    assert bearer_matches(f"bearer {token}".encode(), token) and not bearer_matches(b"Bearer " + b"x" * 43, token)
+    assert not bearer_matches(None, token) and not bearer_matches(token.encode(), token)
+    path.chmod(0o644)
+    with pytest.raises(UsageError, match="chmod 600"):
+        read_token(path)
+    path.write_text("short\n")
+    path.chmod(0o600)
+    with pytest.raises(UsageError, match="no usable token"):
+        read_token(path)

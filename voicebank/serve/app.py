@@ -25,11 +25,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..audio import Pacing
-from ..encode import FORMATS, get_encoder
+from ..encode import FORMATS
 from ..engines.base import Engine
 from ..errors import VoicebankError
 from ..voice.registry import list_voices
 from .auth import BearerAuth
+from .encoding import encode_promptly
 from .openapi import openapi_document
 from .pump import BytePump, StreamedResponse
 from .settings import ServeSettings
@@ -169,7 +170,7 @@ class SpeechServer:
             with lock or nullcontext():
                 chunks = engine.stream(req.input, options, Pacing(lead=self.settings.lead))
                 try:
-                    yield from get_encoder(spec, engine.sample_rate).encode(chunks)
+                    yield from encode_promptly(spec, chunks, engine.sample_rate)
                 except GeneratorExit:
                     self.slots.working(0, stopped=1)
                     raise
