@@ -30,7 +30,7 @@ from ..engines.base import Engine
 from ..errors import VoicebankError
 from ..voice.registry import list_voices
 from .auth import BearerAuth
-from .encoding import encode_promptly
+from .encoding import WarmEncoders, encode_promptly
 from .openapi import openapi_document
 from .pump import BytePump, StreamedResponse
 from .settings import ServeSettings
@@ -115,6 +115,7 @@ class SpeechServer:
         self.settings = settings
         self.engines = EngineCache(engine_factory)
         self.slots = StreamSlots(settings.max_streams)
+        self.encoders = WarmEncoders()
 
     async def health(self, request: Request) -> Response:
         slots = self.slots
@@ -167,10 +168,11 @@ class SpeechServer:
             spec = replace(spec, rate=PCM_RATE)
         self.slots.working(+1)
         try:
+            encoder = self.encoders.take(spec, engine.sample_rate)
             with lock or nullcontext():
                 chunks = engine.stream(req.input, options, Pacing(lead=self.settings.lead))
                 try:
-                    yield from encode_promptly(spec, chunks, engine.sample_rate)
+                    yield from encode_promptly(encoder, chunks, engine.sample_rate)
                 except GeneratorExit:
                     self.slots.working(0, stopped=1)
                     raise
@@ -180,6 +182,7 @@ class SpeechServer:
                         close()
         finally:
             self.slots.working(-1)
+        self.encoders.refill(spec, engine.sample_rate)  # after the last piece: the next request finds ffmpeg started
 
 
 async def _audio(pump: BytePump, first: bytes | None) -> AsyncIterator[bytes]:
@@ -269,6 +272,7 @@ def create_app(settings: ServeSettings, engine_factory: EngineFactory | None = N
         if settings.preload:
             await anyio.to_thread.run_sync(server.engines.get, settings.voice)
         yield
+        server.encoders.close()
 
     routes = [
         Route("/health", server.health, methods=["GET"]),

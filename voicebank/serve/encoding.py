@@ -3,35 +3,86 @@
 An ffmpeg encoder's ``write`` returns only the bytes ready at that moment, and ffmpeg
 answers a chunk a few milliseconds after it is written; left alone, the bytes of one
 chunk would wait for the next one (a whole decoder window later). Here each chunk is
-followed by empty writes until ffmpeg's bytes are there (or ``PROMPT_WAIT`` passes), and
-ffmpeg is started before the engine's first chunk, so its start-up overlaps synthesis.
+followed by empty writes until ffmpeg's bytes are there (or ``PROMPT_WAIT`` passes).
+Starting ffmpeg takes ~50-70 ms, longer than the engine's first chunk, so
+:class:`WarmEncoders` keeps one started encoder ready per format once it has been asked for.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
 from ..audio import AudioChunk
-from ..encode import AudioFileFormat, get_encoder
+from ..encode import AudioFileFormat, Encoder, get_encoder
 
 PROMPT_WAIT = 0.05  # seconds to wait for ffmpeg's bytes after a chunk before synthesis goes on
 _POLL = 0.002
 
 
-def encode_promptly(spec: AudioFileFormat, chunks: Iterable[AudioChunk], sample_rate: int) -> Iterator[bytes]:
+def _nothing(sample_rate: int) -> AudioChunk:
+    return AudioChunk(np.zeros(0, dtype=np.float32), sample_rate)
+
+
+class WarmEncoders:
+    """Started ffmpeg encoders, one kept ready per (format, rate) that a request has used."""
+
+    def __init__(self) -> None:
+        self._ready: dict[tuple[AudioFileFormat, int], Encoder] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def ready(self) -> int:
+        """How many started encoders wait (each an idle ffmpeg process)."""
+        with self._lock:
+            return len(self._ready)
+
+    def take(self, spec: AudioFileFormat, sample_rate: int) -> Encoder:
+        """An encoder for one stream: a started one if it is ready, else a new one (started now)."""
+        with self._lock:
+            encoder = self._ready.pop((spec, sample_rate), None)
+        if encoder is None:
+            encoder = get_encoder(spec, sample_rate)
+            if spec.muxer:
+                encoder.write(_nothing(sample_rate))  # starts ffmpeg now, while the engine works
+        return encoder
+
+    def refill(self, spec: AudioFileFormat, sample_rate: int) -> None:
+        """Start an encoder for the next request of this kind (after a stream, off its critical path)."""
+        if not spec.muxer:
+            return
+        encoder = get_encoder(spec, sample_rate)
+        encoder.write(_nothing(sample_rate))
+        with self._lock:
+            if self._closed or (spec, sample_rate) in self._ready:
+                spare = encoder
+            else:
+                self._ready[(spec, sample_rate)], spare = encoder, None
+        if spare is not None:
+            spare.abort()
+
+    def close(self) -> None:
+        """Stop the waiting ffmpeg processes (the server is stopping)."""
+        with self._lock:
+            self._closed = True
+            waiting, self._ready = list(self._ready.values()), {}
+        for encoder in waiting:
+            encoder.abort()
+
+
+def encode_promptly(encoder: Encoder, chunks: Iterable[AudioChunk], sample_rate: int) -> Iterator[bytes]:
     """The encoded stream in pieces, each as soon as it is ready; closing it aborts the encoder."""
-    encoder = get_encoder(spec, sample_rate)
-    nothing = AudioChunk(np.zeros(0, dtype=np.float32), sample_rate)
+    nothing = _nothing(sample_rate)
+    piped = bool(encoder.format.muxer)
     try:
-        if spec.muxer:
-            encoder.write(nothing)  # starts ffmpeg now
         for chunk in chunks:
             data = encoder.write(chunk)
             deadline = time.monotonic() + PROMPT_WAIT
-            while not data and spec.muxer and chunk.frames and time.monotonic() < deadline:
+            while not data and piped and chunk.frames and time.monotonic() < deadline:
                 time.sleep(_POLL)
                 data = encoder.write(nothing)
             if data:
