@@ -41,9 +41,11 @@ def serve(
         from voicebank.errors import MissingDependencyError
 
         raise MissingDependencyError("The server (starlette, uvicorn)", "serve") from exc
-    from voicebank.voice.registry import resolve_voice, voice_folder
+    from voicebank.voice.registry import STOCK_NAMES, resolve_voice, voice_folder
 
-    if voice_folder(voice) is None:
+    if voice.strip().lower() in STOCK_NAMES:
+        voice = "joe"  # the name requests for the stock voice use: one engine for it
+    elif voice_folder(voice) is None:
         resolve_voice(voice)  # an unknown voice is refused now, not at the first request
     token = None
     if not no_auth:
