@@ -99,6 +99,7 @@ class StreamedResponse(StreamingResponse):
         self._on_done = on_done
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        failure: list[Exception] = []
         try:
             async with anyio.create_task_group() as group:
 
@@ -107,6 +108,8 @@ class StreamedResponse(StreamingResponse):
                         await self.stream_response(send)
                     except OSError:  # the client went away between two pieces
                         pass
+                    except Exception as exc:  # raised below, outside the group, so the server aborts the response
+                        failure.append(exc)
                     group.cancel_scope.cancel()
 
                 group.start_soon(stream)
@@ -114,3 +117,5 @@ class StreamedResponse(StreamingResponse):
                 group.cancel_scope.cancel()
         finally:
             self._on_done()
+        if failure:
+            raise failure[0]
