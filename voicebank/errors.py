@@ -124,3 +124,13 @@ class CheckpointError(VoicebankError):
 
 class PaceError(VoicebankError):
     """The speaking rate cannot be measured (no speech in the recordings or in the voice's audio)."""
+
+
+class RequestError(UsageError):
+    """A request the server's API refuses: its HTTP status, and the field at fault (OpenAI's ``param``)."""
+
+    def __init__(self, message: str, *, status: int = 400, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.param = param
+        self.code = code

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..encode import FORMATS
-from ..errors import UsageError
+from ..errors import RequestError
 from ..voice.registry import STOCK_NAMES
 
 MAX_INPUT_CHARS = 4096
@@ -25,16 +25,6 @@ OPENAI_VOICES = (
 RESPONSE_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 STREAM_FORMATS = ("audio", "sse")
 PCM_RATE = 24000  # OpenAI's raw PCM is 24 kHz 16-bit mono; clients assume it
-
-
-class RequestError(UsageError):
-    """A request the API refuses: its HTTP status, and the field at fault (OpenAI's ``param``)."""
-
-    def __init__(self, message: str, *, status: int = 400, param: str | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.param = param
-        self.code = code
 
 
 def error_json(message: str, *, kind: str = "invalid_request_error", param: str | None = None, code: str | None = None) -> bytes:
