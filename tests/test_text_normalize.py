@@ -263,6 +263,9 @@ TYPED_TIMES = [
 
 ADDRESSES = [
     ("St. Mary's St.", "Saint Mary's Street."),
+    ("Meet at St. Mary's St. Bring the card.", "Meet at Saint Mary's Street. Bring the card."),
+    ("St. Paul is cold.", "Saint Paul is cold."),
+    ("Then St. Paul wrote.", "Then Saint Paul wrote."),
     ("St. Mary's is on Elm St.", "Saint Mary's is on Elm Street."),
     ("I live at 123 Main St. Apt. 4B.", "I live at one hundred twenty-three Main Street Apartment four B."),
     ("221B Baker St. London", "two hundred twenty-one B Baker Street London"),

@@ -109,6 +109,12 @@ def _street_position(text: str, start: int, following: str) -> bool:
     return following in AFTER_STREET and (is_capitalized(before) or before[:1].isdigit())
 
 
+def _after_a_name(text: str, start: int) -> bool:
+    """True where a capitalised possessive stands before ``start`` ("Mary's St.", "King's St."): a street's name."""
+    before = prev_word(text, start)
+    return is_capitalized(before) and before.endswith(("'s", "\u2019s"))
+
+
 def _title(m: re.Match[str]) -> str:
     abbr, dot, text = m.group("abbr"), m.group("dot"), m.string
     if not dot and abbr not in TITLES_WITHOUT_DOT:
@@ -117,6 +123,8 @@ def _title(m: re.Match[str]) -> str:
     name_follows = is_capitalized(following)
     if abbr in STREET_READING and name_follows and _street_position(text, m.start(), following):
         return with_final_dot(STREET_READING[abbr], m)
+    if abbr == "St" and dot and name_follows and _after_a_name(text, m.start()):
+        return STREET_READING[abbr] + "."  # "Mary's St. Bring ...": the street ends the sentence, its dot stays
     if abbr in STREET_READING and not name_follows:
         before = prev_word(text, m.start())
         if is_capitalized(before) or before[:1].isdigit():
