@@ -175,11 +175,24 @@ class Encoder:
         """Give up on the stream (an error upstream): stop at once, leave no process behind."""
         self._closed = True
 
-    def encode(self, chunks: Iterable[AudioChunk]) -> Iterator[bytes]:
-        """The whole stream's bytes, piece by piece as they are ready (empty pieces skipped)."""
+    def start(self) -> bytes:
+        """Start now, before the first chunk (ffmpeg takes ~50-70 ms to start): the bytes ready (a WAV's header).
+
+        The stream's ``sample_rate`` must be known (given to the encoder); its chunks are mono.
+        """
+        return self._begin()
+
+    def encode(self, chunks: Iterable[AudioChunk], wait: float = 0.0) -> Iterator[bytes]:
+        """The whole stream's bytes, piece by piece as they are ready (empty pieces skipped).
+
+        ``wait``: up to this many seconds after each chunk for its encoded bytes (ffmpeg answers
+        a few milliseconds after a chunk is written; otherwise they go out with the next chunk).
+        """
         try:
             for chunk in chunks:
                 data = self.write(chunk)
+                if not data and wait and chunk.frames:
+                    data = self._ready(wait)
                 if data:
                     yield data
             data = self.close()
@@ -198,6 +211,10 @@ class Encoder:
         if self.format.rate and self.format.rate != rate:
             self._resampler = StreamResampler(rate, self.format.rate, self._channels)
         return self._start(self.sample_rate, self._channels)
+
+    def _ready(self, wait: float) -> bytes:
+        """Bytes encoded since the last write, waiting up to ``wait`` seconds for some."""
+        return b""
 
     # what each kind of encoder does with 16-bit samples
     def _start(self, rate: int, channels: int) -> bytes:
@@ -286,7 +303,7 @@ class FfmpegEncoder(Encoder):
         self._proc: subprocess.Popen[bytes] | None = None
         self._out: list[bytes] = []
         self._err: list[bytes] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified when ffmpeg's output arrives
         self._readers: list[threading.Thread] = []
 
     def _start(self, rate: int, channels: int) -> bytes:
@@ -314,6 +331,13 @@ class FfmpegEncoder(Encoder):
         for data in iter(lambda: pipe.read1(65536), b""):
             with self._lock:
                 into.append(data)
+                self._lock.notify_all()
+
+    def _ready(self, wait: float) -> bytes:
+        if self.file is None:
+            with self._lock:
+                self._lock.wait_for(lambda: self._out, timeout=wait)
+        return self._take()
 
     def _take(self) -> bytes:
         with self._lock:

@@ -30,7 +30,7 @@ from ..engines.base import Engine
 from ..errors import VoicebankError
 from ..voice.registry import list_voices
 from .auth import BearerAuth
-from .encoding import WarmEncoders, encode_promptly
+from .encoding import PROMPT_WAIT, WarmEncoders
 from .openapi import openapi_document
 from .pump import BytePump, StreamedResponse
 from .settings import ServeSettings
@@ -172,7 +172,7 @@ class SpeechServer:
             with lock or nullcontext():
                 chunks = engine.stream(req.input, options, Pacing(lead=self.settings.lead))
                 try:
-                    yield from encode_promptly(encoder, chunks, engine.sample_rate)
+                    yield from encoder.encode(chunks, wait=PROMPT_WAIT)
                 except GeneratorExit:
                     self.slots.working(0, stopped=1)
                     raise

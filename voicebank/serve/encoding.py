@@ -1,30 +1,19 @@
-"""Encoded speech for a response, handed on as soon as the encoder has it.
+"""Encoders for responses, with ffmpeg already started.
 
-An ffmpeg encoder's ``write`` returns only the bytes ready at that moment, and ffmpeg
-answers a chunk a few milliseconds after it is written; left alone, the bytes of one
-chunk would wait for the next one (a whole decoder window later). Here each chunk is
-followed by empty writes until ffmpeg's bytes are there (or ``PROMPT_WAIT`` passes).
 Starting ffmpeg takes ~50-70 ms, longer than the engine's first chunk, so
 :class:`WarmEncoders` keeps one started encoder ready per format once it has been asked for.
+A response encodes with ``encoder.encode(chunks, wait=PROMPT_WAIT)``: ffmpeg answers a chunk
+a few milliseconds after it is written, and without the wait the bytes of one chunk would
+wait for the next one (a whole decoder window later).
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Iterable, Iterator
 
-import numpy as np
-
-from ..audio import AudioChunk
 from ..encode import AudioFileFormat, Encoder, get_encoder
 
 PROMPT_WAIT = 0.05  # seconds to wait for ffmpeg's bytes after a chunk before synthesis goes on
-_POLL = 0.002
-
-
-def _nothing(sample_rate: int) -> AudioChunk:
-    return AudioChunk(np.zeros(0, dtype=np.float32), sample_rate)
 
 
 class WarmEncoders:
@@ -48,7 +37,7 @@ class WarmEncoders:
         if encoder is None:
             encoder = get_encoder(spec, sample_rate)
             if spec.muxer:
-                encoder.write(_nothing(sample_rate))  # starts ffmpeg now, while the engine works
+                encoder.start()  # ffmpeg starts now, while the engine works
         return encoder
 
     def refill(self, spec: AudioFileFormat, sample_rate: int) -> None:
@@ -56,7 +45,7 @@ class WarmEncoders:
         if not spec.muxer:
             return
         encoder = get_encoder(spec, sample_rate)
-        encoder.write(_nothing(sample_rate))
+        encoder.start()
         with self._lock:
             if self._closed or (spec, sample_rate) in self._ready:
                 spare = encoder
@@ -72,24 +61,3 @@ class WarmEncoders:
             waiting, self._ready = list(self._ready.values()), {}
         for encoder in waiting:
             encoder.abort()
-
-
-def encode_promptly(encoder: Encoder, chunks: Iterable[AudioChunk], sample_rate: int) -> Iterator[bytes]:
-    """The encoded stream in pieces, each as soon as it is ready; closing it aborts the encoder."""
-    nothing = _nothing(sample_rate)
-    piped = bool(encoder.format.muxer)
-    try:
-        for chunk in chunks:
-            data = encoder.write(chunk)
-            deadline = time.monotonic() + PROMPT_WAIT
-            while not data and piped and chunk.frames and time.monotonic() < deadline:
-                time.sleep(_POLL)
-                data = encoder.write(nothing)
-            if data:
-                yield data
-        data = encoder.close()
-    except BaseException:  # GeneratorExit too: the client left
-        encoder.abort()
-        raise
-    if data:
-        yield data
