@@ -86,7 +86,12 @@ class AudioChunk:
     def as_int16(self) -> np.ndarray:
         if self.samples.dtype == np.int16:
             return self.samples
-        return (np.clip(self.samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+        return to_int16(self.samples)
+
+
+def to_int16(samples: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] as 16-bit PCM (clipped)."""
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
 
 
 @dataclass(frozen=True)

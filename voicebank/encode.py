@@ -28,9 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
-
-from .audio import AudioChunk
+from .audio import AudioChunk, to_int16
 from .durable import atomic_output, storage_error
 from .errors import EncoderError
 from .resample import StreamResampler
@@ -155,7 +153,7 @@ class Encoder:
         head = self._begin()
         self.seconds += chunk.frames / chunk.sample_rate
         if self._resampler is not None:
-            samples = _to_int16(self._resampler.process(chunk.as_float32()))
+            samples = to_int16(self._resampler.process(chunk.as_float32()))
         else:
             samples = chunk.as_int16()
         return head + self._encode(samples.tobytes())
@@ -167,7 +165,7 @@ class Encoder:
         head = self._begin()
         tail = b""
         if self._resampler is not None:
-            tail = self._encode(_to_int16(self._resampler.flush()).tobytes())
+            tail = self._encode(to_int16(self._resampler.flush()).tobytes())
         self._closed = True
         return head + tail + self._finish()
 
@@ -225,10 +223,6 @@ class Encoder:
 
     def _finish(self) -> bytes:
         raise NotImplementedError
-
-
-def _to_int16(samples: np.ndarray) -> np.ndarray:
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
 
 
 class PcmEncoder(Encoder):
