@@ -92,8 +92,12 @@ class _Prompt:
             return f" ▶ Speaking: {label}{_short(state.playing.text)}{waiting} · Esc stop "
         return " Enter speak · Esc stop · ↑ history · F1-F12 phrases · /help "
 
+    def _unheard(self) -> list[str]:
+        """The lines not yet heard, else the last one said (for /show and /write)."""
+        return [u.text for u in self.speech.unspoken()] or ([self.last] if self.last else [])
+
     def show(self) -> str:
-        texts = [u.text for u in self.speech.unspoken()] or ([self.last] if self.last else [])
+        texts = self._unheard()
         return "\n\n".join(_big(t) + "\n" + t for t in texts) or "Nothing said yet."
 
     def write(self, path: str) -> str:
@@ -108,7 +112,7 @@ class _Prompt:
             return "Give a file name: /write message.wav"
         out = Path(path).expanduser()
         check_output_path(out)
-        texts = [u.text for u in self.speech.unspoken()] or ([self.last] if self.last else [])
+        texts = self._unheard()
         if not texts:
             return "Nothing said yet."
         seconds = write_audio(chain.from_iterable(self.engine.stream(t, self.options, UNPACED) for t in texts), out)

@@ -16,9 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
-
-from .audio import AudioChunk, Pacing
+from .audio import AudioChunk, Pacing, to_mono
 from .config import data_home
 from .durable import atomic_write, atomic_write_json, read_json_dict, storage_error
 from .errors import CorruptFileError, UsageError, VoicebankError
@@ -212,19 +210,10 @@ def _file_chunks(path: Path, block: int = 4096) -> Iterator[AudioChunk]:
     import soundfile as sf
 
     data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    mono: np.ndarray = data.mean(axis=1).astype(np.float32)
+    mono = to_mono(data)
     for start in range(0, len(mono), block):
         end = min(len(mono), start + block)
         yield AudioChunk(mono[start:end], rate, sentence_start=start == 0, utterance_end=end == len(mono))
-
-
-def phrase_chunks(phrase: Phrase, engine: Any, options: Any = None, pacing: Pacing | None = None) -> Iterator[AudioChunk]:
-    """Chunks for any phrase: the recording for a message, the voice for text (or for a
-    message whose recording is gone; :func:`resolve` gives the notice that says so).
-
-    ``options`` and ``pacing`` go to the voice as for typed text (speed; the consumer's lead).
-    """
-    return resolve(phrase).chunks(engine, options, pacing)
 
 
 def as_dict(phrase: Phrase) -> dict[str, Any]:
