@@ -251,17 +251,24 @@ def storage_error(exc: OSError, path: Path, *, action: str = "write", what: str 
     return err
 
 
-def _free_space(path: Path) -> str:
-    """ " (N MB free there)" for a message, or "" where the file system does not say."""
+def free_bytes(*places: Path) -> int | None:
+    """Free bytes on the disk of the first of ``places`` whose file system says, or None."""
     import shutil
 
-    for folder in (path.parent, path):
+    for place in places:
         try:
-            free = shutil.disk_usage(folder).free
+            return shutil.disk_usage(place).free
         except OSError:
             continue
-        return f" ({free / 1e6:.1f} MB free there)" if free >= 100_000 else f" ({free // 1000} kB free there)"
-    return ""
+    return None
+
+
+def _free_space(path: Path) -> str:
+    """ " (N MB free there)" for a message, or "" where the file system does not say."""
+    free = free_bytes(path.parent, path)
+    if free is None:
+        return ""
+    return f" ({free / 1e6:.1f} MB free there)" if free >= 100_000 else f" ({free // 1000} kB free there)"
 
 
 def _unlink_quietly(p: Path) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+from ..durable import free_bytes
 from ..errors import DiskFullError
 
 SCHEMA_VERSION = 1
@@ -59,11 +59,8 @@ ROOM_MARGIN = 64 * 1024
 
 def need_room(folder: Path, size: int, what: str) -> None:
     """Refuse, before writing anything, when ``folder``'s disk has clearly no room for ``size`` bytes."""
-    try:
-        free = shutil.disk_usage(folder).free
-    except OSError:
-        return  # cannot tell: the write itself will say
-    if free < size + ROOM_MARGIN:
+    free = free_bytes(folder)
+    if free is not None and free < size + ROOM_MARGIN:  # None: cannot tell, the write itself will say
         raise DiskFullError(
             f"The disk is full: {what} needs {_size(size + ROOM_MARGIN)} and only {_size(free)} is free "
             f"on the disk of {folder}. Free some space and try again; {what} was not written, and everything "

@@ -190,7 +190,7 @@ class BankOpening(BankRecovery):
     def _load_damaged(self) -> None:
         """Read-only: the records as far as they survive; each piece of damage noted in ``damage``."""
         meta, problems = lenient.read_manifest(self.root / MANIFEST)
-        self.meta = {k: v for k, v in meta.items()}
+        self.meta = meta
         self.seq = int(meta.get("seq", 0))
         self.damage += problems
         entries, jproblems = lenient.read_journal(self.root / JOURNAL)
