@@ -1,8 +1,8 @@
 """Bank → training dataset: the chosen, usable takes as an LJSpeech-layout folder.
 
 The folder's layout (``wavs/``, ``metadata.csv``, ``metadata_eval.csv``, ``dataset.json``)
-and how it is read back and written whole are :mod:`.dataset_files`; its names are
-importable from here too.
+and how it is read back and written whole are :mod:`.dataset_files`; its
+:func:`load_dataset` and :class:`DatasetInfo` are importable from here too.
 
 ``<id>`` is the bank's prompt id (one chosen take per prompt). Coqui's ``ljspeech``
 formatter reads ``metadata.csv`` (column 3 is the text) and ``metadata_eval.csv`` as its
@@ -42,17 +42,13 @@ import numpy as np
 from ..audio import PathLike, db, resample, to_mono
 from ..errors import DatasetError, UsageError, VoicebankError
 from ..voice.transcripts import transcript_problem
-from .dataset_files import (  # noqa: F401 (the folder's names, reached through this module too)
-    EVAL_META,
+from .dataset_files import (  # noqa: F401 (DatasetInfo, load_dataset: reached through this module too)
     FORMAT_NAME,
-    REPORT,
-    TRAIN_META,
     WAVS,
     DatasetInfo,
     Utterance,
     load_dataset,
     previous_split,
-    read_metadata,
     write_dataset,
 )
 

@@ -49,22 +49,10 @@ import numpy as np
 
 from ..audio import PathLike
 from ..errors import EngineError, UsageError
-from .eval_result import (
-    AUDIO_DIR,
-    EVAL_HTML,
-    EVAL_JSON,
-    SCHEMA_VERSION,
-    TRAIN_LOG,
-    VoiceRun,
-    assemble,
-    pooled_means,
-    read_train_log,
-    write_outputs,
-)
+from .eval_result import EVAL_HTML, VoiceRun, assemble, pooled_means, write_outputs
 from .eval_scoring import HeldOutScorer, Synth
 
-__all__ = ["AUDIO_DIR", "EVAL_HTML", "EVAL_JSON", "SCHEMA_VERSION", "TRAIN_LOG", "EvalEvent", "HeldOutScorer", "Synth",
-           "evaluate_voice", "iter_evaluate", "read_train_log", "training_folder", "write_outputs"]
+__all__ = ["EVAL_HTML", "EvalEvent", "evaluate_voice", "iter_evaluate", "training_folder"]
 
 
 @dataclass(frozen=True)

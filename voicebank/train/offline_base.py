@@ -43,7 +43,6 @@ from .checkpoints import write_atomic, write_atomic_json
 from .offline_base_settings import (
     BASE_NAME,
     LICENCE_NOTE,
-    STAGES,
     BuildEvent,
     BuildSettings,
     EventCallback,
@@ -52,8 +51,7 @@ from .offline_base_settings import (
 )
 from .offline_base_training import Clip, crop_batch, load_clips, measure, set_trainable, stage_loss, synthesize_clips
 
-__all__ = ["BASE_NAME", "LICENCE_NOTE", "STAGES", "BaseBuilder", "BuildEvent", "BuildSettings", "EventCallback",
-           "build_base", "default_base_dir"]
+__all__ = ["LICENCE_NOTE", "BaseBuilder", "BuildEvent", "BuildSettings", "build_base", "default_base_dir"]
 
 IMPORT_CHECK_TEXTS = [
     "The quick brown fox jumps over the lazy dog.",

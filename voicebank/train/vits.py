@@ -4,8 +4,8 @@ Responsible for: turning transcripts into espeak-ng phonemes exactly as the engi
 run time, and checking a dataset (audio and transcripts) before hours are spent on it.
 The model's parts live beside it — :mod:`.vits_config` (Coqui config, Piper-ordered
 vocabulary), :mod:`.vits_model` (the trainable model), :mod:`.vits_weights` (bases and
-their weights) — and their public names are importable from here too, so ``vits.X`` is the
-one way the trainer, the exporter and the tests reach the VITS. Not responsible for running
+their weights) — and the names the trainer, the exporter and the tests use are importable
+from here too, so ``vits.X`` is the one way they reach the VITS. Not responsible for running
 the training loop (:mod:`.finetune`) or exporting (:mod:`.export`).
 
 Phoneme ids (:mod:`voicebank.voice.phonemes`): Piper voices use a 151-entry
@@ -24,29 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..voice.phonemes import BOS, EOS, NUM_SYMBOLS, PAD, PIPER_SYMBOLS, piper_phoneme_id_map, piper_symbols
+from ..voice.phonemes import PIPER_SYMBOLS, piper_phoneme_id_map, piper_symbols
 from ..voice.transcripts import transcript_problem
 from .dataset import DatasetError, Utterance
 from .vits_config import PiperCharacters, build_config, load_config
 from .vits_model import VoicebankVits, generator_state, make_model
-from .vits_weights import (
-    COQUI_LJSPEECH_VITS,
-    OFFLINE_BASE_NAMES,
-    BaseModel,
-    base_config,
-    base_weights_in_layout,
-    load_base_weights,
-    offline_base,
-    resolve_base,
-)
+from .vits_weights import base_config, base_weights_in_layout, load_base_weights, offline_base, resolve_base
 
 SPEAKER = "speaker"
 
 __all__ = [
-    "BOS", "COQUI_LJSPEECH_VITS", "EOS", "NUM_SYMBOLS", "OFFLINE_BASE_NAMES", "PAD", "PIPER_SYMBOLS", "SPEAKER",
-    "BaseModel", "PiperCharacters", "TrainingItem", "VoicebankVits", "base_config", "base_weights_in_layout",
+    "SPEAKER", "PiperCharacters", "TrainingItem", "VoicebankVits", "base_config", "base_weights_in_layout",
     "build_config", "check_splits", "generator_state", "load_base_weights", "load_config", "make_model",
-    "offline_base", "phonemize", "piper_phoneme_id_map", "piper_symbols", "resolve_base", "transcript_problem",
+    "offline_base", "phonemize", "piper_phoneme_id_map", "piper_symbols", "resolve_base",
 ]
 
 

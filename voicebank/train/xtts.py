@@ -51,7 +51,7 @@ from .xtts_dataset import XttsSamples, dataset_summary, format_dataset
 from .xtts_recipe import XttsRecipe
 from .xtts_trainer import RUN_NAME, TRAIN_LOG, build_config, device_env, quiet_training, train
 
-__all__ = ["FinetuneResult", "XttsRecipe", "XttsSamples", "XttsTrainEvent", "build_config", "export_voice",
+__all__ = ["FinetuneResult", "XttsRecipe", "XttsTrainEvent", "build_config", "export_voice",
            "finetune", "format_dataset"]
 
 TRAINING_DIR = "training"

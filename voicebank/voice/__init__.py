@@ -15,6 +15,6 @@ and exporter all build on it.
 from __future__ import annotations
 
 from .config import PiperVoiceConfig
-from .registry import VoiceFiles, VoiceRef, list_voices, resolve_voice, stock_voice
+from .registry import list_voices, resolve_voice
 
-__all__ = ["PiperVoiceConfig", "VoiceFiles", "VoiceRef", "list_voices", "resolve_voice", "stock_voice"]
+__all__ = ["PiperVoiceConfig", "list_voices", "resolve_voice"]
