@@ -9,7 +9,6 @@ refuses to run until the licence has been accepted.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from urllib.parse import urlparse
 from ..durable import move
 from ..errors import BaseModelMissing, LicenceNotAccepted, MissingDependencyError
 from ..voice.bases import XTTS_V2, BaseModel, BaseSpec, base_models_dir, find_base, licence_notice, spec_for
+from .coqui_trainer import env_var
 
 
 def download_base(name: str, *, accept_licence: bool = False) -> BaseModel:
@@ -48,7 +48,8 @@ def download_base(name: str, *, accept_licence: bool = False) -> BaseModel:
     staging = base_models_dir() / f".{spec.name}.download"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        with _tos_agreed(), _quiet_coqui():
+        # Coqui asks for the licence on stdin unless COQUI_TOS_AGREED is set; we asked already.
+        with env_var("COQUI_TOS_AGREED", "1"), _quiet_coqui():
             folder = _fetch(ModelManager(output_prefix=staging, progress_bar=False), spec, staging)
             if spec is XTTS_V2 and not (folder / "dvae.pth").is_file():
                 _fetch_hf_file(spec, folder, "dvae.pth")
@@ -143,17 +144,3 @@ def _quiet_coqui() -> Iterator[None]:
         for lg, (propagate, level) in zip(loggers, saved):
             lg.removeHandler(handler)
             lg.propagate, lg.level = propagate, level
-
-
-@contextmanager
-def _tos_agreed() -> Iterator[None]:
-    """Coqui asks for the licence on stdin unless this is set; we asked already."""
-    old = os.environ.get("COQUI_TOS_AGREED")
-    os.environ["COQUI_TOS_AGREED"] = "1"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("COQUI_TOS_AGREED", None)
-        else:
-            os.environ["COQUI_TOS_AGREED"] = old

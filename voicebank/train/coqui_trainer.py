@@ -1,8 +1,9 @@
 """Coqui's ``Trainer`` adapted to voicebank: atomic checkpoints, fixed-seed evaluation, quiet logs.
 
 The VITS run (:mod:`.finetune`, :mod:`.run_setup`) uses the trainer; the XTTS run borrows
-only :func:`no_stderr`. The subclass keeps Coqui's epoch loop, optimizers, LR schedulers and
-resume (``continue_path``) and replaces what voicebank does differently:
+only :func:`no_stderr` and :func:`env_var` (the base download uses that too). The subclass
+keeps Coqui's epoch loop, optimizers, LR schedulers and resume (``continue_path``) and
+replaces what voicebank does differently:
 
 * Coqui's own checkpoint / best-model saving (non-atomic, full-size best copies) is off;
   the run writes checkpoints and the best model itself (:mod:`.run_files`).
@@ -124,6 +125,20 @@ def share_file_log() -> None:
     for h in logging.getLogger("trainer").handlers:
         if isinstance(h, logging.FileHandler) and h not in tts_log.handlers:
             tts_log.addHandler(h)
+
+
+@contextlib.contextmanager
+def env_var(name: str, value: str) -> Iterator[None]:
+    """``os.environ[name] = value`` for the block (Coqui reads some settings only from there)."""
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
 
 
 @contextlib.contextmanager

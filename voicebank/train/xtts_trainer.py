@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ from ..errors import UsageError
 from ..voice.bases import BaseModel
 from ..voice.xtts_card import GPT_RATE
 from .checkpoints import LOG_FILE as TRAIN_LOG  # one line of losses per evaluation, in the voice folder
-from .coqui_trainer import no_stderr
+from .coqui_trainer import env_var, no_stderr
 from .events import TrainEvent
 from .xtts_dataset import XttsSamples
 from .xtts_recipe import XttsRecipe
@@ -199,9 +198,7 @@ def device_env(device: str | None) -> Iterator[None]:
     if device != "cpu":
         yield
         return
-    old = os.environ.get("CUDA_VISIBLE_DEVICES")
-    os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    try:
+    with env_var("CUDA_VISIBLE_DEVICES", ""):
         import torch
 
         if torch.cuda.is_available():
@@ -210,11 +207,6 @@ def device_env(device: str | None) -> Iterator[None]:
                 "run the command again with CUDA_VISIBLE_DEVICES= set."
             )
         yield
-    finally:
-        if old is None:
-            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-        else:
-            os.environ["CUDA_VISIBLE_DEVICES"] = old
 
 
 @contextmanager
