@@ -267,7 +267,9 @@ def test_repeats_pool_every_take_and_report_their_spread(dataset: Path, tmp_path
     assert len(rows) == 2 and all(len(r["takes"]) == 3 for r in rows)
     every = [t["similarity"] for r in rows for t in r["takes"]]
     assert result["mean"]["similarity"] == pytest.approx(float(np.mean(every)), abs=1e-4)
-    assert len(set(every)) == len(every)  # fresh noise each take: no two takes embed alike
+    # fresh noise each take: a text's takes differ (scores are rounded to 4 places, so two of
+    # them may meet by chance; all three alike would mean the noise was not fresh)
+    assert all(len({t["similarity"] for t in r["takes"]}) > 1 for r in rows)
     assert takes["voice"]["sd"]["similarity"] > 0
     assert rows[0]["takes"][0]["similarity"] == rows[0]["similarity"]  # the row shown is the first take
     page = (tmp_path / "joe" / "eval.html").read_text(encoding="utf-8")
