@@ -10,6 +10,7 @@ APT_PACKAGES=(
   espeak-ng wamerican                # phonemes for the prompt-script builder
   ffmpeg sox                         # audio conversion (audiobooks, tools)
   pulseaudio pulseaudio-utils libasound2-plugins tmux   # tests: a virtual sound card and a terminal
+  chromium                           # tests: the speak board in a real browser (driven by Playwright)
 )
 
 if command -v apt-get >/dev/null 2>&1; then

@@ -31,6 +31,8 @@ from voicebank.engines import SynthesisOptions  # noqa: E402
 from voicebank.serve.app import create_app  # noqa: E402
 from voicebank.serve.settings import ServeSettings  # noqa: E402
 
+from tests.helpers.serving import running  # noqa: E402
+
 TEXT = "The kettle is on. Would you like some tea?"
 LONG = " ".join(["We walked along the river in the morning, and the light on the water was calm and bright."] * 12)
 MAX_STREAMS = 2
@@ -75,19 +77,8 @@ def server(home: Path) -> Iterator[Server]:
         options=SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0),
     )
     app = create_app(settings)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield Server(f"http://127.0.0.1:{port}", token, app, port)
-    srv.should_exit = True
-    thread.join(10)
+    with running(app) as (url, port):
+        yield Server(url, token, app, port)
 
 
 def pcm_of_wav(data: bytes) -> tuple[np.ndarray, int]:

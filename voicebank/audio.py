@@ -49,6 +49,15 @@ UNPACED = Pacing(lead=None)  # a consumer that takes everything as fast as it co
 
 
 @dataclass(frozen=True)
+class WordTiming:
+    """When one word of the text is heard: seconds from the start of the utterance's audio."""
+
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
 class AudioFormat:
     """Sample rate and channel count of a stream of samples."""
 
@@ -69,6 +78,8 @@ class AudioChunk:
     sentence_start: bool = False
     sentence_end: bool = False
     utterance_end: bool = False
+    # the words of the sentence this chunk starts, where the voice can time them (its first chunk only)
+    words: tuple[WordTiming, ...] = ()
 
     @property
     def frames(self) -> int:

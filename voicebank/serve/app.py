@@ -19,17 +19,16 @@ from typing import Any
 import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from ..audio import Pacing
 from ..encode import FORMATS
 from ..engines.base import Engine
 from ..errors import VoicebankError
 from ..voice.registry import list_voices
-from .auth import BearerAuth
+from . import auth, pages, ws
 from .encoding import PROMPT_WAIT, WarmEncoders
 from .openapi import openapi_document
 from .pump import BytePump, StreamedResponse
@@ -274,17 +273,18 @@ def create_app(settings: ServeSettings, engine_factory: EngineFactory | None = N
         yield
         server.encoders.close()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/health", server.health, methods=["GET"]),
         Route("/v1/models", server.models, methods=["GET"]),
         Route("/v1/audio/voices", server.voices, methods=["GET"]),
         Route("/v1/audio/speech", server.speech, methods=["POST"]),
         Route("/openapi.json", server.openapi, methods=["GET"]),
+        *ws.routes(server),
+        *pages.routes(server),
     ]
-    middleware = [Middleware(BearerAuth, token=settings.token)] if settings.token else []
     app = Starlette(
         routes=routes,
-        middleware=middleware,
+        middleware=auth.middleware(settings),
         lifespan=lifespan,
         exception_handlers={
             RequestError: _request_error, HTTPException: _http_error, VoicebankError: _voice_error, Exception: _server_error,

@@ -13,11 +13,13 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import data_home
 from ..durable import atomic_write, storage_error
 from ..errors import UsageError
+from .settings import ServeSettings
 from .speech import error_json
 
 TOKEN_FILE = "serve-token"
@@ -74,6 +76,11 @@ def bearer_matches(header: bytes | None, token: str) -> bool:
     if scheme.lower() != "bearer":
         return False
     return hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8"))
+
+
+def middleware(settings: ServeSettings) -> list[Middleware]:
+    """What guards every request of a server with these settings (nothing when it has no token)."""
+    return [Middleware(BearerAuth, token=settings.token)] if settings.token else []
 
 
 class BearerAuth:

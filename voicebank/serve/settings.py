@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..engines.base import SynthesisOptions
 from ..errors import UsageError
@@ -27,6 +28,7 @@ class ServeSettings:
     retry_after: int = 1  # seconds a client told 429 should wait
     preload: bool = True  # load the default voice when the server starts, not on the first request
     options: SynthesisOptions = field(default_factory=SynthesisOptions)  # base options of every request
+    phrases: Path | None = None  # the saved phrases the board shows (default: the user's phrase book)
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_streams <= 256:
