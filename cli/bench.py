@@ -6,7 +6,7 @@ from typing import List
 
 import typer
 
-app = typer.Typer(help="Benchmarks (latency, real-time factor, one-shot startup, quality-check time); each prints a report, or JSON with --json.", no_args_is_help=True)
+app = typer.Typer(help="Benchmarks (latency, real-time factor, one-shot startup, quality-check time, the server); each prints a report, or JSON with --json.", no_args_is_help=True)
 
 _PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
@@ -31,5 +31,13 @@ def qc(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=True)) 
 def startup(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=True)) -> None:
     """One-shot 'speak --out' wall time against 'python -m piper' on the same voice (--help for options)."""
     from voicebank.benchmarks.startup import main
+
+    raise typer.Exit(main(list(args or []) + list(ctx.args)))
+
+
+@app.command("serve", context_settings=_PASS_THROUGH, add_help_option=False)
+def serve(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=True)) -> None:
+    """First audio byte over loopback (WebSocket, OpenAI endpoint, the engine) and concurrent real-time clients (--help for options)."""
+    from voicebank.benchmarks.serve import main
 
     raise typer.Exit(main(list(args or []) + list(ctx.args)))
