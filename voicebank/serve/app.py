@@ -28,7 +28,7 @@ from ..encode import FORMATS
 from ..engines.base import Engine
 from ..errors import VoicebankError
 from ..voice.registry import list_voices
-from . import auth, pages, ws
+from . import auth, pages, pairing, ws
 from .encoding import PROMPT_WAIT, WarmEncoders
 from .openapi import openapi_document
 from .pump import BytePump, StreamedResponse
@@ -273,6 +273,7 @@ def create_app(settings: ServeSettings, engine_factory: EngineFactory | None = N
         yield
         server.encoders.close()
 
+    pair = pairing.Pairing(settings)
     routes: list[BaseRoute] = [
         Route("/health", server.health, methods=["GET"]),
         Route("/v1/models", server.models, methods=["GET"]),
@@ -281,14 +282,16 @@ def create_app(settings: ServeSettings, engine_factory: EngineFactory | None = N
         Route("/openapi.json", server.openapi, methods=["GET"]),
         *ws.routes(server),
         *pages.routes(server),
+        *pair.routes(),
     ]
     app = Starlette(
         routes=routes,
-        middleware=auth.middleware(settings),
+        middleware=auth.middleware(settings, pair.devices),
         lifespan=lifespan,
         exception_handlers={
             RequestError: _request_error, HTTPException: _http_error, VoicebankError: _voice_error, Exception: _server_error,
         },
     )
     app.state.server = server
+    app.state.pairing = pair  # voicebank serve hands out its codes
     return app

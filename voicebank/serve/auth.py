@@ -1,12 +1,15 @@
-"""The server's access token: made once, kept private in the data folder, checked on every request.
+"""Who may use the server: the access token (kept private in the data folder), paired devices, and the guards on every request.
 
-Clients send it as ``Authorization: Bearer TOKEN`` (the OpenAI client's ``api_key``).
-The token is compared in constant time and never written to a log.
+Clients send the token, or a paired device's token, as ``Authorization: Bearer TOKEN``
+(the OpenAI client's ``api_key``); a paired browser sends its device token in the
+``voicebank_session`` cookie. Tokens are compared in constant time or by their hash, and
+neither they nor pairing codes are written to a log.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import secrets
 import stat
@@ -14,11 +17,15 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import data_home
 from ..durable import atomic_write, storage_error
 from ..errors import UsageError
+from .pairing import COOKIE, DeviceStore
+from .ratelimit import RateLimit, refuse
 from .settings import ServeSettings
 from .speech import error_json
 
@@ -70,56 +77,98 @@ def read_token(path: Path) -> str:
 
 def bearer_matches(header: bytes | None, token: str) -> bool:
     """Whether an ``Authorization`` header carries ``token`` (constant-time comparison)."""
+    given = bearer_token(header)
+    return given is not None and hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8"))
+
+
+def bearer_token(header: bytes | None) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header, if it is one."""
     if not header:
-        return False
+        return None
     scheme, _, given = header.decode("latin-1").partition(" ")
-    if scheme.lower() != "bearer":
-        return False
-    return hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8"))
+    return given.strip() if scheme.lower() == "bearer" else None
 
 
-def middleware(settings: ServeSettings) -> list[Middleware]:
-    """What guards every request of a server with these settings (nothing when it has no token)."""
-    return [Middleware(BearerAuth, token=settings.token)] if settings.token else []
+def middleware(settings: ServeSettings, devices: DeviceStore | None = None) -> list[Middleware]:
+    """What guards every request of a server with these settings, outermost first: CORS, the rate limit, the token."""
+    hide_queries_in_logs()
+    stack: list[Middleware] = []
+    if settings.cors_origins:  # outermost, so that refusals (401, 429) carry the headers a web page needs to read them
+        stack.append(Middleware(
+            CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"], max_age=600,
+        ))
+    if settings.rate > 0:
+        stack.append(Middleware(RateLimit, rate=settings.rate, burst=settings.burst))
+    if settings.token:
+        open_paths = ("/pair",) if settings.lan else ("/pair", "/health")
+        stack.append(Middleware(BearerAuth, token=settings.token, devices=devices, open_paths=open_paths))
+    return stack
 
 
 class BearerAuth:
-    """ASGI middleware: every request but the ``open`` paths needs the token, or gets 401."""
+    """ASGI middleware: every request but the ``open`` paths needs the token or a paired device's, or gets 401."""
 
-    def __init__(self, app: ASGIApp, token: str, open_paths: Iterable[str] = ("/health",)) -> None:
+    def __init__(
+        self, app: ASGIApp, token: str, devices: DeviceStore | None = None, open_paths: Iterable[str] = ("/health",),
+    ) -> None:
         self.app = app
         self._token = token
+        self._devices = devices
         self._open = frozenset(open_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"] in self._open:
-            await self.app(scope, receive, send)
-            return
-        header = dict(scope["headers"]).get(b"authorization")
-        if bearer_matches(header, self._token):
+        if scope["type"] not in ("http", "websocket") or scope["path"] in self._open or self._allowed(scope):
             await self.app(scope, receive, send)
             return
         await _refuse(scope, receive, send)
 
+    def _allowed(self, scope: Scope) -> bool:
+        headers = scope["headers"]
+        given = bearer_token(next((v for k, v in headers if k == b"authorization"), None))
+        if given is not None:
+            return hmac.compare_digest(given.encode("utf-8"), self._token.encode("utf-8")) or self._device(given)
+        cookies = b"; ".join(v for k, v in headers if k == b"cookie").decode("latin-1")
+        session = cookie_parser(cookies).get(COOKIE) if cookies else None
+        return bool(session) and self._device(session)  # type: ignore[arg-type]
+
+    def _device(self, token: str) -> bool:
+        return self._devices is not None and self._devices.valid(token)
+
 
 async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
-    message = (
-        "Missing or wrong access token. Send 'Authorization: Bearer TOKEN' with the token "
-        "voicebank serve printed (the OpenAI client's api_key)."
-    )
-    body = error_json(message, code="invalid_api_key")
-    if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 1008})
+    accept = next((v for k, v in scope["headers"] if k == b"accept"), b"")
+    if scope["type"] == "http" and b"text/html" in accept:  # a person in a browser: say how to pair
+        body = (
+            b'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
+            b"<title>Not paired - voicebank</title></head><body><h1>This device is not paired</h1>"
+            b"<p>On the computer that runs voicebank serve, press Enter in its window for a pairing code, "
+            b"then scan its QR code or open the address it shows on this device.</p></body></html>"
+        )
+        await refuse(scope, receive, send, 401, body, content_type=b"text/html; charset=utf-8", headers=_CHALLENGE)
         return
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b'Bearer realm="voicebank"'),
-            ],
-        }
+    message = (
+        "Missing, wrong or expired access token. Send 'Authorization: Bearer TOKEN' with the token "
+        "voicebank serve printed (the OpenAI client's api_key), or pair this device again."
     )
-    await send({"type": "http.response.body", "body": body})
+    await refuse(scope, receive, send, 401, error_json(message, code="invalid_api_key"), headers=_CHALLENGE)
+
+
+_CHALLENGE = [(b"www-authenticate", b'Bearer realm="voicebank"'), (b"cache-control", b"no-store")]
+
+
+class _HideQueries(logging.Filter):
+    """Cuts the query off the paths in uvicorn's log lines: a pairing code travels in one (``/pair?code=...``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and "?" in a for a in record.args):
+            record.args = tuple(a.split("?", 1)[0] if isinstance(a, str) and a.startswith("/") else a for a in record.args)
+        return True
+
+
+def hide_queries_in_logs() -> None:
+    """Put the query filter on uvicorn's access and error loggers (once; it stays when uvicorn configures logging)."""
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _HideQueries) for f in logger.filters):
+            logger.addFilter(_HideQueries())

@@ -1,4 +1,4 @@
-"""What a server is started with: where it listens, its token and its limits."""
+"""What a server is started with: where it listens, its token, TLS, pairing and its limits."""
 
 from __future__ import annotations
 
@@ -11,6 +11,15 @@ from ..errors import UsageError
 from .speech import MAX_INPUT_CHARS
 
 DEFAULT_PORT = 5151
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The PEM files of an HTTPS server: its certificate and key, and the local CA that signed it."""
+
+    cert: Path
+    key: Path
+    ca_cert: Path
 
 
 @dataclass(frozen=True)
@@ -29,19 +38,36 @@ class ServeSettings:
     preload: bool = True  # load the default voice when the server starts, not on the first request
     options: SynthesisOptions = field(default_factory=SynthesisOptions)  # base options of every request
     phrases: Path | None = None  # the saved phrases the board shows (default: the user's phrase book)
+    lan: bool = False  # served to the network: every route but /pair needs a token, /health included
+    tls: TlsFiles | None = None  # HTTPS (the session cookie is then Secure)
+    devices: Path | None = None  # the paired devices' file (default: serve-devices.json in the data folder)
+    device_days: float = 30.0  # how long a paired device's token lasts
+    pair_minutes: float = 10.0  # how long a pairing code lasts (each is good for one device)
+    rate: float = 50.0  # requests a second one client may keep up (0: no limit)
+    burst: int = 300  # requests one client may send at once before the rate applies
+    cors_origins: tuple[str, ...] = ()  # web origins allowed to call the API from their pages
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_streams <= 256:
             raise UsageError("--max-streams must be from 1 to 256.")
         if not 0 <= self.port <= 65535:
             raise UsageError(f"--port must be from 1 to 65535, not {self.port}.")
-        if self.token is None and not is_loopback(self.host):
-            raise UsageError("A server without a token may only listen on this computer (127.0.0.1).")
+        if self.token is None and (self.lan or not is_loopback(self.host)):
+            raise UsageError("A server without a token may only listen on this computer (127.0.0.1); --lan always uses one.")
+        if not 0 < self.device_days <= 3650:
+            raise UsageError(f"--device-days must be more than 0 and at most 3650, not {self.device_days}.")
+        if not 0 < self.pair_minutes <= 24 * 60:
+            raise UsageError(f"A pairing code must last more than 0 and at most 1440 minutes, not {self.pair_minutes}.")
+        if self.rate < 0 or self.burst < 1:
+            raise UsageError("--rate must be 0 (no limit) or more, and --burst at least 1.")
+        for origin in self.cors_origins:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise UsageError(f"--cors-origin wants an origin such as https://board.example.org, not {origin!r}.")
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
 
 def is_loopback(host: str) -> bool:
