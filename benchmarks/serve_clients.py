@@ -18,6 +18,7 @@ import json
 import random
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,7 @@ class FirstByteClient:
         self.url = base_url.replace("http", "ws", 1) + "/v1/stream"
         self.headers = {"Authorization": f"Bearer {token}"}
         self.http = httpx.Client(base_url=base_url, headers=self.headers, timeout=60.0)
+        self._open = ExitStack()
         self.ws: Any = None  # opened at the first WebSocket request
         self.count = 0
 
@@ -87,7 +89,7 @@ class FirstByteClient:
         if self.ws is None:
             from websockets.sync.client import connect
 
-            self.ws = connect(self.url, additional_headers=self.headers, max_size=None)
+            self.ws = self._open.enter_context(connect(self.url, additional_headers=self.headers, max_size=None))
             json.loads(self.ws.recv(timeout=RECV_TIMEOUT_S))  # hello
         self.count += 1
         uid = f"fb{self.count}"
@@ -121,8 +123,7 @@ class FirstByteClient:
         return {"error": {"message": "the response ended without audio"}}
 
     def close(self) -> None:
-        if self.ws is not None:
-            self.ws.close()
+        self._open.close()
         self.http.close()
 
 
@@ -200,30 +201,32 @@ async def _client(i: int, spec: ClientSpec, t0: float, rng: random.Random, out: 
 
     url = spec.url.replace("http", "ws", 1) + "/v1/stream"
     try:
-        ws = await connect(url, additional_headers={"Authorization": f"Bearer {spec.token}"}, max_size=None)
+        async with connect(url, additional_headers={"Authorization": f"Bearer {spec.token}"}, max_size=None) as ws:
+            await _speak_on_schedule(i, ws, spec, t0, rng, out)
     except Exception as exc:  # noqa: BLE001 (a refused connection is a result, not a crash)
-        out.append(Utterance(i, time.perf_counter() - t0, error=f"connect: {type(exc).__name__}"))
-        return
-    async with ws:
-        hello = json.loads(await asyncio.wait_for(ws.recv(), RECV_TIMEOUT_S))
-        rate = int(hello.get("sample_rate", 22050))
-        due = rng.uniform(0.0, spec.every)
-        n = 0
-        while due < spec.duration:
-            await asyncio.sleep(max(0.0, due - (time.perf_counter() - t0)))
-            n += 1
-            u = Utterance(i, time.perf_counter() - t0)
-            out.append(u)
-            try:
-                await _one_utterance(ws, f"c{i}u{n}", spec.text, u, t0, rate, spec.jitter)
-            except Exception as exc:  # noqa: BLE001 (a timeout or a dropped connection ends this client)
-                u.error = type(exc).__name__
-                return
-            heard = u.playback_end if u.playback_end is not None else time.perf_counter() - t0
-            if spec.pace == "period":  # start-to-start every `every` s, never cutting itself off
-                due = max(u.sent + spec.every, heard)
-            else:  # a conversation: listen to the end, then a pause of about `every` s
-                due = heard + rng.uniform(0.5, 1.5) * spec.every
+        out.append(Utterance(i, time.perf_counter() - t0, error=f"connection: {type(exc).__name__}"))
+
+
+async def _speak_on_schedule(i: int, ws: Any, spec: ClientSpec, t0: float, rng: random.Random, out: list[Utterance]) -> None:
+    hello = json.loads(await asyncio.wait_for(ws.recv(), RECV_TIMEOUT_S))
+    rate = int(hello.get("sample_rate", 22050))
+    due = rng.uniform(0.0, spec.every)
+    n = 0
+    while due < spec.duration:
+        await asyncio.sleep(max(0.0, due - (time.perf_counter() - t0)))
+        n += 1
+        u = Utterance(i, time.perf_counter() - t0)
+        out.append(u)
+        try:
+            await _one_utterance(ws, f"c{i}u{n}", spec.text, u, t0, rate, spec.jitter)
+        except Exception as exc:  # noqa: BLE001 (a timeout or a dropped connection ends this client)
+            u.error = type(exc).__name__
+            return
+        heard = u.playback_end if u.playback_end is not None else time.perf_counter() - t0
+        if spec.pace == "period":  # start-to-start every `every` s, never cutting itself off
+            due = max(u.sent + spec.every, heard)
+        else:  # a conversation: listen to the end, then a pause of about `every` s
+            due = heard + rng.uniform(0.5, 1.5) * spec.every
 
 
 async def run_clients(spec: ClientSpec) -> dict[str, Any]:
