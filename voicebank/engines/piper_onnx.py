@@ -13,7 +13,7 @@ import threading
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Union
 
 import numpy as np
@@ -23,7 +23,7 @@ from ..errors import EngineError
 from ..text import segments
 from ..text.clean import sanitize
 from ..voice.config import PiperVoiceConfig
-from ..voice.phonemes import phoneme_ids
+from ..voice.phonemes import BOS, PAD, phoneme_ids
 from ..voice.registry import VoiceFiles, file_sha256
 from .base import EngineBase, SynthesisOptions, make_chunk
 from .phonemize import CLAUSE_MARKS, Phonemizer, make_phonemizer, merge_clusters, phonemize_with_blocks
@@ -35,8 +35,9 @@ from .streaming import (
     WindowedSynthesis,
     plan_from_options,
 )
+from .word_times import PUNCTUATION, PhonemeTimes, WordLinker, WordPlan, phoneme_times, plan_words, timed_words
 
-_NOT_SPOKEN = frozenset(" .,;:!?¡¿-–—…'\"()[]«»“”‘’")
+_NOT_SPOKEN = PUNCTUATION | {" "}
 MAX_PHONEMES = 800  # longer sentences are cut at a clause or word boundary (attention is O(n²))
 MAX_PAUSE_S = 30.0
 FIRST_CLAUSE_MIN_IDS = 300  # auto first-clause mode only for sentences longer than this
@@ -59,6 +60,7 @@ class Sentence:
 
     phonemes: tuple[str, ...]
     text: str
+    words: WordPlan | None = None  # its words over its phonemes, to time them (None: not known)
 
 
 def _as_text(text: Any) -> str:
@@ -121,6 +123,15 @@ class _Peek:
 
 
 Synthesis = Union[WindowedSynthesis, WholeSynthesis]
+# A sentence's audio piece: samples, whether it is the last, and optionally the phoneme times it brings
+Piece = Union[tuple[np.ndarray, bool], tuple[np.ndarray, bool, Union[PhonemeTimes, None]]]
+
+
+def _with_times(pieces: Iterator[tuple[np.ndarray, bool]], times: PhonemeTimes | None) -> Iterator[Piece]:
+    """The pieces, the first one carrying ``times``."""
+    for audio, last in pieces:
+        yield (audio, last, times) if times is not None else (audio, last)
+        times = None
 
 
 # A sentence of at most this many phoneme ids (~1.5 s of speech) is spoken by the uncut graph in
@@ -162,6 +173,9 @@ class PiperOnnxEngine(EngineBase):
             )
         self.sample_rate = self.config.sample_rate
         self.hop = self.config.hop_length
+        id_map = self.config.phoneme_id_map
+        self._pad_ids = len(id_map.get(PAD, [0]))  # ids of one pad, and ids before the first phoneme
+        self._lead_ids = len(id_map.get(BOS, [])) + self._pad_ids
         self.threads = max(1, int(threads))
         self.lexicon = lexicon
         self.phonemizer: Phonemizer | None = (
@@ -238,17 +252,19 @@ class PiperOnnxEngine(EngineBase):
         return phoneme_ids(phonemes, self.config.phoneme_id_map)
 
     def plan(self, text: str, max_chars: int = 400) -> Iterator[Pause | Sentence]:
-        """The units to speak for ``text``, lazily: pauses and phonemized sentences."""
-        for seg in segments(_as_text(text), lexicon=self.lexicon, max_chars=max_chars):
+        """The units to speak for ``text``, lazily: pauses and phonemized sentences (with their words)."""
+        segs = segments(_as_text(text), lexicon=self.lexicon, max_chars=max_chars)
+        linker = WordLinker(text, [seg.text for seg in segs if seg.kind == "speech"])
+        for seg in segs:
             if seg.kind == "pause":
                 seconds = float(seg.seconds or 0.0)
                 if seconds > 0:
                     yield Pause(min(seconds, MAX_PAUSE_S))
                 continue
-            for phonemes in self.phonemize(seg.text):
-                for piece in split_long(phonemes):
-                    if is_spoken(piece):
-                        yield Sentence(tuple(piece), seg.text)
+            pieces = [p for phonemes in self.phonemize(seg.text) for p in split_long(phonemes) if is_spoken(p)]
+            plans = plan_words(pieces, linker.next_segment())
+            for piece, words in zip(pieces, plans):
+                yield Sentence(tuple(piece), seg.text, words)
 
     # ---- synthesis units ---------------------------------------------------------------
 
@@ -317,25 +333,50 @@ class PiperOnnxEngine(EngineBase):
 
     def sentence_audio(
         self, phonemes: Sequence[str], options: SynthesisOptions, clock: PlaybackClock | None = None
-    ) -> Iterator[tuple[np.ndarray, bool]]:
-        """Float audio pieces of one sentence with a flag on the last one (``clock``: the stream's)."""
+    ) -> Iterator[Piece]:
+        """Float audio pieces of one sentence with a flag on the last one (``clock``: the stream's).
+
+        Where the voice gives durations, a piece may carry a third item: the
+        :class:`~.word_times.PhonemeTimes` it lets the stream time (on the first piece: all
+        phonemes, or a first clause's; on the first piece after a first clause: the rest).
+        """
         k = self.first_clause_cut(phonemes, options)
         if k is None:
             if self.split is not None and len(self.phoneme_ids(phonemes)[0]) <= SHORT_IDS:
-                yield self.whole_audio(phonemes, options), True
+                yield self._short_audio(phonemes, options)
                 return
-            yield from self.open_sentence(phonemes, options).chunks(clock=clock)
+            synthesis = self.open_sentence(phonemes, options)
+            yield from _with_times(synthesis.chunks(clock=clock), self._times(synthesis.latent, phonemes))
             return
         head = self.open_sentence(phonemes[:k], options)
         whole: Background | None = None
+        said = 0  # samples of the head
         for audio, _ in head.chunks(clock=clock):
-            if whole is None:  # start encoding the whole sentence while the head plays
+            first = whole is None
+            if first:  # start encoding the whole sentence while the head plays
                 whole = Background(lambda: self.open_sentence(phonemes, options))
-            yield audio, False
+            said += len(audio)
+            yield (audio, False, self._times(head.latent, phonemes[:k])) if first else (audio, False)
         assert whole is not None
         full = whole.result()
-        seam = self.seam_frame(full, phonemes, k)
-        yield from full.chunks(seam or 0, fast_start=False, clock=clock)
+        seam = self.seam_frame(full, phonemes, k) or 0
+        rest = self._times(full.latent, phonemes, first=k, shift=said - seam * self.hop)
+        yield from _with_times(full.chunks(seam, fast_start=False, clock=clock), rest)
+
+    def _short_audio(self, phonemes: Sequence[str], options: SynthesisOptions) -> Piece:
+        """A short sentence in one piece: the cut parts in one call each where they give durations
+        (the same samples, +1 ms measured), else the uncut graph."""
+        if self.split is None or self.split.cut.durations is None:
+            return self.whole_audio(phonemes, options), True
+        latent = self.split.encode(self._feeds(phonemes, options))
+        return self.split.whole(latent), True, self._times(latent, phonemes)
+
+    def _times(self, latent: Latent | None, phonemes: Sequence[str], first: int = 0, shift: int = 0) -> PhonemeTimes | None:
+        """When phonemes ``first…`` sound, from the latent's durations (None if it has none)."""
+        if latent is None or latent.durations is None:
+            return None
+        _, ends = self.phoneme_ids(phonemes)
+        return phoneme_times(latent.durations, ends, self._lead_ids, self._pad_ids, self.hop, first, shift=shift)
 
     # ---- the Engine protocol -------------------------------------------------------------
 
@@ -353,7 +394,7 @@ class PiperOnnxEngine(EngineBase):
 
 def emit_chunks(
     items: Iterator[Pause | Sentence],
-    sentence_audio: Callable[[Sequence[str], SynthesisOptions, PlaybackClock], Iterator[tuple[np.ndarray, bool]]],
+    sentence_audio: Callable[[Sequence[str], SynthesisOptions, PlaybackClock], Iterator[Piece]],
     sample_rate: int,
     options: SynthesisOptions,
     pacing: Pacing | None = None,
@@ -363,12 +404,15 @@ def emit_chunks(
     The next unit is looked at (phonemized) only when a sentence's last piece is ready,
     so flags never hold audio back.  One :class:`PlaybackClock` (on the consumer's
     ``pacing``) follows everything handed out, so each sentence's windows are sized from
-    all the audio ahead of the listener.
+    all the audio ahead of the listener.  A piece that brings phoneme times puts the words
+    they time on its chunk (all of a sentence's on its first chunk, unless a first clause was
+    spoken apart: then the rest come on the first chunk after it), timed from the stream's start.
     """
     units = _Peek(iter(items))
     sr = sample_rate
     clock = PlaybackClock(pacing)
     spoke = False
+    sent = 0  # samples handed out
     while True:
         item = units.next()
         if item is None:
@@ -377,15 +421,17 @@ def emit_chunks(
             last = units.peek() is None
             silence = np.zeros(int(item.seconds * sr), np.float32)
             clock.sent(len(silence) / sr)
+            sent += len(silence)
             yield make_chunk(silence, sr, options, utterance_end=last)
             spoke = True
             continue
-        first = True
-        for audio, last_piece in sentence_audio(item.phonemes, options, clock):
+        first, start, timed = True, sent, 0  # timed: the sentence's words handed out so far
+        for audio, last_piece, *times in sentence_audio(item.phonemes, options, clock):
             if last_piece and options.sentence_silence > 0:
                 audio = np.concatenate([audio, np.zeros(int(options.sentence_silence * sr), np.float32)])
             clock.sent(len(audio) / sr)
-            yield make_chunk(
+            sent += len(audio)
+            chunk = make_chunk(
                 audio,
                 sr,
                 options,
@@ -393,6 +439,10 @@ def emit_chunks(
                 sentence_end=last_piece,
                 utterance_end=last_piece and units.peek() is None,
             )
+            if times and times[0] is not None and item.words is not None:
+                words, timed = timed_words(item.words, times[0], start, sr, timed)
+                chunk = replace(chunk, words=words) if words else chunk
+            yield chunk
             first = False
             spoke = True
     if not spoke:
