@@ -280,6 +280,8 @@ def run_serve(
             if runs > 0:
                 out["first_byte"] = first_byte(server, proc, text, runs, settle_ms / 1000.0)
             spec = ClientSpec(url, token, text, clients, duration, every, pace, jitter_ms / 1000.0, seed)
+            if runs == 0 and (sweep_counts or clients > 0):
+                proc.ask("ws")  # one unmeasured utterance: the server's first calls allocate and fill caches
             if sweep_counts:
                 out["sweep"] = sweep(proc, spec, sweep_counts)
             elif clients > 0:
