@@ -37,6 +37,7 @@ function makeTap() {
     for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
     return btoa(text);
   };
+  t.latency = () => player.context && { base: player.context.baseLatency, output: player.context.outputLatency };
   window.voicebankTap = t;
   return t;
 }

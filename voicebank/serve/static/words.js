@@ -1,22 +1,26 @@
-// The "now saying" line: the utterance's words, with the one being heard marked (from the
+// The "now saying" line: the text being said, with the word being heard marked (from the
 // server's word times, against the player's position).
 
-// Show `text`, or its timed `words` as separate marks when the voice gave times.
+// Show `text`, marking each timed word where it is found in it (in order; a word the voice
+// read differently from how it is written, such as "Saint" for "St.", stays unmarked).
 export function showWords(element, text, words) {
   element.hidden = false;
   element.classList.remove("done");
-  if (!words.length) {
-    element.replaceChildren(text);
-    return;
-  }
-  const spans = words.map((word) => {
+  const parts = [];
+  const lower = text.toLowerCase();
+  let at = 0;
+  for (const word of words) {
+    const found = lower.indexOf(word.text.toLowerCase(), at);
+    if (found < 0 || !word.text) continue;
     const span = document.createElement("span");
-    span.textContent = word.text;
+    span.textContent = text.slice(found, found + word.text.length);
     span.dataset.start = word.start;
     span.dataset.end = word.end;
-    return span;
-  });
-  element.replaceChildren(...spans.flatMap((span, i) => (i ? [" ", span] : [span])));
+    parts.push(text.slice(at, found), span);
+    at = found + word.text.length;
+  }
+  parts.push(text.slice(at));
+  element.replaceChildren(...parts);
 }
 
 // Mark the word heard `seconds` into the utterance.
