@@ -38,6 +38,7 @@ function makeTap() {
     return btoa(text);
   };
   t.latency = () => player.context && { base: player.context.baseLatency, output: player.context.outputLatency };
+  t.dropConnection = () => stream.socket && stream.socket.close();
   window.voicebankTap = t;
   return t;
 }
