@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..audio import AudioChunk, Pacing, WordTiming, audio_info
-from ..engines.base import Engine, SynthesisOptions
+from ..engines.base import SynthesisOptions
 
 if TYPE_CHECKING:
     from .app import SpeechServer, StreamSlots
@@ -82,11 +82,7 @@ def speech(server: SpeechServer, voice: str, text: str, speed: float, tag: bytes
     engine, lock = server.engines.get(voice)
     options = with_speed(server.settings.options, speed)
     pacing = Pacing(lead=server.settings.lead)
-    yield from produce(server.slots, lambda: _stream(engine, text, options, pacing), tag, lock)
-
-
-def _stream(engine: Engine, text: str, options: SynthesisOptions, pacing: Pacing) -> Iterator[AudioChunk]:
-    return iter(engine.stream(text, options, pacing))
+    yield from produce(server.slots, lambda: iter(engine.stream(text, options, pacing)), tag, lock)
 
 
 def recording(server: SpeechServer, path: Path, tag: bytes) -> Iterator[Piece]:
