@@ -65,7 +65,7 @@ class Board:
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.errors = errors
         page.goto(f"{self.url}/?tap=1")
-        page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Connected')", timeout=WAIT_MS)
+        _wait_status(page, "Connected")
         page.wait_for_function("() => document.querySelectorAll('#phrases button').length === 2", timeout=WAIT_MS)
         return page
 
@@ -99,6 +99,10 @@ def board(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Boar
             yield Board(url, app, browser, recorded, rate)
         finally:
             browser.close()
+
+
+def _wait_status(page: Any, start: str) -> None:
+    page.wait_for_function("s => document.getElementById('status').textContent.startsWith(s)", arg=start, timeout=WAIT_MS)
 
 
 def _tapped(page: Any, id: str) -> np.ndarray:
@@ -168,12 +172,12 @@ def test_a_phrase_button_plays_the_recorded_message_verbatim(board: Board) -> No
 def test_the_board_reconnects_by_itself_and_keeps_unsent_words(board: Board) -> None:
     page = board.open()
     page.evaluate("() => window.voicebankTap.dropConnection()")
-    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Connection lost')", timeout=WAIT_MS)
+    _wait_status(page, "Connection lost")
     page.fill("#text", "Are you still there?")
     page.press("#text", "Enter")
     assert page.input_value("#text") == "Are you still there?", "words that could not be sent stay in the box"
     assert "Not connected" in page.inner_text("#status")
-    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Connected')", timeout=WAIT_MS)
+    _wait_status(page, "Connected")
     page.press("#text", "Enter")
     assert page.input_value("#text") == ""
     _wait_report(page, "drained", _last_utterance(page)["id"])
@@ -277,6 +281,23 @@ def test_narrow_screens_and_zoom_need_no_sideways_scrolling(board: Board, contex
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, selector
             assert box["height"] >= 44 or selector == "#speed", f"{selector} is a large target"
     assert page.locator("#text").is_visible() and page.locator("#stop").is_visible()
+
+
+def test_a_paired_browser_uses_the_board_with_its_cookie(board: Board, tmp_path: Path) -> None:
+    settings = ServeSettings(token="t" * 32, options=OPTIONS, phrases=tmp_path / "phrases.json", devices=tmp_path / "devices.json")
+    app = create_app(settings)
+    with running(app) as (url, _):
+        assert httpx.get(f"{url}/", timeout=30).status_code == 401, "no board before pairing"
+        page = board.browser.new_context().new_page()
+        page.goto(f"{url}/pair?code={app.state.pairing.new_code()}")
+        page.wait_for_url(f"{url}/", timeout=WAIT_MS)  # the pairing page moves on to the board
+        page.goto(f"{url}/?tap=1")
+        _wait_status(page, "Connected")
+        page.wait_for_selector("#phrases-note:not([hidden])")  # the phrase list came too (an empty book here)
+        page.fill("#text", "Hello.")
+        page.press("#text", "Enter")
+        drained = _wait_report(page, "drained", _last_utterance(page)["id"])
+        assert drained["played"] > 0.2
 
 
 def _raw_get(port: int, path: str) -> http.client.HTTPResponse:
