@@ -11,6 +11,7 @@ import io
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -381,3 +382,26 @@ def test_the_upgrade_is_refused_without_the_token(server: Server, headers: dict[
     with pytest.raises(websockets.exceptions.InvalidHandshake):
         with connect(f"{server.url}/v1/stream", additional_headers=headers, open_timeout=30) as ws:
             ws.recv(timeout=10)
+
+
+def test_a_voice_that_will_not_load_fails_its_request_only(server: Server, home: Path, engine: Any) -> None:
+    """A voice folder with a damaged model: `synthesis_failed` for that request, and the connection speaks on."""
+    from voicebank.voice.registry import stock_voice
+
+    folder = home / "voices" / "damaged"
+    folder.mkdir(parents=True)
+    (folder / "damaged.onnx").write_bytes(b"not an onnx model" * 64)
+    (folder / "damaged.onnx.json").write_bytes(stock_voice().config.read_bytes())
+    try:
+        with server.connect() as client:
+            assert "damaged" in client.hello["voices"]
+            client.send(type="speak", id="d", text=SHORT, voice="damaged")
+            event = client.finish("d")
+            assert (event["type"], event["code"]) == ("error", "synthesis_failed"), event
+            assert "damaged.onnx" in event["message"]  # says which file is wrong
+            client.send(type="speak", id="fine", text=SHORT)
+            client.finish("fine")
+            assert same_speech(client.heard.samples("fine"), engine, SHORT)
+    finally:
+        shutil.rmtree(folder)
+    server.wait_idle()

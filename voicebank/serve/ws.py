@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDiscon
 
 from ..audio import WordTiming
 from ..errors import VoicebankError
-from ..phrases import PhraseBook
+from ..phrases import PhraseAudio, PhraseBook
 from ..voice.registry import list_voices
 from . import utterance
 from .pump import BytePump
@@ -56,7 +56,6 @@ class Utterance:
     sample_rate: int = 0
     samples: int = 0
     words: list[WordTiming] = field(default_factory=list)
-    holds_slot: bool = True  # a stream slot is counted for it until it ends (or passes it to the next request)
     closed: bool = False  # its `end` or `error` has gone out
     task: asyncio.Task[None] | None = None
 
@@ -72,6 +71,7 @@ class Session:
         self.server = server
         self.ws = websocket
         self.current: Utterance | None = None
+        self.slot = False  # whether this connection holds one of the server's stream slots (one at most)
         self._ids = itertools.count(1)
 
     async def run(self) -> None:
@@ -86,7 +86,10 @@ class Session:
         except _GONE:
             return
         finally:
-            self._release(await self._interrupt(announce=False))  # a client that left stops its synthesis
+            try:
+                await self._interrupt(announce=False)  # a client that left stops its synthesis
+            finally:
+                self._free_slot()
 
     async def _hello(self) -> dict[str, Any]:
         default = self.server.settings.voice
@@ -94,7 +97,7 @@ class Session:
         try:
             engine, _ = await anyio.to_thread.run_sync(self.server.engines.get, default)
             rate: int | None = engine.sample_rate
-        except VoicebankError as exc:
+        except Exception as exc:  # the connection still opens; each request then says what is wrong
             log.warning("the default voice did not load: %s", exc)
             rate = None
         names = ["joe", *(name for name in voices if name != "joe")]
@@ -124,7 +127,8 @@ class Session:
 
     async def _stop(self, request_id: str | None) -> None:
         if self.current is not None and request_id in (None, self.current.id):
-            self._release(await self._interrupt())
+            await self._interrupt()
+            self._free_slot()
 
     async def _begin(self, request: Speak | PlayPhrase) -> None:
         """Check ``request``, then stop what plays and play it (a request with an error leaves the current one alone)."""
@@ -134,10 +138,12 @@ class Session:
             pieces, voice_used = (lambda: utterance.speech(self.server, voice, request.text, request.speed, tag)), voice
         else:
             pieces, voice_used = await self._phrase(request, voice, tag)
-        had_slot = await self._interrupt()
-        if not had_slot and not self.server.slots.take():
-            limit = self.server.slots.limit
-            raise ProtocolError("busy", f"The server is speaking {limit} streams already (its limit); try again in a moment.", request.id)
+        await self._interrupt()
+        if not self.slot:  # a connection that was playing keeps its slot for the next request
+            if not self.server.slots.take():
+                limit = self.server.slots.limit
+                raise ProtocolError("busy", f"The server is speaking {limit} streams already (its limit); try again in a moment.", request.id)
+            self.slot = True
         utt = Utterance(request.id, voice_used)
         self.current = utt
         utt.task = asyncio.create_task(self._play(utt, pieces))
@@ -160,27 +166,23 @@ class Session:
         text = found.phrase.text
         return (lambda: utterance.speech(self.server, voice, text, request.speed, tag)), voice
 
-    async def _interrupt(self, announce: bool = True) -> bool:
-        """Cancel the utterance in progress and wait for it (its `end`, stopped, is sent if it had none).
-
-        Returns whether it still held a stream slot, which now passes to the caller.
-        """
+    async def _interrupt(self, announce: bool = True) -> None:
+        """Cancel the utterance in progress and wait for it; then send its `end` (stopped) if it had none."""
         utt, self.current = self.current, None
         if utt is None or utt.task is None:
-            return False
+            return
         utt.task.cancel()
         try:
             await utt.task
         except asyncio.CancelledError:
             pass
         if announce and not utt.closed:
-            utt.closed = True
             await self.ws.send_json(utt.end_event(stopped=True))
-        held, utt.holds_slot = utt.holds_slot, False
-        return held
+            utt.closed = True
 
-    def _release(self, held: bool) -> None:
-        if held:
+    def _free_slot(self) -> None:
+        if self.slot:
+            self.slot = False
             self.server.slots.release()
 
     async def _play(self, utt: Utterance, make: Callable[[], Iterator[Piece]]) -> None:
@@ -189,8 +191,8 @@ class Session:
         try:
             pump.start()
             await self._send_pieces(utt, pump)
-            utt.closed = True
             await self.ws.send_json(utt.end_event(stopped=False))
+            utt.closed = True  # only once sent: a send cancelled while it waits has not written anything
         except _GONE:
             pass  # the client left; the session's reader sees it and ends
         except VoicebankError as exc:
@@ -201,10 +203,9 @@ class Session:
             await self._failed(utt, "The voice failed to speak this text; see the server's log.")
         finally:
             pump.stop()
-        if self.current is utt:  # it ended by itself: its slot goes back
+        if self.current is utt:  # it ended by itself (not cancelled): its slot goes back
             self.current = None
-            held, utt.holds_slot = utt.holds_slot, False
-            self._release(held)
+            self._free_slot()
 
     async def _send_pieces(self, utt: Utterance, pump: BytePump) -> None:
         started = False
@@ -223,9 +224,9 @@ class Session:
                 utt.samples += (len(frame) - 1 - frame[0]) // 2
 
     async def _failed(self, utt: Utterance, message: str) -> None:
-        utt.closed = True
         try:
             await self.ws.send_json(ProtocolError("synthesis_failed", message, utt.id).event())
+            utt.closed = True
         except _GONE:
             pass
 
@@ -237,15 +238,15 @@ def _start(utt: Utterance, first: Piece) -> dict[str, Any]:
     }
 
 
-def _words(words: Iterator[WordTiming] | list[WordTiming] | tuple[WordTiming, ...]) -> list[dict[str, Any]]:
+def _words(words: Iterable[WordTiming]) -> list[dict[str, Any]]:
     return [{"text": w.text, "start": round(w.start, 3), "end": round(w.end, 3)} for w in words]
 
 
-def _resolve_phrase(path: Path | None, request: PlayPhrase) -> Any:
+def _resolve_phrase(path: Path | None, request: PlayPhrase) -> PhraseAudio:
     """The saved phrase a request names (read from the phrase book now, so the board's changes count)."""
     try:
         book = PhraseBook(path)
-    except VoicebankError as exc:
+    except (VoicebankError, OSError) as exc:
         raise ProtocolError("unknown_phrase", f"The phrase book cannot be read: {exc}", request.id) from exc
     if not 1 <= request.number <= len(book.phrases):
         count = len(book.phrases)
