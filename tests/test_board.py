@@ -169,6 +169,35 @@ def test_a_phrase_button_plays_the_recorded_message_verbatim(board: Board) -> No
     assert page.errors == []
 
 
+_RENDER = """async ([rate, outRate, pcm]) => {
+  const context = new OfflineAudioContext(1, Math.ceil(pcm.length * outRate / rate) + 4096, outRate);
+  await context.audioWorklet.addModule("/static/player-worklet.js");
+  const node = new AudioWorkletNode(context, "pcm-player", {numberOfInputs: 0, outputChannelCount: [1]});
+  node.connect(context.destination);
+  node.port.postMessage({type: "begin", id: "t", rate});
+  node.port.postMessage({type: "pcm", id: "t", pcm: Int16Array.from(pcm)});
+  node.port.postMessage({type: "end", id: "t"});
+  await new Promise(done => setTimeout(done, 200));  // the messages reach the audio thread before it renders
+  return Array.from((await context.startRendering()).getChannelData(0));
+}"""
+
+
+def test_the_worklet_outputs_its_pcm_resampled_to_the_context(board: Board) -> None:
+    page = board.open()
+    for rate in [48000, 22050, 44100]:  # the context's own rate, the voice's, a recording's
+        t = np.arange(rate) / rate  # one second of a 440 Hz tone at the stream's rate
+        pcm = np.round(0.5 * 32767 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+        out = np.array(page.evaluate(_RENDER, [rate, 48000, pcm.tolist()]), dtype=np.float32)
+        heard = np.flatnonzero(np.abs(out) > 0)
+        assert abs(heard[-1] + 1 - len(pcm) * 48000 / rate) <= 2, "as long as the stream, at the context's rate"
+        if rate == 48000:
+            assert np.array_equal(out[: len(pcm)], (pcm / 32768).astype(np.float32)), "the same rate passes through untouched"
+        else:
+            k = np.arange(8, int(0.99 * 48000))  # past the first samples, which are eased in from silence
+            expected = 0.5 * 32767 / 32768 * np.sin(2 * np.pi * 440 * k / 48000)
+            assert np.abs(out[k] - expected).max() < 1e-3, f"the tone, resampled from {rate} Hz"
+
+
 def test_the_board_reconnects_by_itself_and_keeps_unsent_words(board: Board) -> None:
     page = board.open()
     page.evaluate("() => window.voicebankTap.dropConnection()")
