@@ -212,6 +212,16 @@ def test_the_board_reconnects_by_itself_and_keeps_unsent_words(board: Board) -> 
     _wait_report(page, "drained", _last_utterance(page)["id"])
 
 
+def test_a_refused_request_is_said_in_the_status_line(board: Board) -> None:
+    page = board.open()
+    page.evaluate("() => { const v = document.getElementById('voice'); v.add(new Option('gone', 'gone')); v.value = 'gone'; }")
+    page.fill("#text", "Hello.")  # a voice deleted on the server since the page opened
+    page.press("#text", "Enter")
+    _wait_status(page, "Could not say that: ")
+    assert "gone" in page.inner_text("#status")
+    assert page.get_attribute("#status", "aria-live") == "polite"
+
+
 def test_stop_silences_within_100_ms(board: Board) -> None:
     page = board.open()
     page.fill("#text", LONG)

@@ -73,7 +73,10 @@ function streamEvent(event) {
   const said = utterances.get(event.id);
   if (event.type === "error") {
     setStatus(`Could not say that: ${event.message}`);
-    if (event.id === current) current = null;
+    if (event.id === current) {
+      current = null;
+      stream.send({ type: "stop" }); // a refused request leaves the one before playing; the page already silenced it
+    }
     return;
   }
   if (!said) return;
