@@ -50,8 +50,11 @@ TARGETS = {"first_byte_extra_ms_p50": 20.0, "first_audio_ms_p95": 300.0}
 
 
 @contextmanager
-def serving(settings_kw: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    """The server app on uvicorn on a thread, on a free loopback port; yields ``(base_url, SpeechServer)``."""
+def serving(settings_kw: dict[str, Any], deflate: bool = False) -> Iterator[tuple[str, Any]]:
+    """The server app on uvicorn on a thread, on a free loopback port; yields ``(base_url, SpeechServer)``.
+
+    ``deflate``: WebSocket permessage-deflate (off, as docs/websocket.md advises: PCM hardly compresses).
+    """
     import uvicorn
 
     from voicebank.serve.app import create_app
@@ -62,7 +65,8 @@ def serving(settings_kw: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     sock.bind(("127.0.0.1", 0))
     settings = ServeSettings(port=sock.getsockname()[1], **settings_kw)
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, server_header=False))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, ws_per_message_deflate=deflate)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:  # the lifespan loads the default voice first
@@ -263,16 +267,18 @@ def run_serve(
     max_streams: int = 32,
     settle_ms: float = 300.0,
     text: str = TEXT,
+    deflate: bool = False,
 ) -> dict[str, Any]:
     """Run the benchmark and return its results as a JSON-ready dict."""
     token = secrets.token_urlsafe(24)
     streams = max([max_streams, clients, *sweep_counts])
     machine_before = _machine()
     out: dict[str, Any] = {"benchmark": "serve", "text": text, "words": len(text.split())}
-    with serving({"token": token, "max_streams": streams}) as (url, server):
+    with serving({"token": token, "max_streams": streams}, deflate) as (url, server):
         engine, _ = server.engines.get(server.settings.voice)
         out["voice"] = engine.describe()
         out["server"] = {"url": url, "auth": "bearer token", "max_streams": streams, "lead_s": server.settings.lead,
+                         "ws_per_message_deflate": deflate,
                          "options": asdict(server.settings.options), "where": "uvicorn on a thread of the benchmark's process"}
         out["client_process"] = "python -m voicebank.benchmarks.serve_clients: asyncio tasks with the websockets client"
         proc = ClientProcess(url, token, text)
@@ -330,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1, help="seed of the clients' offsets and pauses")
     p.add_argument("--clients-sweep", default="", help="run the concurrency test at these counts instead, e.g. 4,8,12,16")
     p.add_argument("--max-streams", type=int, default=32, help="the server's stream limit (default 32, raised to the clients)")
+    p.add_argument("--ws-deflate", action="store_true", help="serve WebSockets with permessage-deflate (default off)")
     p.add_argument("--settle-ms", type=float, default=300.0, help="idle gap before each first-byte run (default 300)")
     return p
 
@@ -340,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     res = run_serve(
         runs=max(0, args.runs), clients=max(0, args.clients), duration=args.duration, every=args.every, pace=args.pace,
         jitter_ms=args.jitter_ms, seed=args.seed, sweep_counts=counts, max_streams=args.max_streams,
-        settle_ms=args.settle_ms,
+        settle_ms=args.settle_ms, deflate=args.ws_deflate,
     )
     print(json.dumps(res, indent=2) if args.json else _text_report(res))
     return 0
