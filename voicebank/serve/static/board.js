@@ -9,7 +9,7 @@ const HISTORY_LIMIT = 50;
 const $ = (id) => document.getElementById(id);
 const ui = {
   form: $("speak-form"), text: $("text"), stop: $("stop"), status: $("status"), now: $("now"),
-  phrases: $("phrases"), phrasesNote: $("phrases-note"), history: $("history"), historyEmpty: $("history-empty"),
+  phrases: $("phrases"), phrasesNote: $("phrases-note"), history: $("history"),
   voice: $("voice"), speed: $("speed"), speedValue: $("speed-value"),
 };
 
@@ -154,10 +154,11 @@ function phraseButton(phrase) {
 
 function remember(request, text) {
   const key = JSON.stringify(request);
-  for (const item of ui.history.children) if (item.dataset.key === key) item.remove();
+  for (const item of [...ui.history.children]) if (item.dataset.key === key) item.remove();
   const button = document.createElement("button");
   button.type = "button";
   button.className = "again";
+  button.setAttribute("aria-describedby", "history-help");
   button.textContent = text;
   button.addEventListener("click", () => say(request, text));
   const item = document.createElement("li");
@@ -165,7 +166,6 @@ function remember(request, text) {
   item.append(button);
   ui.history.prepend(item);
   while (ui.history.children.length > HISTORY_LIMIT) ui.history.lastElementChild.remove();
-  ui.historyEmpty.hidden = true;
 }
 
 function submitText() {
