@@ -134,9 +134,10 @@ def _with_times(pieces: Iterator[tuple[np.ndarray, bool]], times: PhonemeTimes |
         times = None
 
 
-# A sentence of at most this many phoneme ids (~1.5 s of speech) is spoken by the uncut graph in
-# one call: windows would cost three sessions and the decoder's edge context (~20 % more work)
-# to bring its first audio ~10 ms sooner.
+# A sentence of at most this many phoneme ids (~1.5 s of speech) is spoken in one piece, each
+# part of the graph called once over all of it (the uncut graph where the parts give no
+# durations to time words by): windows would cost the decoder's edge context (~20 % more
+# work) to bring its first audio ~10 ms sooner.
 SHORT_IDS = 40
 
 
