@@ -46,26 +46,30 @@ def frame_tag(utterance_id: str) -> bytes:
     return bytes([len(raw)]) + raw
 
 
-def pieces(chunks: Iterable[AudioChunk], tag: bytes) -> Iterator[Piece]:
-    """Chunks as pieces; an empty chunk still passes its words on."""
-    for chunk in chunks:
-        samples = chunk.as_int16()
-        if samples.ndim > 1:
-            samples = _mono(samples)
-        if len(samples) or chunk.words:
-            yield Piece(tagged_frames(tag, samples), len(samples), chunk.sample_rate, chunk.words)
+def pieces(chunks: Iterator[AudioChunk], tag: bytes) -> Iterator[Piece]:
+    """Chunks as pieces (an empty chunk still passes its words on); closing this closes ``chunks``."""
+    try:
+        for chunk in chunks:
+            samples = _mono(chunk.as_int16())
+            if len(samples) or chunk.words:
+                yield Piece(tagged_frames(tag, samples), len(samples), chunk.sample_rate, chunk.words)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
-def produce(
-    slots: StreamSlots, open_chunks: Callable[[], Iterator[AudioChunk]], tag: bytes, lock: threading.Lock | None = None
-) -> Iterator[Piece]:
-    """The pieces of one utterance, counted in ``slots`` as synthesizing; closing it stops the source at once."""
+def counted(slots: StreamSlots, open_chunks: Callable[[], Iterator[AudioChunk]], lock: threading.Lock | None = None) -> Iterator[AudioChunk]:
+    """A chunk stream counted in ``slots`` as synthesizing while it runs (under ``lock``, if the engine has one).
+
+    Closing it early closes the source at once and counts it as stopped early.
+    """
     slots.working(+1)
     try:
         with lock or nullcontext():
             chunks = open_chunks()
             try:
-                yield from pieces(chunks, tag)
+                yield from chunks
             except GeneratorExit:
                 slots.working(0, stopped=1)
                 raise
@@ -82,12 +86,12 @@ def speech(server: SpeechServer, voice: str, text: str, speed: float, tag: bytes
     engine, lock = server.engines.get(voice)
     options = with_speed(server.settings.options, speed)
     pacing = Pacing(lead=server.settings.lead)
-    yield from produce(server.slots, lambda: iter(engine.stream(text, options, pacing)), tag, lock)
+    yield from pieces(counted(server.slots, lambda: iter(engine.stream(text, options, pacing)), lock), tag)
 
 
 def recording(server: SpeechServer, path: Path, tag: bytes) -> Iterator[Piece]:
     """A recorded message verbatim: its samples as 16-bit at its own rate."""
-    yield from produce(server.slots, lambda: recording_chunks(path), tag)
+    yield from pieces(counted(server.slots, lambda: recording_chunks(path)), tag)
 
 
 def with_speed(options: SynthesisOptions, speed: float) -> SynthesisOptions:
