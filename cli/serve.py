@@ -1,67 +1,105 @@
-"""``voicebank serve``: speak to other programs on this computer through the OpenAI-compatible speech API."""
+"""``voicebank serve``: the voice over HTTP(S) for other programs and, with ``--lan``, for paired tablets and phones."""
 
 from __future__ import annotations
 
 import errno
 import socket
+import sys
+import threading
 from pathlib import Path
-from typing import Optional
+from typing import Any, List, Optional
 
 import typer
 
 from voicebank.errors import UsageError
 
 HELP = (
-    "Serve the voice over HTTP on this computer (127.0.0.1): OpenAI-compatible POST /v1/audio/speech, "
-    "streamed as it is spoken. Every request but /health needs the token printed at the first start."
+    "Serve the voice: OpenAI-compatible POST /v1/audio/speech (streamed as it is spoken), the WebSocket "
+    "stream and the speak board. On this computer (127.0.0.1) by default; --lan serves your network over "
+    "HTTPS, and devices pair by scanning the QR code it shows. Every request needs the token or a pairing."
 )
 
 
 def serve(
-    port: int = typer.Option(5151, help="Port to listen on (127.0.0.1 only)."),
+    port: int = typer.Option(5151, help="Port to listen on."),
     voice: str = typer.Option("joe", help="Default voice: OpenAI's voice names (alloy, nova, ...) speak with it."),
     max_streams: int = typer.Option(4, help="Speech streams at once; more are told to retry (429)."),
     token_file: Optional[Path] = typer.Option(None, help="Read the token from this file (default: serve-token in voicebank's data folder)."),
-    no_auth: bool = typer.Option(False, "--no-auth", help="Serve without a token (anyone on this computer can use it)."),
-    lan: bool = typer.Option(False, "--lan", help="Listen on the local network (not available yet)."),
+    no_auth: bool = typer.Option(False, "--no-auth", help="Serve without a token (this computer only; not with --lan)."),
+    lan: bool = typer.Option(False, "--lan", help="Serve your local network over HTTPS; devices pair with a QR code."),
+    host: Optional[str] = typer.Option(None, help="Address to listen on (default 127.0.0.1; with --lan 0.0.0.0, all)."),
+    device_days: float = typer.Option(30.0, help="Days a paired device stays paired."),
+    rate: float = typer.Option(50.0, help="Requests a second one device may keep up (0: no limit); past it, 429."),
+    burst: int = typer.Option(300, help="Requests one device may send at once before --rate applies."),
+    cors_origin: Optional[List[str]] = typer.Option(None, help="A web origin whose pages may call the API (repeat for more)."),
+    forget_devices: bool = typer.Option(False, "--forget-devices", help="Unpair every paired device, then stop."),
 ) -> None:
     """Start the server and keep it running until Ctrl+C."""
-    if lan:
-        raise UsageError(
-            "--lan is not available yet: serving to other devices needs HTTPS and pairing, which are still "
-            "being built. For now the server listens on this computer only."
-        )
+    from voicebank.serve.pairing import DeviceStore
+
+    if forget_devices:
+        count = DeviceStore().forget_all()
+        typer.echo(f"Unpaired {count} device(s); they must scan a new pairing code to use the voice again.")
+        return
+    if lan and no_auth:
+        raise UsageError("--lan always asks for pairing or the token; --no-auth is for this computer only.")
     try:
         import uvicorn
 
         from voicebank.serve.app import create_app
-        from voicebank.serve.auth import load_or_create_token, read_token, token_path
-        from voicebank.serve.settings import ServeSettings
+        from voicebank.serve.settings import ServeSettings, is_loopback
     except ImportError as exc:
         from voicebank.errors import MissingDependencyError
 
         raise MissingDependencyError("The server (starlette, uvicorn)", "serve") from exc
-    from voicebank.voice.registry import STOCK_NAMES, resolve_voice, voice_folder
+    host = host or ("0.0.0.0" if lan else "127.0.0.1")
+    if not lan and not is_loopback(host):
+        raise UsageError(f"Listening on {host} reaches other devices: add --lan (HTTPS and pairing).")
+    voice = _checked_voice(voice)
+    token = None if no_auth else _token(token_file)
+    tls = None
+    if lan:
+        from voicebank.serve.tls import ensure_certificate
 
-    if voice.strip().lower() in STOCK_NAMES:
-        voice = "joe"  # the name requests for the stock voice use: one engine for it
-    elif voice_folder(voice) is None:
-        resolve_voice(voice)  # an unknown voice is refused now, not at the first request
-    token = None
-    if not no_auth:
-        if token_file is not None:
-            token = read_token(token_file)
-        else:
-            token, created = load_or_create_token()
-            _say_token(token if created else None, token_path())
-    settings = ServeSettings(port=port, token=token, voice=voice, max_streams=max_streams)
-    sock = _bind(settings.host, port)
-    typer.echo(f"Serving {voice} at {settings.url}/v1 (OpenAI base_url). Stop with Ctrl+C.")
-    config = uvicorn.Config(create_app(settings), log_level="info", server_header=False, timeout_graceful_shutdown=2)
+        tls = ensure_certificate()
+    settings = ServeSettings(
+        host=host, port=port, token=token, voice=voice, max_streams=max_streams, lan=lan, tls=tls,
+        device_days=device_days, rate=rate, burst=burst, cors_origins=tuple(cors_origin or ()),
+    )
+    sock = _bind(host, port)
+    app = create_app(settings)
+    base = _base_url(settings, sock.getsockname()[1])
+    typer.echo(f"Serving {voice} at {base}/v1 (OpenAI base_url). Stop with Ctrl+C.")
+    if token is not None:
+        paired = app.state.pairing.devices.count()  # a damaged devices' file is reported now, not per request
+        typer.echo(f"Paired devices: {paired} (voicebank serve --forget-devices unpairs them).")
+        _offer_pairing(app.state.pairing, base, settings)
+    ssl: dict[str, Any] = {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)} if tls else {}
+    config = uvicorn.Config(app, log_level="info", server_header=False, timeout_graceful_shutdown=2, **ssl)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn shuts down cleanly on Ctrl+C, then passes the signal on
         typer.echo("Stopped.")
+
+
+def _checked_voice(voice: str) -> str:
+    from voicebank.voice.registry import STOCK_NAMES, resolve_voice, voice_folder
+
+    if voice.strip().lower() in STOCK_NAMES:
+        return "joe"  # the name requests for the stock voice use: one engine for it
+    if voice_folder(voice) is None:
+        resolve_voice(voice)  # an unknown voice is refused now, not at the first request
+    return voice
+
+
+def _token(token_file: Optional[Path]) -> str:
+    from voicebank.serve.auth import load_or_create_token, read_token, token_path
+
+    if token_file is not None:
+        return read_token(token_file)
+    token, created = load_or_create_token()
+    _say_token(token if created else None, token_path())
+    return token
 
 
 def _say_token(new_token: Optional[str], path: Path) -> None:
@@ -72,8 +110,54 @@ def _say_token(new_token: Optional[str], path: Path) -> None:
         typer.echo(f"Access token: in {path} (show it with: cat {path}).")
 
 
+def _base_url(settings: Any, port: int) -> str:
+    """The address to give people: with --lan on all interfaces, this computer's first network address."""
+    host = settings.host
+    if host in ("0.0.0.0", "::"):
+        from voicebank.serve.tls import host_names, lan_addresses
+
+        host = (lan_addresses() or [host_names()[1]])[0]
+    host = f"[{host}]" if ":" in host else host
+    return f"{'https' if settings.tls else 'http'}://{host}:{port}"
+
+
+def _offer_pairing(pairing: Any, base: str, settings: Any) -> None:
+    """Show a pairing URL (and on the LAN its QR code); in a terminal, Enter shows a new one."""
+    _show_code(pairing, base, settings)
+    if settings.tls is not None:
+        from voicebank.serve.tls import fingerprint
+
+        typer.echo(
+            f"The devices' browsers trust this server once they install its CA certificate: {settings.tls.ca_cert}\n"
+            f"(after pairing, open {base}/ca.crt on the device; fingerprint SHA-256 {fingerprint(settings.tls.ca_cert)}).\n"
+            "How, for iPad and Android: docs/tablet.md."
+        )
+    if sys.stdin is not None and sys.stdin.isatty():
+        typer.echo("Press Enter here for a new pairing code (each pairs one device).")
+
+        def more() -> None:
+            for _ in sys.stdin:
+                _show_code(pairing, base, settings)
+
+        threading.Thread(target=more, name="pairing-codes", daemon=True).start()
+
+
+def _show_code(pairing: Any, base: str, settings: Any) -> None:
+    url = f"{base}/pair?code={pairing.new_code()}"
+    minutes = f"{settings.pair_minutes:g}"
+    if settings.tls is None:
+        typer.echo(f"\nOpen the speak board in this computer's browser (this link works once, for {minutes} minutes):\n    {url}\n")
+        return
+    import segno
+
+    typer.echo(f"\nPair a tablet or phone: scan this QR code, or open the link (it works once, for {minutes} minutes):\n    {url}\n")
+    segno.make(url, error="l").terminal(out=sys.stdout, compact=True, border=2)
+    sys.stdout.flush()
+
+
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from .pairing import COOKIE
 from .speech import MAX_INPUT_CHARS, MODELS, OPENAI_VOICES, RESPONSE_FORMATS, STREAM_FORMATS
 
 
 def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _get(summary: str, ok: dict[str, Any], unauthorized: dict[str, Any], too_many: dict[str, Any]) -> dict[str, Any]:
+    return {"get": {"summary": summary, "responses": {"200": ok, "401": unauthorized, "429": too_many}}}
 
 
 def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -52,9 +57,48 @@ _ERROR = {
 _AUDIO_TYPES = ["audio/mpeg", "audio/ogg", "audio/mp4", "audio/flac", "audio/wav", "audio/pcm", "text/event-stream"]
 
 
+_PHRASES = {
+    "type": "object",
+    "required": ["phrases"],
+    "properties": {
+        "phrases": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["number", "text", "recorded"],
+                "properties": {
+                    "number": {"type": "integer", "minimum": 1},
+                    "text": {"type": "string"},
+                    "recorded": {"type": "boolean", "description": "Played from the person's own recording."},
+                },
+            },
+        }
+    },
+}
+
+_SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "The server's token, or a paired device's."},
+    "cookie": {"type": "apiKey", "in": "cookie", "name": COOKIE, "description": "Set by GET /pair."},
+}
+
+_PAIR = {
+    "get": {
+        "summary": "Pair this device: a one-time code becomes a device token in the session cookie",
+        "security": [],
+        "parameters": [{"name": "code", "in": "query", "required": True, "schema": {"type": "string"}}],
+        "responses": {
+            "200": {"description": "Paired: sets the voicebank_session cookie and moves on to the board (/).",
+                    "content": {"text/html": {"schema": {"type": "string"}}}},
+            "401": {"description": "The code is wrong, used or expired.", "content": {"text/html": {"schema": {"type": "string"}}}},
+        },
+    }
+}
+
+
 def openapi_document() -> dict[str, Any]:
-    """The document (OpenAPI 3.1); every route but ``/health`` needs the bearer token."""
-    unauthorized = _error("Missing or wrong token.")
+    """The document (OpenAPI 3.1); every route but ``/pair`` needs a token (``/health`` only with ``--lan``)."""
+    unauthorized = _error("Missing, wrong or expired token.")
+    too_many = _error("Too many requests from this client; see the Retry-After header.")
     speech_responses = {
         "200": {
             "description": "The speech, streamed as it is made (raw PCM: 24 kHz 16-bit mono little-endian; "
@@ -64,16 +108,16 @@ def openapi_document() -> dict[str, Any]:
         "400": _error("A field is missing or not allowed; 'param' names it."),
         "401": unauthorized,
         "413": _error("The input or the request body is too long."),
-        "429": _error("Too many streams at once; see the Retry-After header."),
+        "429": _error("Too many streams at once, or requests from this client; see the Retry-After header."),
     }
     return {
         "openapi": "3.1.0",
         "info": {"title": "voicebank serve", "version": "1", "description": "OpenAI-compatible speech with your own voice."},
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"SpeechRequest": _SPEECH_REQUEST, "Error": _ERROR},
+            "securitySchemes": _SECURITY_SCHEMES,
+            "schemas": {"SpeechRequest": _SPEECH_REQUEST, "Error": _ERROR, "Phrases": _PHRASES},
         },
-        "security": [{"bearer": []}],
+        "security": [{"bearer": []}, {"cookie": []}],
         "paths": {
             "/v1/audio/speech": {
                 "post": {
@@ -85,11 +129,19 @@ def openapi_document() -> dict[str, Any]:
                     "responses": speech_responses,
                 }
             },
-            "/v1/models": {"get": {"summary": "Model names accepted", "responses": {"200": _json("Models.", {"type": "object"}), "401": unauthorized}}},
-            "/v1/audio/voices": {
-                "get": {"summary": "Voices", "responses": {"200": _json("{voices: [{id, name}]}", {"type": "object"}), "401": unauthorized}}
+            "/v1/models": _get("Model names accepted", _json("Models.", {"type": "object"}), unauthorized, too_many),
+            "/v1/audio/voices": _get("Voices", _json("{voices: [{id, name}]}", {"type": "object"}), unauthorized, too_many),
+            "/v1/phrases": _get(
+                "The saved phrases the speak board shows", _json("Phrases.", {"$ref": "#/components/schemas/Phrases"}), unauthorized, too_many,
+            ),
+            "/health": {
+                "get": {
+                    "summary": "Whether the server runs (no token needed, but with --lan)",
+                    "security": [{}, {"bearer": []}, {"cookie": []}],
+                    "responses": {"200": _json("Status.", {"type": "object"}), "401": unauthorized, "429": too_many},
+                }
             },
-            "/health": {"get": {"summary": "Whether the server runs (no token needed)", "security": [], "responses": {"200": _json("Status.", {"type": "object"})}}},
-            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json("OpenAPI 3.1.", {"type": "object"}), "401": unauthorized}}},
+            "/openapi.json": _get("This document", _json("OpenAPI 3.1.", {"type": "object"}), unauthorized, too_many),
+            "/pair": _PAIR,
         },
     }
