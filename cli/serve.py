@@ -35,23 +35,22 @@ def serve(
     forget_devices: bool = typer.Option(False, "--forget-devices", help="Unpair every paired device, then stop."),
 ) -> None:
     """Start the server and keep it running until Ctrl+C."""
-    from voicebank.serve.pairing import DeviceStore
-
-    if forget_devices:
-        count = DeviceStore().forget_all()
-        typer.echo(f"Unpaired {count} device(s); they must scan a new pairing code to use the voice again.")
-        return
     if lan and no_auth:
         raise UsageError("--lan always asks for pairing or the token; --no-auth is for this computer only.")
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401  (checked here: its absence is named before anything starts)
 
         from voicebank.serve.app import create_app
+        from voicebank.serve.pairing import DeviceStore
         from voicebank.serve.settings import ServeSettings, is_loopback
     except ImportError as exc:
         from voicebank.errors import MissingDependencyError
 
         raise MissingDependencyError("The server (starlette, uvicorn)", "serve") from exc
+    if forget_devices:
+        count = DeviceStore().forget_all()
+        typer.echo(f"Unpaired {count} device(s); they must scan a new pairing code to use the voice again.")
+        return
     host = host or ("0.0.0.0" if lan else "127.0.0.1")
     if not lan and not is_loopback(host):
         raise UsageError(f"Listening on {host} reaches other devices: add --lan (HTTPS and pairing).")
@@ -74,6 +73,12 @@ def serve(
         paired = app.state.pairing.devices.count()  # a damaged devices' file is reported now, not per request
         typer.echo(f"Paired devices: {paired} (voicebank serve --forget-devices unpairs them).")
         _offer_pairing(app.state.pairing, base, settings)
+    _run(app, sock, settings.tls)
+
+
+def _run(app: Any, sock: socket.socket, tls: Any) -> None:
+    import uvicorn
+
     ssl: dict[str, Any] = {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)} if tls else {}
     config = uvicorn.Config(app, log_level="info", server_header=False, timeout_graceful_shutdown=2, **ssl)
     try:
