@@ -151,7 +151,7 @@ def test_pairing_turns_a_one_time_code_into_a_session_cookie(lan: Lan) -> None:
         r = browser.get("/pair", params={"code": code})
         assert r.status_code == 200 and 'url=/"' in r.text and r.headers["cache-control"] == "no-store"
         cookie = r.headers["set-cookie"]
-        for attribute in ("HttpOnly", "SameSite=strict", "Secure", "Max-Age=2592000", "Path=/"):
+        for attribute in ("HttpOnly", "SameSite=Strict", "Secure", "Max-Age=2592000", "Path=/"):
             assert attribute in cookie, cookie
         device = browser.cookies[COOKIE]
         assert browser.get("/v1/models").status_code == 200
@@ -168,6 +168,18 @@ def test_pairing_turns_a_one_time_code_into_a_session_cookie(lan: Lan) -> None:
         assert DeviceStore(lan.devices).forget_all() >= 1  # as `voicebank serve --forget-devices` beside the server
         assert browser.get("/v1/models").status_code == 401
         assert lan.ws_status(_auth("cookie", device)) == 401
+
+
+def test_a_device_in_use_stays_paired_and_one_left_unused_does_not(lan: Lan) -> None:
+    store = DeviceStore(lan.devices)
+    busy = store.add(30, "tablet used every day", now=time.time() - 20 * 86400)  # 10 days left
+    idle = store.add(30, "phone in a drawer", now=time.time() - 30 * 86400 - 60)  # ran out a minute ago
+    with lan.client() as client:
+        first = client.get("/v1/models", headers=_auth("cookie", busy))
+        assert first.status_code == 200 and "Max-Age=2592000" in first.headers["set-cookie"]
+        assert store.days_left(busy) == pytest.approx(30, abs=0.01)
+        assert "set-cookie" not in client.get("/v1/models", headers=_auth("cookie", busy)).headers  # renewed once
+        assert client.get("/v1/models", headers=_auth("bearer", idle)).status_code == 401
 
 
 def test_pairing_codes_expire_and_work_once() -> None:

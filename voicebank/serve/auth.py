@@ -16,15 +16,16 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+import anyio
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import cookie_parser
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import data_home
 from ..durable import atomic_write, storage_error
 from ..errors import UsageError
-from .pairing import COOKIE, DeviceStore
+from .pairing import COOKIE, DeviceStore, session_cookie
 from .ratelimit import RateLimit, refuse
 from .settings import ServeSettings
 from .speech import error_json
@@ -102,38 +103,67 @@ def middleware(settings: ServeSettings, devices: DeviceStore | None = None) -> l
         stack.append(Middleware(RateLimit, rate=settings.rate, burst=settings.burst))
     if settings.token:
         open_paths = ("/pair",) if settings.lan else ("/pair", "/health")
-        stack.append(Middleware(BearerAuth, token=settings.token, devices=devices, open_paths=open_paths))
+        stack.append(Middleware(
+            BearerAuth, token=settings.token, devices=devices, open_paths=open_paths,
+            device_days=settings.device_days, secure=settings.tls is not None,
+        ))
     return stack
 
 
 class BearerAuth:
-    """ASGI middleware: every request but the ``open`` paths needs the token or a paired device's, or gets 401."""
+    """ASGI middleware: every request but the ``open`` paths needs the token or a paired device's, or gets 401.
+
+    A paired device in use past half its time gets its full time again (and its browser a
+    fresh cookie), so only a device left unused for ``device_days`` has to pair again.
+    """
 
     def __init__(
         self, app: ASGIApp, token: str, devices: DeviceStore | None = None, open_paths: Iterable[str] = ("/health",),
+        device_days: float = 30.0, secure: bool = False,
     ) -> None:
         self.app = app
         self._token = token
         self._devices = devices
         self._open = frozenset(open_paths)
+        self._days = device_days
+        self._secure = secure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"] in self._open or self._allowed(scope):
+        if scope["type"] not in ("http", "websocket") or scope["path"] in self._open:
             await self.app(scope, receive, send)
             return
-        await _refuse(scope, receive, send)
+        given, from_cookie = _credential(scope["headers"])
+        if given is not None and not from_cookie and hmac.compare_digest(given.encode("utf-8"), self._token.encode("utf-8")):
+            await self.app(scope, receive, send)
+            return
+        left = self._devices.days_left(given) if given and self._devices is not None else None
+        if left is None:
+            await _refuse(scope, receive, send)
+            return
+        if left < self._days / 2:
+            await anyio.to_thread.run_sync(self._devices.renew, given, self._days)  # type: ignore[union-attr]
+            if from_cookie and scope["type"] == "http":
+                send = _adding_cookie(send, session_cookie(given, self._days, self._secure))  # type: ignore[arg-type]
+        await self.app(scope, receive, send)
 
-    def _allowed(self, scope: Scope) -> bool:
-        headers = scope["headers"]
-        given = bearer_token(next((v for k, v in headers if k == b"authorization"), None))
-        if given is not None:
-            return hmac.compare_digest(given.encode("utf-8"), self._token.encode("utf-8")) or self._device(given)
-        cookies = b"; ".join(v for k, v in headers if k == b"cookie").decode("latin-1")
-        session = cookie_parser(cookies).get(COOKIE) if cookies else None
-        return bool(session) and self._device(session)  # type: ignore[arg-type]
 
-    def _device(self, token: str) -> bool:
-        return self._devices is not None and self._devices.valid(token)
+def _credential(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, bool]:
+    """The token a request carries (``Authorization: Bearer`` first, else the session cookie), and whether it came in the cookie."""
+    given = bearer_token(next((v for k, v in headers if k == b"authorization"), None))
+    if given is not None:
+        return given, False
+    cookies = b"; ".join(v for k, v in headers if k == b"cookie").decode("latin-1")
+    session = cookie_parser(cookies).get(COOKIE) if cookies else None
+    return (session, True) if session else (None, False)
+
+
+def _adding_cookie(send: Send, cookie: str) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie.encode("latin-1"))]}
+        await send(message)
+
+    return sending
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:

@@ -99,10 +99,25 @@ class DeviceStore:
 
     def valid(self, token: str) -> bool:
         """Whether ``token`` belongs to a paired device whose time has not run out."""
+        return self.days_left(token) is not None
+
+    def days_left(self, token: str) -> float | None:
+        """The days ``token``'s device stays paired (None: no paired device has it, or its time ran out)."""
         with self._lock:
             self._refresh()
             entry = self._devices.get(_digest(token))
-        return entry is not None and entry["expires"] > time.time()
+        left = None if entry is None else (entry["expires"] - time.time()) / 86400
+        return left if left is not None and left > 0 else None
+
+    def renew(self, token: str, days: float) -> None:
+        """Give a device in use its full time again (so that a tablet used every day stays paired)."""
+        with self._lock:
+            self._refresh()
+            entry = self._devices.get(_digest(token))
+            now = time.time()
+            if entry is not None and now < entry["expires"] < now + days * 86400 / 2:  # not renewed meanwhile
+                entry["expires"] = round(now + days * 86400)
+                self._save(self._devices)
 
     def count(self) -> int:
         """How many paired devices are still good (reads the file: a damaged one is reported here)."""
@@ -186,9 +201,7 @@ class Pairing:
         # a page that moves on to the board, not a redirect: a navigation begun by a QR scanner counts as
         # cross-site, and a redirect from it would arrive without the SameSite=Strict cookie just set
         response = _page("Paired", "This device may now use the voice. Opening the speak board...", status=200, go_on=True)
-        response.set_cookie(
-            COOKIE, token, max_age=int(days * 86400), path="/", httponly=True, samesite="strict", secure=self.settings.tls is not None,
-        )
+        response.headers.append("set-cookie", session_cookie(token, days, secure=self.settings.tls is not None))
         log.info("paired a device for %g days", days)
         return response
 
@@ -196,6 +209,11 @@ class Pairing:
         """The local CA's certificate, for the device to install and trust (asked for once paired)."""
         assert self.settings.tls is not None
         return FileResponse(self.settings.tls.ca_cert, media_type="application/x-x509-ca-cert", filename="voicebank-ca.crt")
+
+
+def session_cookie(token: str, days: float, secure: bool) -> str:
+    """The ``Set-Cookie`` value that keeps a device token in the browser: script cannot read it, other sites cannot send it."""
+    return f"{COOKIE}={token}; Max-Age={int(days * 86400)}; Path=/; HttpOnly; SameSite=Strict" + ("; Secure" if secure else "")
 
 
 def _page(title: str, text: str, *, status: int, go_on: bool = False) -> HTMLResponse:
@@ -209,4 +227,4 @@ def _page(title: str, text: str, *, status: int, go_on: bool = False) -> HTMLRes
     return HTMLResponse(body, status_code=status, headers=_NO_STORE)
 
 
-__all__ = ["COOKIE", "DeviceStore", "Pairing", "PairingCodes", "devices_path"]
+__all__ = ["COOKIE", "DeviceStore", "Pairing", "PairingCodes", "devices_path", "session_cookie"]
