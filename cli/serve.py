@@ -80,7 +80,11 @@ def _run(app: Any, sock: socket.socket, tls: Any) -> None:
     import uvicorn
 
     ssl: dict[str, Any] = {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)} if tls else {}
-    config = uvicorn.Config(app, log_level="info", server_header=False, timeout_graceful_shutdown=2, **ssl)
+    config = uvicorn.Config(
+        app, log_level="info", server_header=False, timeout_graceful_shutdown=2,
+        ws_per_message_deflate=False,  # compression delays the first audio frame (docs/websocket.md)
+        **ssl,
+    )
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn shuts down cleanly on Ctrl+C, then passes the signal on

@@ -39,7 +39,7 @@ from voicebank.serve.app import create_app  # noqa: E402
 from voicebank.serve.settings import ServeSettings  # noqa: E402
 
 from tests.conftest import LJSPEECH  # noqa: E402
-from tests.helpers.serving import running  # noqa: E402
+from tests.helpers.serving import running, wait_idle  # noqa: E402
 
 OPTIONS = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
 SHORT = "The kettle is on."
@@ -131,13 +131,7 @@ class Server:
             yield Client(ws)
 
     def wait_idle(self, seconds: float = 20.0) -> None:
-        """Until no stream is open or synthesizing (a liveness bound, not a timing claim)."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.slots.active == 0 and self.slots.synthesizing == 0:
-                return
-            time.sleep(0.02)
-        raise AssertionError(f"streams still open: {self.slots.active}, synthesizing: {self.slots.synthesizing}")
+        wait_idle(self.slots, seconds)
 
 
 def _recorded_flac(audio_dir: Path) -> tuple[str, bytes]:
@@ -375,6 +369,23 @@ def test_busy_when_the_server_is_at_its_stream_limit(home: Path, engine: Any) ->
             srv.wait_idle()
             second.send(type="speak", id="b2", text=SHORT)
             assert second.finish("b2")["type"] == "end"
+
+
+def test_requests_past_the_rate_are_refused_and_the_utterance_goes_on(home: Path, engine: Any) -> None:
+    """Each speak on a socket counts against the request rate: past the burst, `rate_limited`, while the one playing ends normally."""
+    settings = ServeSettings(port=0, token="t" * 24, rate=0.01, burst=2, options=OPTIONS)
+    app = create_app(settings, engine_factory=lambda voice: engine)
+    with running(app) as (url, port):
+        srv = Server(url.replace("http://", "ws://"), settings.token or "", app, port)
+        with srv.connect() as client:
+            client.send(type="speak", id="a", text=SHORT)
+            assert client.finish("a")["stopped"] is False
+            client.send(type="speak", id="b", text=LONG)
+            client.until("frame", "b")
+            client.send(type="speak", id="c", text=SHORT)
+            refused = client.finish("c")
+            assert refused["type"] == "error" and refused["code"] == "rate_limited", refused
+            assert client.finish("b")["stopped"] is False
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-token-wrong-token"}])

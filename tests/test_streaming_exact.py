@@ -145,9 +145,9 @@ def test_two_threads_split_windows_and_stay_exact(home: Path) -> None:
     assert streamed.shape == reference.shape and snr_db(reference, streamed) >= 60.0
 
 
-def test_short_sentence_is_one_chunk_from_the_uncut_graph_and_says_the_same(engine) -> None:
-    """A short sentence skips the windows (one call of the whole graph); with the noise off it
-    is the same audio the cut parts give, and a longer sentence is still streamed in pieces."""
+def test_short_sentence_is_one_chunk_and_says_the_same(engine) -> None:
+    """A short sentence skips the windows (one call of each part over all of it); with the noise
+    off it is the same audio as the cut parts' whole run, and a longer sentence is still streamed in pieces."""
     from voicebank.engines.piper_onnx import SHORT_IDS
 
     quiet = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)

@@ -78,7 +78,8 @@ class AudioChunk:
     sentence_start: bool = False
     sentence_end: bool = False
     utterance_end: bool = False
-    # the words of the sentence this chunk starts, where the voice can time them (its first chunk only)
+    # the words this chunk is the first to sound, where the voice can time them: a sentence's on its
+    # first chunk (a long sentence spoken clause-first: the rest of its words on the chunk after the clause)
     words: tuple[WordTiming, ...] = ()
 
     @property

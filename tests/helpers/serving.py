@@ -36,3 +36,13 @@ def running(app: Any, scheme: str = "http", **config: Any) -> Iterator[tuple[str
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def wait_idle(slots: Any, seconds: float = 20.0) -> None:
+    """Until a server's stream slots show nothing open or synthesizing (a liveness bound, not a timing claim)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if slots.active == 0 and slots.synthesizing == 0:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"streams still open: {slots.active}, synthesizing: {slots.synthesizing}")

@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -34,6 +34,7 @@ from .openapi import openapi_document
 from .pump import BytePump, StreamedResponse
 from .settings import ServeSettings
 from .speech import MODELS, PCM_RATE, RequestError, SpeechRequest, error_json, media_type, parse_speech
+from .utterance import counted, with_speed
 
 log = logging.getLogger("voicebank.serve")
 
@@ -159,28 +160,16 @@ class SpeechServer:
 
     def _encoded(self, engine: Engine, lock: threading.Lock | None, req: SpeechRequest) -> Iterator[bytes]:
         """The encoded audio of one request, on the pump's thread; closing it stops the engine and ffmpeg."""
-        base = self.settings.options
-        length = base.length_scale if req.speed == 1.0 else (base.length_scale or 1.0) / req.speed
-        options = replace(base, length_scale=length)
+        options = with_speed(self.settings.options, req.speed)
         spec = FORMATS[req.response_format]
         if req.response_format == "pcm":
             spec = replace(spec, rate=PCM_RATE)
-        self.slots.working(+1)
+        encoder = self.encoders.take(spec, engine.sample_rate)
+        chunks = counted(self.slots, lambda: iter(engine.stream(req.input, options, Pacing(lead=self.settings.lead))), lock)
         try:
-            encoder = self.encoders.take(spec, engine.sample_rate)
-            with lock or nullcontext():
-                chunks = engine.stream(req.input, options, Pacing(lead=self.settings.lead))
-                try:
-                    yield from encoder.encode(chunks, wait=PROMPT_WAIT)
-                except GeneratorExit:
-                    self.slots.working(0, stopped=1)
-                    raise
-                finally:
-                    close = getattr(chunks, "close", None)
-                    if close is not None:
-                        close()
+            yield from encoder.encode(chunks, wait=PROMPT_WAIT)
         finally:
-            self.slots.working(-1)
+            chunks.close()
         self.encoders.refill(spec, engine.sample_rate)  # after the last piece: the next request finds ffmpeg started
 
 

@@ -26,6 +26,7 @@ from ..phrases import PhraseAudio, PhraseBook
 from ..voice.registry import list_voices
 from . import utterance
 from .pump import BytePump
+from .ratelimit import TokenBuckets
 from .utterance import Piece
 from .ws_requests import PlayPhrase, ProtocolError, Request, Speak, Stop, parse_request, voice_name
 
@@ -73,6 +74,8 @@ class Session:
         self.current: Utterance | None = None
         self.slot = False  # whether this connection holds one of the server's stream slots (one at most)
         self._ids = itertools.count(1)
+        settings = server.settings  # the upgrade was one request; each speak or phrase on it counts as another
+        self._requests = TokenBuckets(settings.rate, settings.burst) if settings.rate > 0 else None
 
     async def run(self) -> None:
         await self.ws.accept()
@@ -110,6 +113,7 @@ class Session:
             if isinstance(request, Stop):
                 await self._stop(request.id)
             else:
+                self._count(request.id)
                 await self._begin(request)
         except ProtocolError as exc:
             await self.ws.send_json(exc.event())
@@ -124,6 +128,11 @@ class Session:
         if len(text) > limit:
             raise ProtocolError("bad_request", f"A request frame may hold at most {limit} characters.")
         return parse_request(text, self.server.settings.max_input_chars, lambda: f"u{next(self._ids)}")
+
+    def _count(self, request_id: str) -> None:
+        wait = self._requests.take("") if self._requests is not None else 0.0
+        if wait:
+            raise ProtocolError("rate_limited", f"Too many requests on this connection; try again in {wait:.1f} s.", request_id)
 
     async def _stop(self, request_id: str | None) -> None:
         if self.current is not None and request_id in (None, self.current.id):
