@@ -59,6 +59,7 @@ class TakeRecord:
     recovered: bool = False  # found on disk after an interrupted save and adopted
     unverified: bool = False  # salvaged without its record: it decodes fully, but no checksum vouches for it
     qc: dict[str, Any] = field(default_factory=dict)
+    capture: dict[str, Any] = field(default_factory=dict)  # how a browser captured it (getSettings(), device, rate)
 
     @property
     def duration(self) -> float:

@@ -121,6 +121,7 @@ class BankTakes(BankState):
         source: str = "",
         recorded_at: str | None = None,
         recovered: bool = False,
+        capture: dict[str, Any] | None = None,
     ) -> TakeRecord:
         """Store one take durably and return its record (only once it is safe on disk).
 
@@ -152,6 +153,7 @@ class BankTakes(BankState):
             source=source,
             recovered=recovered,
             qc=qc or {},
+            capture=capture or {},
         )
         self._commit_take(rec)
         if choose:

@@ -125,6 +125,16 @@ def message_prompts(bank: Bank, suggestions: Iterable[Prompt] = ()) -> list[Sess
     return out
 
 
+def build_prompts(bank: Bank, *, script: str | None, messages: bool) -> tuple[list[SessionPrompt], str | None]:
+    """A session's prompt list (the script's, or messages) and the script that measures coverage (None for messages)."""
+    from ..bank.prompts import load_messages, load_script
+
+    if messages:
+        return message_prompts(bank, load_messages()), None
+    name = script or default_script(bank)
+    return [SessionPrompt.from_prompt(p) for p in load_script(name)], name
+
+
 class RecordingSession:
     """The order of prompts and the fate of each take, over one writable bank.
 
@@ -343,11 +353,13 @@ class RecordingSession:
         capture_id: str = "",
         recorded_at: str | None = None,
         source: str = SOURCE_MICROPHONE,
+        capture: dict[str, Any] | None = None,
     ) -> SavedTake:
         """Check and store a take of ``prompt_id`` (default: the current prompt) as pending.
 
         Returns only once the take is durable in the bank. When it belongs to the current
-        prompt it becomes the take that :meth:`accept` keeps.
+        prompt it becomes the take that :meth:`accept` keeps. ``capture`` (how a browser
+        captured it) is kept in the take's record.
         """
         prompt = self.prompt(prompt_id) if prompt_id is not None else self._require_current()
         x = np.asarray(samples, dtype=np.float32)
@@ -368,10 +380,24 @@ class RecordingSession:
             source=f"{source}:{capture_id}" if capture_id else source,
             recorded_at=recorded_at,
             recovered=source == SOURCE_RECOVERED,
+            capture=capture,
         )
         saved = SavedTake(rec, report)
         self.saved.append(saved)
         if self.current is not None and prompt.id == self.current.id:
+            self.take = saved
+        return saved
+
+    def take_from(self, source: str, capture_id: str) -> TakeRecord | None:
+        """The take saved from capture ``capture_id`` of ``source`` (a retried upload finds its take), if any."""
+        wanted = f"{source}:{capture_id}"
+        return next((t for t in self.bank.takes.values() if t.source == wanted), None)
+
+    def adopt_take(self, take: TakeRecord) -> SavedTake:
+        """A take already in the bank (a retried upload) becomes the one :meth:`accept` keeps, if it is of the current prompt."""
+        saved = SavedTake(take, QCReport.from_dict(take.qc) if take.qc.get("checks") else None)
+        current = self.bank_id(self.current) if self.current is not None else None
+        if current is not None and take.prompt_id == current and take.id not in self.bank.chosen.values():
             self.take = saved
         return saved
 
@@ -380,6 +406,28 @@ class RecordingSession:
         if self.take is not None:
             return self.take.take
         return self.chosen_take(self.current) if self.current is not None else None
+
+    def add_message(self, text: str) -> SessionPrompt:
+        """A message the person typed: kept in the bank as a message prompt and shown now to record.
+
+        A message already in the list (same words) is shown instead of a second copy.
+        """
+        words = _norm(text)
+        if not words:
+            raise UsageError("Type the message to record first.")
+        prompt = next((p for p in self.prompts if p.kind == "message" and _norm(p.text) == words), None)
+        if prompt is None:
+            n = 1 + sum(1 for p in self.prompts if p.kind == "message")
+            while f"m{n:04d}" in self._pos or f"m{n:04d}" in self.bank.prompts:
+                n += 1
+            rec = self.bank.add_prompt(words, kind="message", prompt_id=f"m{n:04d}")
+            prompt = SessionPrompt(rec.id, rec.text, "message")
+            self.prompts.append(prompt)
+            self._pos[prompt.id] = len(self.prompts) - 1
+            self._bank_ids[prompt.id] = rec.id
+        self.note_activity()
+        self._go(prompt)
+        return prompt
 
     # --------------------------------------------------------------- recovery
     def recover_spools(self) -> list[SavedTake]:

@@ -23,7 +23,7 @@ from ..errors import StorageError, UsageError, VoicebankError
 from ..player import PlaybackStats
 from .capture import Capture, CaptureSettings, Player, Recorder
 from .screen import RecorderScreen
-from .session import Progress, RecordingSession, SavedTake, SessionPrompt
+from .session import Progress, RecordingSession, SavedTake, SessionPrompt, build_prompts
 from .space import DEFAULT_SESSION_MINUTES, check_space, require_space
 from .spool import spool_dir
 from .terminal import EOF, Terminal
@@ -379,17 +379,6 @@ def _stderr_to_log() -> Iterator[None]:
             pass
         os.dup2(saved, 2)
         os.close(saved)
-
-
-def build_prompts(bank: Any, *, script: str | None, messages: bool) -> tuple[list[SessionPrompt], str | None]:
-    """The session's prompt list and the script that measures coverage (None for messages)."""
-    from ..bank.prompts import load_messages, load_script
-    from .session import default_script, message_prompts
-
-    if messages:
-        return message_prompts(bank, load_messages()), None
-    name = script or default_script(bank)
-    return [SessionPrompt.from_prompt(p) for p in load_script(name)], name
 
 
 def _recovery_notes(session: RecordingSession, recovered: list[SavedTake]) -> list[str]:

@@ -28,7 +28,7 @@ from ..encode import FORMATS
 from ..engines.base import Engine
 from ..errors import VoicebankError
 from ..voice.registry import list_voices
-from . import auth, pages, pairing, ws
+from . import auth, pages, pairing, recorder, ws
 from .encoding import PROMPT_WAIT, WarmEncoders
 from .openapi import openapi_document
 from .pump import BytePump, StreamedResponse
@@ -261,6 +261,7 @@ def create_app(settings: ServeSettings, engine_factory: EngineFactory | None = N
             await anyio.to_thread.run_sync(server.engines.get, settings.voice)
         yield
         server.encoders.close()
+        await recorder.close(server)  # the recorder's banks and their locks
 
     pair = pairing.Pairing(settings)
     routes: list[BaseRoute] = [
@@ -271,6 +272,7 @@ def create_app(settings: ServeSettings, engine_factory: EngineFactory | None = N
         Route("/openapi.json", server.openapi, methods=["GET"]),
         *ws.routes(server),
         *pages.routes(server),
+        *recorder.routes(server),
         *pair.routes(),
     ]
     app = Starlette(

@@ -46,6 +46,10 @@ class ServeSettings:
     rate: float = 50.0  # requests a second one client may keep up (0: no limit)
     burst: int = 300  # requests one client may send at once before the rate applies
     cors_origins: tuple[str, ...] = ()  # web origins allowed to call the API from their pages
+    banks_dir: Path | None = None  # the recorder offers every bank in this folder (default: banks/ in the data folder)
+    banks: tuple[Path, ...] = ()  # ...and these banks, wherever they are (--bank)
+    max_take_seconds: float = 120.0  # a longer uploaded take is refused (413 too_long)
+    max_upload_bytes: int = 48 * 1024 * 1024  # 120 s of 32-bit stereo at 48 kHz fits with room
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_streams <= 256:
@@ -60,6 +64,8 @@ class ServeSettings:
             raise UsageError(f"A pairing code must last more than 0 and at most 1440 minutes, not {self.pair_minutes}.")
         if self.rate < 0 or self.burst < 1:
             raise UsageError("--rate must be 0 (no limit) or more, and --burst at least 1.")
+        if not 0 < self.max_take_seconds <= 3600 or self.max_upload_bytes < 1024:
+            raise UsageError("The longest take must be more than 0 and at most 3600 seconds, and an upload at least 1 KB.")
         for origin in self.cors_origins:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise UsageError(f"--cors-origin wants an origin such as https://board.example.org, not {origin!r}.")
