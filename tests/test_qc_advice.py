@@ -105,6 +105,7 @@ def test_each_damaged_take_gets_its_one_fix(kind, session, clips) -> None:
         assert rows[0]["check"] == check_name and rows[0]["advice"] == advice(top)
         assert {r["check"] for r in rows} == {c.name for c in saved.problems}
         assert all(r["advice"] for r in rows)
+        assert advice(check_name, saved.report) == advice(top)  # by name, as the recorder API may ask
         session.redo()
 
 
@@ -163,6 +164,7 @@ def test_direction_and_default() -> None:
     assert advice(Check("channels", "fail", 1.0, "")).startswith("A channel is silent")
     assert advice(Check("new_check", "fail", None, "")) == DEFAULT_ADVICE
     assert advice(Check("clipping", "pass", 0.0, "")) == ""
+    assert advice("level", QCReport([])) == "" and advice("level") == ""
 
 
 def test_primary_prefers_fails_then_the_fix_that_helps_most() -> None:

@@ -111,13 +111,19 @@ _ADVICE: dict[str, Callable[[Check, QCThresholds], str]] = {
 }
 
 
-def advice(check: Check, thresholds: QCThresholds = QCThresholds()) -> str:
-    """The one thing to do about ``check`` (a :class:`~voicebank.bank.qc.Check` of a QCReport).
+def advice(check: Check | str, report: QCReport | None = None, thresholds: QCThresholds = QCThresholds()) -> str:
+    """The one thing to do about ``check``: a :class:`~voicebank.bank.qc.Check`, or a check's name in ``report``.
 
     Returns one short line, "What went wrong: what to do.", or ``""`` for a check that
-    passed. ``thresholds`` must be the ones the report was made with (they tell a loud
-    take from a quiet one); the default matches ``qc.analyze``'s default.
+    passed (or a name that is not in ``report``). ``thresholds`` must be the ones the
+    report was made with (they tell a loud take from a quiet one); the default matches
+    ``qc.analyze``'s default. ``advice(c)`` and ``advice(c.name, report)`` say the same.
     """
+    if isinstance(check, str):
+        found = report.check(check) if report is not None else None
+        if found is None:
+            return ""
+        check = found
     if check.verdict == "pass":
         return ""
     how = _ADVICE.get(check.name)
@@ -146,6 +152,6 @@ def problems(report: QCReport, thresholds: QCThresholds = QCThresholds()) -> lis
     The shape of the ``problems`` list in the recorder API's take (docs/recorder-api.md).
     """
     return [
-        {"check": c.name, "verdict": c.verdict, "message": c.message, "advice": advice(c, thresholds)}
+        {"check": c.name, "verdict": c.verdict, "message": c.message, "advice": advice(c, thresholds=thresholds)}
         for c in ranked(report)
     ]
