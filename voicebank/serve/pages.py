@@ -1,4 +1,4 @@
-"""The speak board's pages and files (served from ``static/``), and the phrase list they show."""
+"""The speak board's and the recorder's pages and files (served from ``static/``), and the phrase list they show."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 STATIC = Path(__file__).resolve().parent / "static"
 BOARD = "board.html"
+RECORDER = "recorder.html"
 MANIFEST = "manifest.webmanifest"
 
 # Only files of these kinds are served; anything else in the folder is a 404.
@@ -74,6 +75,9 @@ def routes(server: SpeechServer) -> list[BaseRoute]:
     async def board(request: Request) -> Response:
         return await _send_file(BOARD)
 
+    async def recorder(request: Request) -> Response:
+        return await _send_file(RECORDER)
+
     async def manifest(request: Request) -> Response:
         return await _send_file(MANIFEST)
 
@@ -87,6 +91,7 @@ def routes(server: SpeechServer) -> list[BaseRoute]:
     return [
         Route("/", board, methods=["GET"]),
         Route("/board", board, methods=["GET"]),
+        Route("/record", recorder, methods=["GET"]),
         Route("/manifest.webmanifest", manifest, methods=["GET"]),
         Route("/static/{path:path}", static, methods=["GET"]),
         Route("/v1/phrases", phrases, methods=["GET"]),
