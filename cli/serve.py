@@ -15,8 +15,8 @@ from voicebank.errors import UsageError
 
 HELP = (
     "Serve the voice: OpenAI-compatible POST /v1/audio/speech (streamed as it is spoken), the WebSocket "
-    "stream and the speak board. On this computer (127.0.0.1) by default; --lan serves your network over "
-    "HTTPS, and devices pair by scanning the QR code it shows. Every request needs the token or a pairing."
+    "stream, the speak board and the recorder page (/record). On this computer (127.0.0.1) by default; "
+    "--lan serves your network over HTTPS, and devices pair by scanning the QR code it shows. Every request needs the token or a pairing."
 )
 
 
@@ -33,6 +33,9 @@ def serve(
     burst: int = typer.Option(300, help="Requests one device may send at once before --rate applies."),
     cors_origin: Optional[List[str]] = typer.Option(None, help="A web origin whose pages may call the API (repeat for more)."),
     forget_devices: bool = typer.Option(False, "--forget-devices", help="Unpair every paired device, then stop."),
+    bank: Optional[List[Path]] = typer.Option(None, "--bank", help="A voice bank the recorder page offers (repeat for more)."),
+    banks_dir: Optional[Path] = typer.Option(
+        None, help="The folder of voice banks the recorder page offers and creates (default: banks/ in voicebank's data folder)."),
 ) -> None:
     """Start the server and keep it running until Ctrl+C."""
     if lan and no_auth:
@@ -64,6 +67,7 @@ def serve(
     settings = ServeSettings(
         host=host, port=port, token=token, voice=voice, max_streams=max_streams, lan=lan, tls=tls,
         device_days=device_days, rate=rate, burst=burst, cors_origins=tuple(cors_origin or ()),
+        banks_dir=banks_dir, banks=_checked_banks(bank or []),
     )
     sock = _bind(host, port)
     app = create_app(settings)
@@ -99,6 +103,20 @@ def _checked_voice(voice: str) -> str:
     if voice_folder(voice) is None:
         resolve_voice(voice)  # an unknown voice is refused now, not at the first request
     return voice
+
+
+def _checked_banks(paths: List[Path]) -> tuple[Path, ...]:
+    """The --bank folders, each a bank, and no two of one name (the page names a bank by its folder)."""
+    from voicebank.bank.store import MANIFEST
+
+    names: dict[str, Path] = {}
+    for path in (p.resolve() for p in paths):
+        if not (path / MANIFEST).is_file():
+            raise UsageError(f"--bank {path}: there is no voice bank there. Make one with: voicebank bank new {path}")
+        if path.name in names:
+            raise UsageError(f"--bank {names[path.name]} and --bank {path} have the same folder name; rename one.")
+        names[path.name] = path
+    return tuple(names.values())
 
 
 def _token(token_file: Optional[Path]) -> str:

@@ -167,3 +167,165 @@ def test_the_whole_flow_over_http(banks: Path, speech) -> None:
         assert t.source.startswith("browser:") and t.capture["echoCancellation"] is False
         assert t.capture["noiseSuppression"] is False and t.capture["autoGainControl"] is False
         assert t.capture["deviceLabel"] == "Fake microphone" and t.capture["upload"]["format"] == "wav"
+
+
+def test_a_retried_upload_is_one_take_and_a_reused_id_is_refused(banks: Path, speech) -> None:
+    with serving(banks) as c:
+        prompt = c.state()["prompt"]["id"]
+        body = wav_bytes(*speech[0])
+        first = c.put(body, prompt, "retry-0001-abcdefgh")
+        again = c.put(body, prompt, "retry-0001-abcdefgh")  # the answer was lost: the page sends it again
+        assert (first.status_code, again.status_code) == (201, 200)
+        assert again.json()["take"]["id"] == first.json()["take"]["id"]
+        other = c.put(wav_bytes(*speech[1]), prompt, "retry-0001-abcdefgh")
+        assert other.status_code == 409 and other.json()["error"]["code"] == "upload_id_reused"
+        assert c.act("accept", prompt)["progress"]["done"] == 1
+    bank = verify(banks / "anna")
+    assert len(bank.takes) == 1 and bank.chosen == {prompt: first.json()["take"]["id"]}
+
+
+def _one_hour_header(body: bytes) -> bytes:
+    """A real WAV whose header claims an hour of audio (its RIFF and data sizes rewritten)."""
+    pos = body.index(b"data")
+    hour = 3600 * 22050 * 2
+    out = bytearray(body)
+    out[4:8] = (hour + pos).to_bytes(4, "little")
+    out[pos + 4:pos + 8] = hour.to_bytes(4, "little")
+    return bytes(out)
+
+
+def test_bad_uploads_are_refused_clearly_and_change_nothing(banks: Path, speech) -> None:
+    x, rate = speech[0]
+    good = wav_bytes(x, rate)
+    flac = wav_bytes(x, rate, "PCM_16", "FLAC")
+    cases = [  # (body, expected status, expected code, words the message must hold)
+        (b"", 415, "not_audio", "0 bytes"),
+        (b"these are not the droids you are looking for" * 20, 415, "not_audio", "not a WAV or FLAC"),
+        (good[: len(good) // 2], 422, "truncated", "cut short"),
+        (flac[: len(flac) // 2], 422, "truncated", "cut short"),
+        (wav_bytes(x, rate, "PCM_U8"), 422, "unsupported_format", "8-bit"),
+        (_one_hour_header(good), 413, "too_long", "60 minutes"),
+        (b"\0" * (3 * 1024 * 1024), 413, "request_too_large", "record a shorter one"),
+    ]
+    with serving(banks, max_upload_bytes=2 * 1024 * 1024) as c:
+        prompt = c.state()["prompt"]["id"]
+        before = snapshot(banks / "anna")
+        for i, (body, status, code, words) in enumerate(cases):
+            r = c.put(body, prompt, f"bad-upload-{i:04d}-xyz")
+            assert r.status_code == status, (code, r.text)
+            error = r.json()["error"]
+            assert error["code"] == code and words in error["message"], error
+        mismatch = c.put(good, prompt, "bad-upload-sha-00001", sha="0" * 64)
+        assert mismatch.status_code == 422 and mismatch.json()["error"]["code"] == "checksum_mismatch"
+        wrong = c.put(good, prompt, "bad-upload-token-0001", headers={"Authorization": "Bearer not-the-token-at-all"})
+        assert wrong.status_code == 401
+        assert c.put(good, "no-such-prompt", "bad-upload-prompt-001").json()["error"]["code"] == "no_prompt"
+        assert c.put(good, prompt, "short").json()["error"]["code"] == "invalid_upload_id"
+        capture = c.put(good, prompt, "bad-upload-capture-01", headers={"X-Capture": "[1, 2"})
+        assert capture.status_code == 400 and capture.json()["error"]["param"] == "X-Capture"
+        lost = c.http.put("/v1/record/banks/nobody/uploads/bad-upload-bank-00001", content=good)
+        assert lost.status_code == 404 and lost.json()["error"]["code"] == "no_bank"
+        assert snapshot(banks / "anna") == before  # byte for byte
+        assert c.state()["prompt"]["takes"] == 0
+    assert len(verify(banks / "anna").takes) == 0
+
+
+def test_the_session_resumes_after_a_restart_and_a_retry_finds_its_take(banks: Path, speech) -> None:
+    body = wav_bytes(*speech[1])
+    with serving(banks) as c:
+        p1 = c.state()["prompt"]["id"]
+        c.record(speech[0], p1)
+        c.act("accept", p1)
+        p2 = c.state()["prompt"]["id"]
+        c.act("skip", p2)
+        p3 = c.state()["prompt"]["id"]
+        saved = c.put(body, p3, "restart-upload-000001").json()["take"]  # its answer "lost" with the server
+    with serving(banks) as c:  # a new app (a new process's worth of state) on the same bank
+        state = c.state()
+        assert state["prompt"]["id"] == p3 and state["progress"]["done"] == 1 and state["progress"]["skipped"] == 1
+        retry = c.put(body, p3, "restart-upload-000001")
+        assert retry.status_code == 200 and retry.json()["take"]["id"] == saved["id"]
+        assert retry.json()["state"]["take"]["id"] == saved["id"]
+        assert c.act("accept", p3)["progress"]["done"] == 2
+    bank = verify(banks / "anna")
+    assert len(bank.takes) == 2 and bank.chosen[p3] == saved["id"]
+
+
+def test_a_take_adopted_after_a_crash_is_found_by_its_audio(banks: Path, speech) -> None:
+    """Killed after the take's file, before its journal line: the bank adopts the file; the retry must not add a second."""
+    root = banks / "anna"
+    body = wav_bytes(*speech[0])
+    with serving(banks) as c:
+        prompt = c.state()["prompt"]["id"]
+        first = c.put(body, prompt, "crash-upload-0000001").json()["take"]
+    journal = root / JOURNAL
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join(line for line in lines if b'"op":"take"' not in line))  # the line the kill lost
+    with serving(banks) as c:
+        retry = c.put(body, prompt, "crash-upload-0000001")
+        assert retry.status_code == 200 and retry.json()["take"]["id"] == first["id"]
+    bank = verify(root)
+    assert len(bank.takes) == 1 and bank.takes[first["id"]].recovered
+
+
+def test_messages_are_typed_then_recorded(banks: Path, speech) -> None:
+    with serving(banks) as c:
+        c.mode = "messages"
+        r = c.http.post("/v1/record/banks/anna/messages", json={"text": "  Put the kettle on,   love. "})
+        assert r.status_code == 201, r.text
+        state = r.json()
+        prompt = state["prompt"]
+        assert state["mode"] == "messages" and prompt["text"] == "Put the kettle on, love." and prompt["kind"] == "message"
+        assert c.record(speech[0], prompt["id"])["state"]["take"] is not None
+        c.act("accept", prompt["id"])
+        again = c.http.post("/v1/record/banks/anna/messages", json={"text": "Put the kettle on, love."}).json()
+        assert again["prompt"]["id"] == prompt["id"] and again["prompt"]["chosen"] is True
+        assert c.http.post("/v1/record/banks/anna/messages", json={"text": " "}).status_code == 400
+    bank = verify(banks / "anna")
+    assert bank.prompts[prompt["id"]].kind == "message" and prompt["id"] in bank.chosen
+
+
+def test_banks_are_listed_and_created(banks: Path) -> None:
+    with serving(banks) as c:
+        made = c.http.post("/v1/record/banks", json={"name": "ben", "speaker": "Ben", "script": "en-core"})
+        assert made.status_code == 201 and made.json()["speaker"] == "Ben" and made.json()["prompts_total"] > 100
+        assert c.http.post("/v1/record/banks", json={"name": "ben"}).json()["error"]["code"] == "bank_exists"
+        for name in ("../escape", "", ".hidden", "a/b"):
+            assert c.http.post("/v1/record/banks", json={"name": name}).status_code == 400
+        assert [b["name"] for b in c.http.get("/v1/record/banks").json()["banks"]] == ["anna", "ben"]
+        assert c.http.get("/v1/record/banks/ben/takes/s0001.t01.wav").status_code == 404
+    assert sorted(p.name for p in banks.iterdir()) == ["anna", "ben"]
+
+
+@pytest.mark.slow
+def test_terminal_and_web_recorders_agree_on_one_bank(banks: Path, speech, tmp_path: Path) -> None:
+    root = banks / "anna"
+    with Bank.open(root) as bank:  # the terminal recorder's way: RecordingSession over the bank
+        prompts, script = build_prompts(bank, script=None, messages=False)
+        term = RecordingSession(bank, prompts, script=script)
+        p1 = term.current.id
+        term.save_capture(*speech[0], capture_id="terminal-1")
+        term.accept()
+        p2 = term.current.id
+        term.save_capture(*speech[1], capture_id="terminal-2")  # pending, not yet chosen
+    with serving(banks) as c:
+        state = c.state()
+        assert state["prompt"]["id"] == p2 and state["progress"]["done"] == 1 and state["prompt"]["takes"] == 1
+        listed = c.http.get("/v1/record/banks").json()["banks"][0]
+        assert listed["takes"] == 2 and listed["prompts_done"] == 1
+        web = c.record(speech[2], p2)["take"]
+        c.act("accept", p2)
+        p3 = c.state()["prompt"]["id"]
+        # While the server holds the bank, the terminal recorder is refused, and says why.
+        out = subprocess.run([str(Path(sys.executable).with_name("voicebank")), "record", str(root)], capture_output=True,
+                             text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert out.returncode != 0 and "in use by another voicebank program" in out.stdout + out.stderr
+        assert c.http.delete("/v1/record/banks/anna/session").status_code == 204  # let go of the bank
+        with Bank.open(root) as bank:
+            prompts, script = build_prompts(bank, script=None, messages=False)
+            term = RecordingSession(bank, prompts, script=script)
+            assert term.current.id == p3 and bank.chosen[p2] == web["id"]
+            assert bank.takes[web["id"]].capture["echoCancellation"] is False
+            term.skip()
+        assert c.state()["prompt"]["id"] != p3  # the web sees what the terminal did
+    verify(root)

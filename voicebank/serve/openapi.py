@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .pairing import COOKIE
+from .recorder_openapi import recorder_paths, recorder_schemas
 from .speech import MAX_INPUT_CHARS, MODELS, OPENAI_VOICES, RESPONSE_FORMATS, STREAM_FORMATS
 
 
@@ -115,7 +116,7 @@ def openapi_document() -> dict[str, Any]:
         "info": {"title": "voicebank serve", "version": "1", "description": "OpenAI-compatible speech with your own voice."},
         "components": {
             "securitySchemes": _SECURITY_SCHEMES,
-            "schemas": {"SpeechRequest": _SPEECH_REQUEST, "Error": _ERROR, "Phrases": _PHRASES},
+            "schemas": {"SpeechRequest": _SPEECH_REQUEST, "Error": _ERROR, "Phrases": _PHRASES, **recorder_schemas()},
         },
         "security": [{"bearer": []}, {"cookie": []}],
         "paths": {
@@ -143,5 +144,6 @@ def openapi_document() -> dict[str, Any]:
             },
             "/openapi.json": _get("This document", _json("OpenAPI 3.1.", {"type": "object"}), unauthorized, too_many),
             "/pair": _PAIR,
+            **recorder_paths(),
         },
     }

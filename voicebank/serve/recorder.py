@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 from ..errors import RequestError, UsageError
 from ..record.session import RecordingSession
 from . import recorder_uploads as uploads
-from .recorder_state import MODES, BankSlot, RecorderBanks, state_json, take_json
+from .recorder_state import MODES, BankSlot, RecorderBanks, adopted_copy, state_json, take_json
 from .speech import error_json
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class Recorder:
     async def add_message(self, request: Request) -> Response:
         data = await _json_body(request)
         text, name = data.get("text"), request.path_params["bank"]
-        if not isinstance(text, str) or not text.strip() or len(text) > 1000:
+        if not isinstance(text, str) or not text.strip() or len(text) > 1000 or not uploads.storable(text):
             raise RequestError("'text' must be the message to record (1-1000 characters).", param="text")
 
         def add(slot: BankSlot) -> dict[str, Any]:
@@ -177,10 +177,11 @@ def _save(slot: BankSlot, up: uploads.Upload, mode: str | None) -> Response:
     session, mode = _session_of(slot, up.prompt_id, mode)
     status = 201
     take = session.take_from(uploads.SOURCE, up.upload_id)
+    if take is not None and take.capture.get("upload", {}).get("sha256") != up.sha256:
+        return _conflict(f"The upload id {up.upload_id} was used for another take; choose a new id for each take.",
+                         "upload_id_reused", state_json(slot.name, mode, session))
+    take = take or adopted_copy(session, up.prompt_id, up.samples, up.sample_rate)
     if take is not None:
-        if take.capture.get("upload", {}).get("sha256") != up.sha256:
-            return _conflict(f"The upload id {up.upload_id} was used for another take; choose a new id for each take.",
-                             "upload_id_reused", state_json(slot.name, mode, session))
         saved, status = session.adopt_take(take), 200
     else:
         saved = session.save_capture(up.samples, up.sample_rate, prompt_id=up.prompt_id, capture_id=up.upload_id,

@@ -7,14 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import numpy as np
 
 from ..bank.prompts import list_scripts, load_script
-from ..bank.qc import Check, QCReport
+from ..bank.qc import QCReport
+from ..bank.qc_advice import problems
 from ..bank.records import TakeRecord
 from ..bank.store import MANIFEST, Bank
 from ..config import data_home
 from ..errors import BankError, BankLockedError, RequestError
 from ..record.session import RecordingSession, build_prompts, default_script
+from .recorder_uploads import storable
 from .settings import ServeSettings
 
 MODES = ("script", "messages")
@@ -108,7 +111,7 @@ class RecorderBanks:
         if not isinstance(name, str) or not BANK_NAME.fullmatch(name):
             raise RequestError("'name' must be 1-80 letters, digits, '.', '_' or '-', starting with a letter or digit.",
                                param="name")
-        if not isinstance(speaker, str) or len(speaker) > 200:
+        if not isinstance(speaker, str) or len(speaker) > 200 or not storable(speaker):
             raise RequestError("'speaker' must be a name of at most 200 characters.", param="speaker")
         scripts = list_scripts()
         if script not in scripts:
@@ -164,21 +167,25 @@ def state_json(bank: str, mode: str, session: RecordingSession) -> dict[str, Any
 def take_json(bank: str, take: TakeRecord, session: RecordingSession) -> dict[str, Any]:
     """A take as the page shows it: its verdict and, for each problem, the one thing to do."""
     report = QCReport.from_dict(take.qc) if take.qc.get("checks") else None
-    problems = [{"check": c.name, "verdict": c.verdict, "message": c.message, "advice": _advice(c, report)}
-                for c in (report.problems() if report is not None else [])]
-    return {"id": take.id, "prompt_id": take.prompt_id, "verdict": take.qc_verdict, "problems": problems,
+    found = problems(report, session.thresholds) if report is not None else []
+    return {"id": take.id, "prompt_id": take.prompt_id, "verdict": take.qc_verdict, "problems": found,
             "seconds": round(take.duration, 3), "status": take.status,
             "chosen": session.bank.chosen.get(take.prompt_id) == take.id,
             "url": f"/v1/record/banks/{bank}/takes/{take.id}.wav"}
 
 
-def _advice(check: Check, report: QCReport | None) -> str:
-    """The one thing to do about a failed check (voicebank.bank.qc_advice), else the check's own sentence."""
-    try:
-        from ..bank.qc_advice import advice
-    except ImportError:
-        return check.message
-    try:
-        return advice(check.name, report) or check.message
-    except Exception:  # advice is a nicety: a take's verdict is shown whatever it says
-        return check.message
+def adopted_copy(session: RecordingSession, prompt_id: str, samples: np.ndarray, rate: int) -> TakeRecord | None:
+    """A take the bank adopted after a crash (saved, its journal line lost) that holds exactly these samples.
+
+    Such a take has no source to find it by, so a retried upload is matched by its audio
+    (the stored 24-bit FLAC within a step of 24-bit rounding), so the retry never makes a second take.
+    """
+    bid = session.bank_id(session.prompt(prompt_id))
+    want = np.clip(samples.reshape(samples.shape[0], -1), -1.0, 1.0)
+    for take in session.takes_of(session.prompt(prompt_id)) if bid else []:
+        if take.recovered and not take.source and take.frames == want.shape[0] and take.sample_rate == rate \
+                and take.channels == want.shape[1]:
+            stored, _ = session.bank.read_take(take)
+            if np.max(np.abs(stored - want)) <= 2.0 ** -22:
+                return take
+    return None

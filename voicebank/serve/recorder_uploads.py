@@ -39,6 +39,15 @@ class Upload:
     capture: dict[str, Any]  # kept in the take's record
 
 
+def storable(text: str) -> bool:
+    """Whether a client's string can go into a bank's records (JSON allows lone surrogates; UTF-8 does not)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_id(upload_id: str) -> str:
     if not UPLOAD_ID.fullmatch(upload_id):
         raise RequestError("The upload id must be 16-64 characters of A-Z, a-z, 0-9, '_' and '-', chosen once per take.",
@@ -75,6 +84,8 @@ def parse_capture(header: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         if key == "upload" or len(key) > 64 or not (value is None or isinstance(value, (str, int, float, bool))):
+            raise bad
+        if not storable(key) or (isinstance(value, str) and not storable(value)):
             raise bad
         out[key] = value[:300] if isinstance(value, str) else value
     return out
