@@ -205,7 +205,7 @@ def test_bad_uploads_are_refused_clearly_and_change_nothing(banks: Path, speech)
         (flac[: len(flac) // 2], 422, "truncated", "cut short"),
         (wav_bytes(x, rate, "PCM_U8"), 422, "unsupported_format", "8-bit"),
         (_one_hour_header(good), 413, "too_long", "60 minutes"),
-        (b"\0" * (3 * 1024 * 1024), 413, "request_too_large", "record a shorter one"),
+        (b"\0" * (3 * 1024 * 1024), 413, "request_too_large", "over 2097152 bytes"),
     ]
     with serving(banks, max_upload_bytes=2 * 1024 * 1024) as c:
         prompt = c.state()["prompt"]["id"]
@@ -329,3 +329,30 @@ def test_terminal_and_web_recorders_agree_on_one_bank(banks: Path, speech, tmp_p
             term.skip()
         assert c.state()["prompt"]["id"] != p3  # the web sees what the terminal did
     verify(root)
+
+
+def test_capture_settings_survive_the_journal_compaction_and_verify(banks: Path, speech) -> None:
+    root = banks / "anna"
+    with serving(banks) as c:
+        prompt = c.state()["prompt"]["id"]
+        take = c.record(speech[0], prompt)["take"]["id"]
+    with Bank.open(root) as bank:
+        bank.compact()  # the journal folded into the manifest: the record keeps its capture
+    manifest = json.loads((root / MANIFEST).read_text())
+    assert [t["capture"]["autoGainControl"] for t in manifest["takes"]] == [False]
+    with Bank.open(root, writable=False) as bank:
+        assert bank.takes[take].capture["deviceLabel"] == "Fake microphone"
+        assert bank.takes[take].capture["upload"]["sha256"] == hashlib.sha256(wav_bytes(*speech[0])).hexdigest()
+    out = subprocess.run([str(Path(sys.executable).with_name("voicebank")), "bank", "verify", str(root)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_a_take_record_from_before_capture_still_loads() -> None:
+    from voicebank.bank.records import TakeRecord
+
+    old = {"id": "s0001.t01", "prompt_id": "s0001", "text": "Hi.", "file": "takes/s0001/s0001.t01.flac",
+           "sha256": "0" * 64, "sample_rate": 48000, "channels": 1, "subtype": "PCM_24", "frames": 48000,
+           "recorded_at": "2026-01-01T00:00:00.000+00:00", "status": "accepted", "qc": {}}
+    rec = TakeRecord.from_dict(old)
+    assert rec.capture == {} and TakeRecord.from_dict(rec.to_dict()) == rec

@@ -65,10 +65,12 @@ class Recorder:
             return await anyio.to_thread.run_sync(work, slot)
 
     async def list_banks(self, request: Request) -> Response:
-        def listing() -> list[dict[str, Any]]:
-            return [self.banks.summary(name, path) for name, path in self.banks.offered().items()]
-
-        return JSONResponse({"banks": await anyio.to_thread.run_sync(listing)}, headers=_NO_STORE)
+        listed = []
+        for name, path in (await anyio.to_thread.run_sync(self.banks.offered)).items():
+            slot = self.banks.slot(name)
+            async with slot.lock:  # an open bank is read between two changes, never during one
+                listed.append(await anyio.to_thread.run_sync(self.banks.summary, slot))
+        return JSONResponse({"banks": listed}, headers=_NO_STORE)
 
     async def create_bank(self, request: Request) -> Response:
         data = await _json_body(request)
@@ -76,7 +78,7 @@ class Recorder:
 
         def create() -> dict[str, Any]:
             path = self.banks.create(name, data.get("speaker", ""), data.get("script", "en-core"))  # type: ignore[arg-type]
-            return self.banks.summary(path.name, path)
+            return self.banks.summary(BankSlot(path.name, path))
 
         return JSONResponse(await anyio.to_thread.run_sync(create), status_code=201)
 

@@ -119,8 +119,8 @@ def recorder_paths() -> dict[str, Any]:
             "put": {"summary": "Upload a take (idempotent by upload id and sha256)",
                     "parameters": [_BANK_P, _param("upload_id", "path", {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"}),
                                    _MODE_P, *upload_headers],
-                    "requestBody": {"required": True, "content": {"audio/wav": {"schema": audio},
-                                                                  "audio/flac": {"schema": audio}}},
+                    "requestBody": {"required": True, "content": {
+                        t: {"schema": audio} for t in ("audio/wav", "audio/flac", "application/octet-stream")}},
                     "responses": {"200": saved, "201": saved,
                                   **_errors("400", "401", "404", "409", "413", "415", "422", "429")}},
         },

@@ -15,7 +15,7 @@ from ..bank.qc_advice import problems
 from ..bank.records import TakeRecord
 from ..bank.store import MANIFEST, Bank
 from ..config import data_home
-from ..errors import BankError, BankLockedError, RequestError
+from ..errors import BankError, BankLockedError, RequestError, VoicebankError
 from ..record.session import RecordingSession, build_prompts, default_script
 from .recorder_uploads import storable
 from .settings import ServeSettings
@@ -122,13 +122,16 @@ class RecorderBanks:
         Bank.create(path, speaker=speaker.strip(), script=script).close()
         return path
 
-    def summary(self, name: str, path: Path) -> dict[str, Any]:
-        """One line of the bank list; an open bank is read as it is, another read-only without its lock."""
-        slot = self._slots.get(name)
-        if slot is not None and slot.bank is not None:
-            return _summary(name, slot.bank)
-        with Bank.open(path, writable=False) as bank:
-            return _summary(name, bank)
+    @staticmethod
+    def summary(slot: BankSlot) -> dict[str, Any]:
+        """One line of the bank list (call with the slot's lock held); a bank that cannot be read says why."""
+        try:
+            if slot.bank is not None:
+                return _summary(slot.name, slot.bank)
+            with Bank.open(slot.path, writable=False) as bank:  # read-only: no lock, a terminal recorder may hold it
+                return _summary(slot.name, bank)
+        except VoicebankError as exc:
+            return {"name": slot.name, "error": str(exc)}
 
     async def close(self) -> None:
         """Release every bank (the server stops)."""

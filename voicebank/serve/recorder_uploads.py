@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +17,8 @@ from typing import Any
 import numpy as np
 from starlette.requests import Request
 
-from ..errors import AudioFormatError, RequestError
 from ..bank.takes import storage_subtype
+from ..errors import AudioFormatError, RequestError
 
 UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -87,24 +88,17 @@ def parse_capture(header: str | None) -> dict[str, Any]:
             raise bad
         if not storable(key) or (isinstance(value, str) and not storable(value)):
             raise bad
+        if isinstance(value, float) and not math.isfinite(value):  # JSON's NaN would not go back out as JSON
+            raise bad
         out[key] = value[:300] if isinstance(value, str) else value
     return out
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it is known to pass ``limit`` bytes (by its Content-Length, before reading)."""
-    too_big = RequestError(f"The take is over {limit // (1024 * 1024)} MB; record a shorter one.", status=413,
-                           code="request_too_large")
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > limit):
-        raise too_big
-    parts, size = [], 0
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            raise too_big
-        parts.append(part)
-    return b"".join(parts)
+    from .app import _read_body  # the server's one body reader (imported here: app imports this module)
+
+    return await _read_body(request, limit)
 
 
 def checked_upload(upload_id: str, prompt_id: str, sha: str, capture: dict[str, Any], body: bytes,
@@ -129,7 +123,7 @@ def decode(body: bytes, max_seconds: float) -> tuple[np.ndarray, int, str, str]:
         raise _not_audio("The upload is not a WAV or FLAC file; the recorder sends takes as WAV or FLAC.")
     try:
         info = sf.info(io.BytesIO(body))
-    except (RuntimeError, sf.LibsndfileError) as exc:
+    except (RuntimeError, ValueError, sf.SoundFileError) as exc:
         raise _truncated(f"The {kind.upper()} file cannot be read ({exc}); it is damaged or cut short.") from exc
     declared = wav_declared_frames(body) if kind == "wav" else info.frames
     _check_format(info.subtype, info.channels, info.samplerate)
@@ -138,7 +132,7 @@ def decode(body: bytes, max_seconds: float) -> tuple[np.ndarray, int, str, str]:
                            f"{max_seconds:.0f} seconds. Record one sentence at a time.", status=413, code="too_long")
     try:
         samples, rate = sf.read(io.BytesIO(body), dtype="float32", always_2d=False)
-    except (RuntimeError, sf.LibsndfileError) as exc:
+    except (RuntimeError, ValueError, sf.SoundFileError) as exc:
         raise _truncated(f"The {kind.upper()} file is cut short or damaged ({exc}); send it again.") from exc
     if declared is None or samples.shape[0] < declared:
         raise _truncated(f"The {kind.upper()} file is cut short: it holds {samples.shape[0]} of the "
