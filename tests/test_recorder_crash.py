@@ -116,7 +116,7 @@ class Server:
         with log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "voicebank.cli.main", "serve", "--port", str(self.port),
-                 "--token-file", str(self.token_file)],  # banks: banks/ in VOICEBANK_HOME
+                 "--token-file", str(self.token_file), "--banks-dir", str(self.banks)],
                 cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             )
         with httpx.Client(base_url=self.base, headers=self.headers(), timeout=5) as probe:
@@ -296,15 +296,15 @@ def _bank_takes_by_upload(bank_path: Path, takes: dict[str, Take]) -> tuple[dict
 
 
 def test_sigkill_during_uploads_never_loses_or_doubles_a_take(tmp_path: Path) -> None:
-    rng = random.Random(SEED)
-    home, logs = tmp_path / "home", tmp_path / "logs"
-    banks = home / "banks"  # the recorder's default banks folder
+    rng = random.Random(SEED)  # the kills' kinds and moments
+    take_rng = random.Random(SEED + 1)  # the takes (apart, so the kill schedule does not depend on how many were made)
+    home, banks, logs = tmp_path / "home", tmp_path / "banks", tmp_path / "logs"
     logs.mkdir()
     server = Server(home, banks, secrets.token_urlsafe(32), logs)
     takes: dict[str, Take] = {}
 
     def new_takes() -> Iterator[Take]:
-        for take in _takes(rng, 10_000):
+        for take in _takes(take_rng, 10_000):
             takes[take.upload_id] = take
             yield take
 
