@@ -24,7 +24,8 @@ import httpx  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from voicebank.bank.store import JOURNAL, MANIFEST, Bank  # noqa: E402
-from voicebank.record.session import RecordingSession, build_prompts  # noqa: E402
+from voicebank.record.prompt_lists import build_prompts  # noqa: E402
+from voicebank.record.session import RecordingSession  # noqa: E402
 from voicebank.serve.app import create_app  # noqa: E402
 from voicebank.serve.settings import ServeSettings  # noqa: E402
 

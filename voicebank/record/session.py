@@ -20,39 +20,26 @@ Rules, in the words a helper would use:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..bank.prompts import CHECKPOINTS, Prompt, coverage_of, list_scripts
+from ..bank.prompts import CHECKPOINTS, Prompt, coverage_of
 from ..bank.qc import Check, QCReport, QCThresholds, SpeakerBaseline, analyze
 from ..bank.records import TakeRecord
 from ..bank.recovery import quarantine
 from ..bank.store import Bank, utc_now
 from ..errors import AudioFormatError, CorruptFileError, UsageError
 from . import spool as spool_mod
+from .prompt_lists import SessionPrompt, build_prompts, default_script, message_prompts, normalized  # noqa: F401  (callers import them from here)
 
 SOURCE_MICROPHONE = "microphone"
 SOURCE_RECOVERED = "recovered-capture"
 DEFAULT_BREAK_MINUTES = 20.0
 DEFAULT_REST_MINUTES = 5.0
-
-
-@dataclass(frozen=True)
-class SessionPrompt:
-    """One thing to record in this session (a script sentence or a message)."""
-
-    id: str  # id in its list: "s0001" (script) or "m0001" (message)
-    text: str
-    kind: str = "script"  # "script" or "message"
-    category: str = ""
-
-    @classmethod
-    def from_prompt(cls, p: Prompt) -> SessionPrompt:
-        return cls(p.id, p.text, p.kind, p.category)
 
 
 @dataclass(frozen=True)
@@ -91,48 +78,6 @@ class _Clock:
     started: float
     break_from: float
     last_activity: float
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.split())
-
-
-def default_script(bank: Bank) -> str:
-    """The bank's script when it is a shipped one, else the default (imported banks)."""
-    from ..bank.prompts import DEFAULT_SCRIPT
-
-    name = str(bank.meta.get("script") or DEFAULT_SCRIPT)
-    return name if name in list_scripts() else DEFAULT_SCRIPT
-
-
-def message_prompts(bank: Bank, suggestions: Iterable[Prompt] = ()) -> list[SessionPrompt]:
-    """Messages to record: the bank's own phrases first, then suggestions not already there."""
-    own = [SessionPrompt(p.id, p.text, "message") for p in bank.prompts.values() if p.kind == "message"]
-    have = {_norm(p.text) for p in own}
-    rest = [SessionPrompt.from_prompt(p) for p in suggestions if _norm(p.text) not in have]
-    # A suggestion whose id the bank already uses for another phrase gets a free id.
-    used = set(bank.prompts) | {p.id for p in rest}
-    n = 0
-    out = list(own)
-    for p in rest:
-        if p.id in bank.prompts:
-            n += 1
-            while f"m{n:04d}" in used:
-                n += 1
-            used.add(f"m{n:04d}")
-            p = SessionPrompt(f"m{n:04d}", p.text, p.kind, p.category)
-        out.append(p)
-    return out
-
-
-def build_prompts(bank: Bank, *, script: str | None, messages: bool) -> tuple[list[SessionPrompt], str | None]:
-    """A session's prompt list (the script's, or messages) and the script that measures coverage (None for messages)."""
-    from ..bank.prompts import load_messages, load_script
-
-    if messages:
-        return message_prompts(bank, load_messages()), None
-    name = script or default_script(bank)
-    return [SessionPrompt.from_prompt(p) for p in load_script(name)], name
 
 
 class RecordingSession:
@@ -184,14 +129,14 @@ class RecordingSession:
     # ------------------------------------------------------------ prompt state
     def _map_to_bank(self) -> dict[str, str | None]:
         """Which bank prompt each session prompt is (None: not in the bank yet)."""
-        by_text = {(p.kind, _norm(p.text)): p.id for p in self.bank.prompts.values()}
+        by_text = {(p.kind, normalized(p.text)): p.id for p in self.bank.prompts.values()}
         out: dict[str, str | None] = {}
         for p in self.prompts:
             rec = self.bank.prompts.get(p.id)
-            if rec is not None and rec.text == _norm(p.text):
+            if rec is not None and rec.text == normalized(p.text):
                 out[p.id] = p.id
             else:
-                out[p.id] = by_text.get((p.kind, _norm(p.text)))
+                out[p.id] = by_text.get((p.kind, normalized(p.text)))
         return out
 
     def bank_id(self, prompt: SessionPrompt) -> str | None:
@@ -412,10 +357,10 @@ class RecordingSession:
 
         A message already in the list (same words) is shown instead of a second copy.
         """
-        words = _norm(text)
+        words = normalized(text)
         if not words:
             raise UsageError("Type the message to record first.")
-        prompt = next((p for p in self.prompts if p.kind == "message" and _norm(p.text) == words), None)
+        prompt = next((p for p in self.prompts if p.kind == "message" and normalized(p.text) == words), None)
         if prompt is None:
             n = 1 + sum(1 for p in self.prompts if p.kind == "message")
             while f"m{n:04d}" in self._pos or f"m{n:04d}" in self.bank.prompts:
@@ -463,12 +408,12 @@ class RecordingSession:
 
     def _prompt_for_spool(self, info: spool_mod.SpoolInfo) -> SessionPrompt:
         """The session prompt a spooled capture belongs to (added to the list if it is not in it)."""
-        text = _norm(info.prompt_text)
+        text = normalized(info.prompt_text)
         for p in self.prompts:
-            if p.id == info.prompt_id and _norm(p.text) == text:
+            if p.id == info.prompt_id and normalized(p.text) == text:
                 return p
         for p in self.prompts:
-            if self._bank_ids.get(p.id) == info.prompt_id or (p.kind == info.prompt_kind and _norm(p.text) == text):
+            if self._bank_ids.get(p.id) == info.prompt_id or (p.kind == info.prompt_kind and normalized(p.text) == text):
                 return p
         # Recorded in a session with another list (say, messages): keep it under its own id.
         extra = SessionPrompt(f"{info.prompt_id}", text or info.prompt_id, info.prompt_kind or "script")

@@ -16,7 +16,8 @@ from ..bank.records import TakeRecord
 from ..bank.store import MANIFEST, Bank
 from ..config import data_home
 from ..errors import BankError, BankLockedError, RequestError, VoicebankError
-from ..record.session import RecordingSession, build_prompts, default_script
+from ..record.prompt_lists import build_prompts, default_script
+from ..record.session import RecordingSession
 from .recorder_uploads import storable
 from .settings import ServeSettings
 
@@ -93,7 +94,7 @@ class RecorderBanks:
                 if (p / MANIFEST).is_file():
                     out[p.name] = p
         for p in self.extra:
-            out.setdefault(p.name, p)
+            out[p.name] = p  # a bank named on the command line wins over a folder of the same name
         return out
 
     def slot(self, name: str) -> BankSlot:
