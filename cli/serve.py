@@ -58,6 +58,7 @@ def serve(
     if not lan and not is_loopback(host):
         raise UsageError(f"Listening on {host} reaches other devices: add --lan (HTTPS and pairing).")
     voice = _checked_voice(voice)
+    banks = _checked_banks(bank or [])
     token = None if no_auth else _token(token_file)
     tls = None
     if lan:
@@ -67,7 +68,7 @@ def serve(
     settings = ServeSettings(
         host=host, port=port, token=token, voice=voice, max_streams=max_streams, lan=lan, tls=tls,
         device_days=device_days, rate=rate, burst=burst, cors_origins=tuple(cors_origin or ()),
-        banks_dir=banks_dir, banks=_checked_banks(bank or []),
+        banks_dir=banks_dir, banks=banks,
     )
     sock = _bind(host, port)
     app = create_app(settings)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from voicebank.serve.settings import ServeSettings  # noqa: E402
 
 from tests.helpers.serving import running  # noqa: E402
 
+VOICEBANK = str(Path(sys.executable).with_name("voicebank"))  # the installed command
 TOKEN = "recorder-test-token-" + "r" * 24
 CAPTURE = {"echoCancellation": False, "noiseSuppression": False, "autoGainControl": False, "sampleRate": 22050,
            "deviceLabel": "Fake microphone", "userAgent": "pytest"}
@@ -318,7 +320,7 @@ def test_terminal_and_web_recorders_agree_on_one_bank(banks: Path, speech, tmp_p
         c.act("accept", p2)
         p3 = c.state()["prompt"]["id"]
         # While the server holds the bank, the terminal recorder is refused, and says why.
-        out = subprocess.run([str(Path(sys.executable).with_name("voicebank")), "record", str(root)], capture_output=True,
+        out = subprocess.run([VOICEBANK, "record", str(root)], capture_output=True,
                              text=True, timeout=120, stdin=subprocess.DEVNULL)
         assert out.returncode != 0 and "in use by another voicebank program" in out.stdout + out.stderr
         assert c.http.delete("/v1/record/banks/anna/session").status_code == 204  # let go of the bank
@@ -344,7 +346,7 @@ def test_capture_settings_survive_the_journal_compaction_and_verify(banks: Path,
     with Bank.open(root, writable=False) as bank:
         assert bank.takes[take].capture["deviceLabel"] == "Fake microphone"
         assert bank.takes[take].capture["upload"]["sha256"] == hashlib.sha256(wav_bytes(*speech[0])).hexdigest()
-    out = subprocess.run([str(Path(sys.executable).with_name("voicebank")), "bank", "verify", str(root)],
+    out = subprocess.run([VOICEBANK, "bank", "verify", str(root)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
 
@@ -357,3 +359,11 @@ def test_a_take_record_from_before_capture_still_loads() -> None:
            "recorded_at": "2026-01-01T00:00:00.000+00:00", "status": "accepted", "qc": {}}
     rec = TakeRecord.from_dict(old)
     assert rec.capture == {} and TakeRecord.from_dict(rec.to_dict()) == rec
+
+
+def test_serve_refuses_a_bank_that_is_not_there(tmp_path: Path) -> None:
+    env = {**os.environ, "VOICEBANK_HOME": str(tmp_path / "home")}
+    out = subprocess.run([VOICEBANK, "serve", "--bank", str(tmp_path / "nobody")], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert out.returncode != 0 and "there is no voice bank there" in out.stdout + out.stderr
+    assert not (tmp_path / "home" / "serve-token").exists()  # refused before anything was made
