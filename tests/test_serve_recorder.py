@@ -367,3 +367,20 @@ def test_serve_refuses_a_bank_that_is_not_there(tmp_path: Path) -> None:
                          timeout=120, env=env)
     assert out.returncode != 0 and "there is no voice bank there" in out.stdout + out.stderr
     assert not (tmp_path / "home" / "serve-token").exists()  # refused before anything was made
+
+
+def test_two_tabs_uploading_at_once_take_turns(banks: Path, speech) -> None:
+    """The same retried upload from two tabs at once is one take; other uploads at once are each kept."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with serving(banks) as c:
+        prompt = c.state()["prompt"]["id"]
+        same = wav_bytes(*speech[0])
+        jobs = [(same, "two-tabs-same-000001")] * 3 + [(wav_bytes(*speech[1]), "two-tabs-other-00001")]
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda job: c.put(job[0], prompt, job[1]), jobs))
+        codes = sorted(r.status_code for r in answers)
+        assert codes == [200, 200, 201, 201], [r.text for r in answers]
+        assert len({r.json()["take"]["id"] for r in answers[:3]}) == 1
+    bank = verify(banks / "anna")
+    assert len(bank.takes) == 2
