@@ -13,14 +13,18 @@ export class Microphone {
     this.track = null;
     this.chunks = [];
     this.stopped = null;
+    this.opening = null;
   }
 
-  // Must run inside a tap or key press the first time (Safari starts audio only then).
+  // Opens the microphone once; call it again from a tap or key press to start audio on
+  // browsers that allow it only then (Safari, and Chrome without a gesture yet).
   async open() {
-    if (this.context) {
-      if (this.context.state !== "running") await this.context.resume();
-      return;
-    }
+    if (!this.opening) this.opening = this.connect().catch((error) => { this.opening = null; throw error; });
+    await this.opening;
+    if (this.context.state !== "running") await this.context.resume();
+  }
+
+  async connect() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       throw new Error("This browser gives no microphone here. Open the page over HTTPS (or on this computer).");
     }
@@ -28,7 +32,7 @@ export class Microphone {
     this.track = stream.getAudioTracks()[0];
     const rate = this.track.getSettings().sampleRate;
     this.context = makeContext(rate);
-    await this.context.resume();
+    if (!this.context.audioWorklet) throw new Error("This browser is too old to record here (no AudioWorklet): please update it.");
     await this.context.audioWorklet.addModule("/static/recorder-worklet.js");
     const source = this.context.createMediaStreamSource(stream);
     this.node = new AudioWorkletNode(this.context, "voicebank-capture", { numberOfInputs: 1, numberOfOutputs: 1 });

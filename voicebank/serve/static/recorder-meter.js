@@ -4,7 +4,7 @@
 const FLOOR_DB = -60;
 const CLIP_PEAK = 0.99; // a peak this close to full scale is (or is about to be) clipped
 const CLIP_HOLD_MS = 1500;
-const LOUD_DB = -40; // above this the meter counts the room as "someone speaks" (for ?tap=1)
+const LOUD_DB = -65; // above this the meter counts the room as "someone speaks" (for ?tap=1; the fed files are silent between words)
 
 export class LevelMeter {
   constructor({ bar, clip, tap }) {
@@ -30,6 +30,7 @@ export class LevelMeter {
 
   markClip() {
     this.clipped = true;
+    if (this.tap) this.tap.clipped = true;
     if (!this.clip.classList.contains("on")) {
       this.clip.classList.add("on");
       this.clip.textContent = "Too loud: move back a little";

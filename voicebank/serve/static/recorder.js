@@ -40,6 +40,7 @@ function showSaved({ waiting, failing, durable }) {
   ui.saved.textContent = text;
   ui.saved.classList.toggle("unsaved", waiting > 0 && failing);
   if (tap) tap.saved = text;
+  if (failing) showUnsavedTake();
 }
 
 // ------------------------------------------------------------------ banks
@@ -89,6 +90,12 @@ async function openBank(name, mode = "script") {
   ui.messageForm.hidden = mode !== "messages";
   document.title = `${name} · Record your voice`;
   ui.record.focus();
+  unlockAudio();
+}
+
+// The meter runs as soon as a bank is open, so the level can be checked before recording.
+function unlockAudio() {
+  mic.open().catch((error) => say(`The microphone could not start: ${error.message}`));
 }
 
 function changeBank() {
@@ -206,6 +213,7 @@ async function stopRecording() {
   const item = await uploads.add({ bank: session.bank, mode: session.mode, promptId: prompt.id, body, capture: mic.capture() });
   waitingFor = item.id;
   if (tap) tap.uploads.push(item.id);
+  if (uploads.failing) showUnsavedTake();
 }
 
 function toggleRecording() {
@@ -240,7 +248,7 @@ function takeRefused(item, error) {
 
 // Until a take's upload is answered, the page keeps it and says so; the person may go on.
 function showUnsavedTake() {
-  if (phase === "saving" && waitingFor && uploads.failing) {
+  if (phase === "saving" && waitingFor) {
     setPhase("idle");
     say("This take is not saved yet: the page keeps it and retries. You can go on or record it again.");
   }
@@ -314,10 +322,12 @@ function wire() {
   ui.record.addEventListener("click", (e) => { if (!ui.hold.checked || e.detail === 0) toggleRecording(); });
   for (const action of ["accept", "redo", "back", "skip", "later", "next"]) ui[action].addEventListener("click", () => act(action));
   ui.playback.addEventListener("play", () => { if (phase === "recording") stopRecording(); });
+  for (const kind of ["pointerdown", "keydown"]) {
+    document.addEventListener(kind, () => { if (!ui.session.hidden) unlockAudio(); }, { capture: true });
+  }
   document.addEventListener("keydown", keyDown);
   document.addEventListener("keyup", keyUp);
   window.addEventListener("online", () => uploads.retryNow());
-  setInterval(showUnsavedTake, 500);
 }
 
 async function start() {

@@ -1,0 +1,482 @@
+"""The recorder page in a real browser (Debian's Chromium, headless, via Playwright) against a real server.
+
+Chromium's fake microphone plays a WAV file made from real speech (two LJSpeech clips with
+silence around them), looping. The test acts like a person: it waits for the speaker in
+the file to fall silent, presses Record, waits for the next sentence to be said and
+finished, and presses Stop. Every take then lands in a real bank on disk, which is checked
+with ``voicebank bank verify``, and each take is compared with the fed audio.
+
+The fake microphone's file is fixed for the life of a browser, so each kind of audio
+(good, clipped, 20 dB too quiet) gets a browser of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("uvicorn")
+signal = pytest.importorskip("scipy.signal")
+
+from voicebank.bank.store import Bank  # noqa: E402
+from voicebank.serve.app import create_app  # noqa: E402
+from voicebank.serve.settings import ServeSettings  # noqa: E402
+
+from tests.conftest import LJSPEECH  # noqa: E402
+from tests.helpers.serving import running  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--no-first-run", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+]
+CLIPS = ["LJ001-0008", "LJ001-0009"]  # 1.8 s and 2.9 s of real read speech
+RATE = 44100  # the fake microphone's own rate, so the file reaches the page unresampled
+GAP_S = 2.0  # silence between the sentences of the fed file
+WAIT_MS = 60_000
+ROOT_ARGS = {"polling": 20, "timeout": WAIT_MS}
+
+
+# ----------------------------------------------------------------------- the fed audio
+def _speech() -> np.ndarray:
+    if not all((LJSPEECH / "wavs" / f"{c}.wav").is_file() for c in CLIPS):
+        pytest.skip(f"real recordings not available: {LJSPEECH} is absent")
+    parts = []
+    for name in CLIPS:
+        x, rate = sf.read(LJSPEECH / "wavs" / f"{name}.wav", dtype="float32")
+        parts += [np.zeros(int(GAP_S * RATE), np.float32), signal.resample_poly(x, RATE, rate).astype(np.float32)]
+    return np.concatenate([*parts, np.zeros(int(GAP_S * RATE), np.float32)])
+
+
+def _variant(speech: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "clipped":
+        return np.clip(speech * 8.0, -1.0, 1.0)  # 18 dB too hot, flat-topped at full scale
+    if kind == "quiet":
+        return speech * 10 ** (-20 / 20)
+    return speech
+
+
+@dataclass
+class Browsers:
+    """One Chromium per kind of fed audio (the fake microphone's file is fixed at launch)."""
+
+    pw: Any
+    folder: Path
+    speech: np.ndarray
+    launched: dict[str, Any] = field(default_factory=dict)
+
+    def fed(self, kind: str) -> np.ndarray:
+        return _variant(self.speech, kind).astype(np.float32)
+
+    def get(self, kind: str) -> Any:
+        if kind not in self.launched:
+            path = self.folder / f"fed-{kind}.wav"
+            sf.write(path, self.fed(kind), RATE, subtype="PCM_16")
+            args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={path}"]
+            self.launched[kind] = self.pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        return self.launched[kind]
+
+
+@pytest.fixture(scope="module")
+def browsers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browsers]:
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is not installed (apt install chromium)")
+    speech = _speech()
+    with playwright_api.sync_playwright() as pw:
+        found = Browsers(pw, tmp_path_factory.mktemp("fed"), speech)
+        try:
+            yield found
+        finally:
+            for b in found.launched.values():
+                b.close()
+
+
+# ----------------------------------------------------------------------- the server
+def _settings(banks: Path) -> ServeSettings:
+    return ServeSettings(token=None, preload=False, banks_dir=banks)
+
+
+@dataclass
+class Server:
+    url: str
+    banks: Path
+
+
+@pytest.fixture(scope="module")
+def server(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    banks = tmp_path_factory.mktemp("banks")
+    with running(create_app(_settings(banks))) as (url, _):
+        yield Server(url, banks)
+
+
+@contextmanager
+def serving_on(app: Any, port: int) -> Iterator[str]:
+    """Serve ``app`` on a given loopback port (a server restarted "on the same address"), until the block ends."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    uv = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not uv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ----------------------------------------------------------------------- the page, as a person uses it
+def open_page(browser: Any, url: str, bank: str | None = None, **context: Any) -> Any:
+    page = browser.new_context(**context).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.errors = errors
+    page.goto(f"{url}/record?tap=1" + (f"&bank={bank}" if bank else ""))
+    page.wait_for_function("() => document.getElementById('saved').textContent !== 'Loading…'", **ROOT_ARGS)
+    return page
+
+
+def create_bank(page: Any, name: str) -> None:
+    page.fill("#bank-name", name)
+    page.fill("#bank-speaker", "Test Speaker")
+    page.click("#create-bank")
+    page.wait_for_selector("#session:not([hidden])", timeout=WAIT_MS)
+
+
+def count_in(page: Any, on: bool) -> None:
+    page.click(".settings-box summary")
+    page.set_checked("#count-in", on)
+    page.focus("#record")
+
+
+def _wait_quiet(page: Any, ms: int) -> None:
+    """Until the microphone has said something and been quiet again for ``ms``."""
+    page.wait_for_function("() => window.voicebankTap.levelDb > -65", **ROOT_ARGS)
+    page.wait_for_function("ms => performance.now() - window.voicebankTap.lastLoud > ms", arg=ms, **ROOT_ARGS)
+
+
+def record_take(page: Any, press: Any = None, counted: bool = False) -> str:
+    """Record one sentence of the fed audio from silence to silence; returns the status line after saving."""
+    press = press or (lambda: page.keyboard.press("Space"))
+    shown = page.evaluate("() => window.voicebankTap.uploads.length")
+    _wait_quiet(page, 250)
+    press()
+    if counted:
+        page.wait_for_selector("#count:not([hidden])", timeout=WAIT_MS)
+        assert page.inner_text("#count") in {"3", "2", "1"}, "the count-in shows"
+    page.wait_for_function("() => document.getElementById('record').textContent === 'Stop'", **ROOT_ARGS)
+    _wait_quiet(page, 400)
+    press()
+    page.wait_for_function("n => window.voicebankTap.uploads.length > n", arg=shown, **ROOT_ARGS)
+    return wait_saved(page)
+
+
+def wait_saved(page: Any) -> str:
+    page.wait_for_function(
+        "() => window.voicebankTap.lastSaved === window.voicebankTap.uploads.at(-1)"
+        " && document.getElementById('record').textContent === 'Record'", **ROOT_ARGS)
+    return page.inner_text("#status")
+
+
+def state(page: Any) -> dict[str, Any]:
+    return {
+        "label": page.inner_text("#prompt-label"), "prompt": page.inner_text("#prompt-text"),
+        "verdict": page.inner_text("#verdict") if page.is_visible("#take") else None,
+        "advice": page.inner_text("#advice") if page.is_visible("#take") else None,
+        "accept": page.inner_text("#accept"), "saved": page.inner_text("#saved"),
+    }
+
+
+def prompt_after(page: Any, before: str) -> str:
+    page.wait_for_function("t => document.getElementById('prompt-text').textContent !== t", arg=before, **ROOT_ARGS)
+    return page.inner_text("#prompt-text")
+
+
+# ----------------------------------------------------------------------- the bank afterwards
+def verify_cli(bank: Path) -> None:
+    result = subprocess.run([str(Path(sys.executable).with_name("voicebank")), "bank", "verify", str(bank)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All takes are intact." in result.stdout
+
+
+def read_bank(path: Path) -> dict[str, Any]:
+    with Bank.open(path, writable=False) as bank:
+        takes = sorted(bank.takes.values(), key=lambda t: t.id)
+        audio = {t.id: bank.read_take(t) for t in takes}
+        return {"takes": takes, "chosen": dict(bank.chosen), "flags": dict(bank.flags), "audio": audio,
+                "texts": {pid: p.text for pid, p in bank.prompts.items()}}
+
+
+def correlation(take: np.ndarray, rate: int, fed: np.ndarray) -> float:
+    """How closely a take matches the looping fed audio, at the lag that aligns them best."""
+    x = np.asarray(take, dtype=np.float64)
+    if x.ndim == 2:
+        x = x.mean(axis=1)
+    if rate != RATE:
+        x = signal.resample_poly(x, RATE, rate)
+    loop = np.tile(fed.astype(np.float64), int(np.ceil(len(x) / len(fed))) + 1)
+    scores = signal.correlate(loop, x, mode="valid", method="fft")[: len(fed)]
+    lag = int(np.argmax(scores))
+    return float(np.corrcoef(loop[lag : lag + len(x)], x)[0, 1])
+
+
+def assert_captured_raw(take: Any) -> None:
+    c = take.capture
+    assert c["echoCancellation"] is False and c["noiseSuppression"] is False and c["autoGainControl"] is False, c
+    assert c["sampleRate"] == take.sample_rate and c["deviceLabel"], c
+
+
+# ----------------------------------------------------------------------- tests
+def test_record_accept_redo_skip_then_resume_after_closing_the_page(browsers: Browsers, server: Server) -> None:
+    browser = browsers.get("good")
+    page = open_page(browser, server.url)
+    create_bank(page, "flow")
+    count_in(page, False)
+    first = page.inner_text("#prompt-text")
+    assert page.inner_text("#progress-text").startswith("0 of ")
+
+    said = record_take(page)
+    shown = state(page)
+    assert shown["verdict"].startswith("Good take"), (shown, said)
+    assert page.evaluate("() => document.activeElement.id") == "accept", "a good take puts Keep it under the finger"
+    page.click("#accept")
+    second = prompt_after(page, first)
+    assert page.inner_text("#progress-text").startswith("1 of ")
+
+    record_take(page)
+    page.click("#redo")  # the take stays in the bank, not chosen
+    page.wait_for_selector("#take", state="hidden", timeout=WAIT_MS)
+    assert page.inner_text("#prompt-text") == second
+    record_take(page)
+    page.click("#accept")
+    third = prompt_after(page, second)
+    page.click("#skip")
+    fourth = prompt_after(page, third)
+    record_take(page)  # recorded, then the page is closed before deciding
+    assert page.inner_text("#saved") == "Saved"
+    assert page.evaluate("() => localStorage.length") == 0, "no progress kept in the browser"
+    assert page.errors == []
+    page.context.close()
+
+    page = open_page(browser, server.url)
+    page.click("#bank-list button[data-bank='flow']")
+    page.wait_for_selector("#session:not([hidden])", timeout=WAIT_MS)
+    assert page.inner_text("#prompt-text") == fourth, "the page resumes where the bank is"
+    assert page.inner_text("#progress-text").startswith("2 of ")
+    assert page.is_visible("#take") and page.inner_text("#verdict").startswith("Good take"), "with the take not yet decided"
+    page.click("#accept")
+    prompt_after(page, fourth)
+    assert page.inner_text("#progress-text").startswith("3 of ")
+    assert page.errors == []
+
+    verify_cli(server.banks / "flow")
+    bank = read_bank(server.banks / "flow")
+    by_text = {t: pid for pid, t in bank["texts"].items()}
+    chosen_texts = sorted(bank["texts"][pid] for pid in bank["chosen"])
+    assert chosen_texts == sorted([first, second, fourth])
+    assert bank["flags"].get(by_text[third]) == "skipped"
+    assert len(bank["takes"]) == 4, "one take each, two of the redone prompt"
+    redone = [t for t in bank["takes"] if t.prompt_id == by_text[second]]
+    assert len(redone) == 2 and sum(bank["chosen"][by_text[second]] == t.id for t in redone) == 1
+    fed = browsers.fed("good")
+    for take in bank["takes"]:
+        samples, rate = bank["audio"][take.id]
+        assert rate == RATE and take.subtype == "PCM_24" and take.channels == 1
+        assert correlation(samples, rate, fed) > 0.9, take.id
+        assert_captured_raw(take)
+
+
+@pytest.mark.parametrize(("kind", "words"), [("clipped", ("loud", "soft", "back")), ("quiet", ("quiet", "closer"))])
+def test_a_failed_take_shows_its_advice_and_is_kept_only_when_accepted_anyway(
+    browsers: Browsers, server: Server, kind: str, words: tuple[str, ...]
+) -> None:
+    page = open_page(browsers.get(kind), server.url)
+    create_bank(page, f"fail-{kind}")
+    count_in(page, False)
+    prompt = page.inner_text("#prompt-text")
+
+    record_take(page)
+    shown = state(page)
+    assert shown["verdict"] == "This take has a problem", shown
+    assert any(w in shown["advice"].lower() for w in words), shown
+    assert shown["accept"] == "Keep it anyway"
+    assert page.evaluate("() => document.activeElement.id") == "redo", "a failed take puts Record again under the finger"
+    assert page.evaluate("() => Boolean(window.voicebankTap.clipped)") == (kind == "clipped"), "the meter marked the clipping"
+    page.click("#redo")
+    page.wait_for_selector("#take", state="hidden", timeout=WAIT_MS)
+    record_take(page)
+    assert state(page)["verdict"] == "This take has a problem"
+    page.click("#accept")  # kept anyway
+    prompt_after(page, prompt)
+    assert page.errors == []
+
+    verify_cli(server.banks / f"fail-{kind}")
+    bank = read_bank(server.banks / f"fail-{kind}")
+    first, second = bank["takes"]
+    assert first.qc_verdict == second.qc_verdict == "fail"
+    assert bank["chosen"] == {second.prompt_id: second.id}, "only the take accepted anyway is chosen"
+    assert first.status == "pending" and second.status == "accepted"
+    for take in bank["takes"]:
+        samples, rate = bank["audio"][take.id]
+        assert correlation(samples, rate, browsers.fed(kind)) > 0.9
+        assert_captured_raw(take)
+
+
+def test_a_take_the_server_missed_is_kept_retried_and_saved_once(browsers: Browsers, tmp_path: Path, home: Path) -> None:
+    banks = tmp_path / "banks"
+    port = _free_port()
+    browser = browsers.get("good")
+    with serving_on(create_app(_settings(banks)), port) as url:
+        page = open_page(browser, url)
+        create_bank(page, "retry")
+        count_in(page, False)
+    # The server is gone while the take is recorded: it cannot be saved now.
+    _wait_quiet(page, 250)
+    page.keyboard.press("Space")
+    page.wait_for_function("() => document.getElementById('record').textContent === 'Stop'", **ROOT_ARGS)
+    _wait_quiet(page, 400)
+    page.keyboard.press("Space")
+    page.wait_for_function("() => document.getElementById('saved').textContent === '1 take not yet saved — retrying'",
+                           **ROOT_ARGS)
+    assert "not saved yet" in page.inner_text("#status")
+    assert read_bank(banks / "retry")["takes"] == []
+    with serving_on(create_app(_settings(banks)), port):
+        page.wait_for_function("() => document.getElementById('saved').textContent === 'Saved'", **ROOT_ARGS)
+        wait_saved(page)
+        assert page.inner_text("#verdict").startswith("Good take")
+        assert page.evaluate("() => window.voicebankTap.uploads.length") == 1
+    verify_cli(banks / "retry")
+    bank = read_bank(banks / "retry")
+    assert len(bank["takes"]) == 1, "one take, however often it was sent"
+    assert correlation(*bank["audio"][bank["takes"][0].id], browsers.fed("good")) > 0.9
+
+
+def _focus(page: Any) -> dict[str, Any]:
+    return page.evaluate(
+        "() => { const e = document.activeElement, s = getComputedStyle(e);"
+        " return {id: e.id, style: s.outlineStyle, width: parseFloat(s.outlineWidth)}; }"
+    )
+
+
+def test_the_whole_flow_from_the_keyboard_alone(browsers: Browsers, server: Server) -> None:
+    page = open_page(browsers.get("good"), server.url, viewport={"width": 1000, "height": 900})
+    for _ in range(30):  # past the banks already there, to the new bank's name
+        if _focus(page)["id"] == "bank-name":
+            break
+        page.keyboard.press("Tab")
+    ring = _focus(page)
+    assert ring["id"] == "bank-name" and ring["style"] != "none" and ring["width"] >= 2, ring
+    page.keyboard.type("keys")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Keyboard User")
+    page.keyboard.press("Enter")  # submits the form
+    page.wait_for_selector("#session:not([hidden])", timeout=WAIT_MS)
+    ring = _focus(page)
+    assert ring["id"] == "record" and ring["style"] != "none" and ring["width"] >= 2, ring
+    first = page.inner_text("#prompt-text")
+
+    record_take(page, counted=True)  # Space starts (after 3, 2, 1) and stops
+    assert page.inner_text("#verdict").startswith("Good take")
+    ring = _focus(page)
+    assert ring["id"] == "accept" and ring["style"] != "none"
+    page.keyboard.press("Space")  # one switch: the same key keeps the take
+    second = prompt_after(page, first)
+    assert _focus(page)["id"] == "record"
+    page.keyboard.press("s")
+    prompt_after(page, second)
+    page.keyboard.press("b")
+    page.wait_for_function("t => document.getElementById('prompt-text').textContent === t", arg=second, **ROOT_ARGS)
+
+    order = []
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        ring = _focus(page)
+        assert ring["style"] != "none" and ring["width"] >= 2, f"focus on {ring['id']} is visible"
+        order.append(ring["id"])
+    assert order == ["back", "skip", "later", "next", ""], order  # then the settings' summary
+    assert page.errors == []
+    bank = read_bank(server.banks / "keys")
+    assert len(bank["takes"]) == 1 and len(bank["chosen"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("context", "shot"),
+    [
+        ({"viewport": {"width": 1280, "height": 800}}, "recorder.png"),
+        ({"viewport": {"width": 390, "height": 844}, "device_scale_factor": 1, "is_mobile": True, "has_touch": True},
+         "recorder-phone.png"),
+        ({"viewport": {"width": 375, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}, None),
+        ({"viewport": {"width": 640, "height": 400}, "device_scale_factor": 2}, None),  # 1280 x 800 at 200 % zoom
+    ],
+    ids=["desktop", "phone-390", "phone-375", "zoom-200"],
+)
+def test_large_targets_and_no_sideways_scrolling(browsers: Browsers, server: Server, context: dict[str, Any],
+                                                 shot: str | None) -> None:
+    name = f"looks-{context['viewport']['width']}"
+    page = open_page(browsers.get("good"), server.url, **context)
+    create_bank(page, name)
+    count_in(page, False)
+    record_take(page, press=lambda: page.click("#record"))
+    width = page.evaluate("() => document.documentElement.clientWidth")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width, "no horizontal scroll"
+    for selector in ["#record", "#accept", "#redo", "#back", "#skip", "#later", "#next", ".modes button", "#count-in"]:
+        for i in range(page.locator(selector).count()):
+            box = page.locator(selector).nth(i).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, selector
+            if selector == "#count-in":  # the checkbox's label is the target
+                box = page.locator("label", has=page.locator(selector)).bounding_box()
+            assert box["height"] >= 44 and box["width"] >= 44, f"{selector} is a large target"
+    assert page.get_attribute("#status", "aria-live") == "polite" and page.get_attribute("#saved", "role") == "status"
+    folder = os.environ.get("VOICEBANK_RECORDER_SCREENSHOTS")  # docs/recorder.png and recorder-phone.png come from here
+    if shot and folder:
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.screenshot(path=str(Path(folder) / shot), full_page=False)
+    assert page.errors == []
+
+
+def test_the_page_is_served_with_the_strict_policy(server: Server) -> None:
+    import httpx
+
+    page = httpx.get(f"{server.url}/record", timeout=30)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    for name in ["recorder.js", "recorder-capture.js", "recorder-worklet.js", "recorder-uploads.js", "recorder-session.js",
+                 "recorder-meter.js", "recorder.css"]:
+        response = httpx.get(f"{server.url}/static/{name}", timeout=30)
+        assert response.status_code == 200, name
+        assert "MediaRecorder" not in response.text or name == "recorder-capture.js", "never the lossy recorder"
+    assert json.loads(httpx.get(f"{server.url}/v1/record/banks", timeout=30).text)["banks"] is not None
