@@ -105,3 +105,62 @@ def test_sigkill_during_saves_never_loses_or_exposes_a_take(tmp_path: Path) -> N
     recovered += _recovered(bank_path)
     # kills after the rename but before the journal line leave complete files that get adopted
     assert recovered >= 1
+
+
+_RECOVER_SPOOLS = """
+import sys
+from voicebank.bank.store import Bank
+from voicebank.record.session import RecordingSession, SessionPrompt
+with Bank.open(sys.argv[1]) as bank:
+    session = RecordingSession(bank, [SessionPrompt("p1", sys.argv[2])])
+    print([saved.take.id for saved in session.recover_spools()])
+"""
+
+
+def test_a_take_adopted_after_a_kill_keeps_its_source_and_capture_and_is_not_saved_twice(tmp_path: Path) -> None:
+    """Killed after the take's file is in place but before its journal line: the file itself says where it came
+    from, so the adopted take keeps its capture id (a spooled capture is not saved a second time) and its capture."""
+    from voicebank.record import spool
+
+    clip = REPO.parent / "shared" / "data" / "ljspeech-sample" / "wavs" / "LJ001-0001.wav"
+    if not clip.exists():
+        pytest.skip("../shared/data/ljspeech-sample is absent here")
+    text = "Printing, in the only sense with which we are at present concerned."
+    root = tmp_path / "bank"
+    Bank.create(root).close()
+    samples, rate = sf.read(str(clip), dtype="float32")
+    writer = spool.SpoolWriter(spool.spool_dir(root), spool.SpoolInfo("cap-1", "p1", text, "script", rate, 1, ""))
+    writer.write(samples[:, None])
+    writer.close()
+    run = [sys.executable, "-c", _RECOVER_SPOOLS, str(root), text]
+    env = {k: v for k, v in os.environ.items() if k != "VOICEBANK_FAULT"}
+    killed = subprocess.run(run, cwd=REPO, env={**env, "VOICEBANK_FAULT": "after_rename:1"}, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    again = subprocess.run(run, cwd=REPO, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    with Bank.open(root, writable=False) as bank:
+        takes = list(bank.takes.values())
+        assert len(takes) == 1, [(t.id, t.source) for t in takes]
+        assert takes[0].recovered and takes[0].source == "recovered-capture:cap-1"
+        assert takes[0].frames == len(samples)
+
+    root2 = tmp_path / "bank2"  # a browser take: its capture settings survive adoption too
+    worker = (
+        "import sys, soundfile as sf\n"
+        "from voicebank.bank.store import Bank\n"
+        "with Bank.open(sys.argv[1]) as bank:\n"
+        "    bank.add_prompt(sys.argv[2], prompt_id='p1')\n"
+        "    x, rate = sf.read(sys.argv[3], dtype='float32')\n"
+        "    bank.save_take('p1', x, rate, source='browser:up1', capture={'echoCancellation': False})\n"
+    )
+    with Bank.create(root2):
+        pass
+    killed = subprocess.run(
+        [sys.executable, "-c", worker, str(root2), text, str(clip)], cwd=REPO,
+        env={**env, "VOICEBANK_FAULT": "after_rename:1"}, capture_output=True, text=True,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    with Bank.open(root2) as bank:
+        (take,) = bank.takes.values()
+        assert take.recovered and take.source == "browser:up1" and take.capture == {"echoCancellation": False}
+        assert bank.verify().ok

@@ -12,6 +12,7 @@ from ..errors import AudioFormatError
 from .layout import AUDIO_EXT, LOST_DIR, audio_files, sha256_file, utc_now
 from .records import TakeRecord
 from .state import BankState
+from .takes import read_take_note
 
 
 def quarantine(root: Path, path: Path, name: str) -> Path:
@@ -78,6 +79,7 @@ class BankRecovery(BankState):
         if info is None or prompt is None:
             quarantine(self.root, p, f"{utc_now().replace(':', '')}-{p.name}")
             return
+        note = read_take_note(p)  # where the take came from, kept in its own file
         rec = TakeRecord(
             id=tid,
             prompt_id=pid,
@@ -88,12 +90,19 @@ class BankRecovery(BankState):
             channels=info.channels,
             subtype=info.subtype,
             frames=info.frames,
-            recorded_at=datetime.fromtimestamp(p.stat().st_mtime, timezone.utc).isoformat(timespec="milliseconds"),
+            recorded_at=_text(note.get("recorded_at"))
+            or datetime.fromtimestamp(p.stat().st_mtime, timezone.utc).isoformat(timespec="milliseconds"),
             status="pending",
+            source=_text(note.get("source")),
             recovered=True,
             qc=qc_advice(p, prompt.text),
+            capture=note["capture"] if isinstance(note.get("capture"), dict) else {},
         )
         self._commit({"op": "take", "take": rec.to_dict()})
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def qc_advice(path: Path, text: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import hashlib
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,34 @@ def storage_subtype(subtype: str) -> str:
     return "PCM_16" if subtype == "PCM_16" else "PCM_24"
 
 
-def encode_flac(samples: np.ndarray, sample_rate: int, subtype: str) -> bytes:
+NOTE_PREFIX = "voicebank-take "  # the FLAC comment that carries a take's provenance inside its own file
+
+
+def encode_flac(samples: np.ndarray, sample_rate: int, subtype: str, note: dict[str, Any] | None = None) -> bytes:
+    """FLAC bytes of ``samples``; ``note`` (JSON) goes into the file's comment, so a take adopted
+    after a crash between its file and its journal line keeps where it came from."""
     import soundfile as sf
 
     buf = io.BytesIO()
-    sf.write(buf, samples, int(sample_rate), format="FLAC", subtype=subtype)
+    channels = 1 if samples.ndim == 1 else int(samples.shape[1])
+    with sf.SoundFile(buf, "w", samplerate=int(sample_rate), channels=channels, format="FLAC", subtype=subtype) as f:
+        if note:
+            f.comment = NOTE_PREFIX + json.dumps(note, sort_keys=True)
+        f.write(samples)
     return buf.getvalue()
+
+
+def read_take_note(path: PathLike) -> dict[str, Any]:
+    """The provenance a take's file carries (see :func:`encode_flac`); empty when it has none or it is unreadable."""
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(str(path)) as f:
+            comment = f.comment or ""
+        note = json.loads(comment[len(NOTE_PREFIX):]) if comment.startswith(NOTE_PREFIX) else {}
+    except (RuntimeError, OSError, ValueError):  # libsndfile's errors are RuntimeError; bad JSON ValueError
+        return {}
+    return note if isinstance(note, dict) else {}
 
 
 def check_take_file(path: PathLike) -> None:
@@ -134,7 +157,9 @@ class BankTakes(BankState):
         if status not in TAKE_STATUSES:
             raise UsageError(f"Unknown take status {status!r}.")
         samples = _checked_samples(samples)
-        data = encode_flac(samples, sample_rate, storage_subtype(subtype))
+        recorded_at = recorded_at or utc_now()
+        note = {"source": source, "capture": capture or {}, "recorded_at": recorded_at}
+        data = encode_flac(samples, sample_rate, storage_subtype(subtype), note)
         tid = self._new_take_id(prompt.id)
         rel = f"{TAKES_DIR}/{prompt.id}/{tid}{AUDIO_EXT}"
         self._write_audio(self.root / rel, data)
@@ -148,7 +173,7 @@ class BankTakes(BankState):
             channels=1 if samples.ndim == 1 else int(samples.shape[1]),
             subtype=storage_subtype(subtype),
             frames=int(samples.shape[0]),
-            recorded_at=recorded_at or utc_now(),
+            recorded_at=recorded_at,
             status=status,
             source=source,
             recovered=recovered,
