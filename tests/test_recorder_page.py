@@ -187,9 +187,13 @@ def _wait_quiet(page: Any, ms: int) -> None:
     page.wait_for_function("ms => performance.now() - window.voicebankTap.lastLoud > ms", arg=ms, **ROOT_ARGS)
 
 
-def record_take(page: Any, press: Any = None, counted: bool = False) -> str:
-    """Record one sentence of the fed audio from silence to silence; returns the status line after saving."""
-    press = press or (lambda: page.keyboard.press("Space"))
+def record_take(page: Any, press: Any = None, counted: bool = False, hold: bool = False) -> str:
+    """Record one sentence of the fed audio from silence to silence; returns the status line after saving.
+
+    ``press`` starts and stops (Space by default); ``hold``: Space is held down while recording.
+    """
+    keys = iter([lambda: page.keyboard.down("Space"), lambda: page.keyboard.up("Space")]) if hold else None
+    press = press or ((lambda: next(keys)()) if hold else (lambda: page.keyboard.press("Space")))
     shown = page.evaluate("() => window.voicebankTap.uploads.length")
     _wait_quiet(page, 250)
     press()
@@ -384,6 +388,33 @@ def test_a_take_the_server_missed_is_kept_retried_and_saved_once(browsers: Brows
     assert correlation(*bank["audio"][bank["takes"][0].id], browsers.fed("good")) > 0.9
 
 
+def test_a_typed_message_is_recorded_by_holding_space(browsers: Browsers, server: Server) -> None:
+    page = open_page(browsers.get("good"), server.url)
+    create_bank(page, "messages")
+    count_in(page, False)
+    page.check("#hold")  # push-to-talk: recording lasts while Space is held down
+    page.click("#mode-messages")
+    page.wait_for_selector("#message-form:not([hidden])", timeout=WAIT_MS)
+    assert page.get_attribute("#mode-messages", "aria-pressed") == "true"
+    text = "Could you put the kettle on, love?"
+    page.fill("#message-text", text)
+    page.click("#message-add")
+    page.wait_for_function("t => document.getElementById('prompt-text').textContent === t", arg=text, **ROOT_ARGS)
+    assert page.inner_text("#prompt-label").startswith("Message ")
+    assert _focus(page)["id"] == "record"
+
+    said = record_take(page, press=None, hold=True)
+    assert page.inner_text("#verdict").startswith("Good take"), said
+    page.keyboard.press("a")
+    page.wait_for_function("t => document.getElementById('prompt-text').textContent !== t", arg=text, **ROOT_ARGS)
+    assert page.errors == []
+
+    bank = read_bank(server.banks / "messages")
+    (take,) = bank["takes"]
+    assert bank["texts"][take.prompt_id] == text and bank["chosen"] == {take.prompt_id: take.id}
+    assert correlation(*bank["audio"][take.id], browsers.fed("good")) > 0.9
+
+
 def _focus(page: Any) -> dict[str, Any]:
     return page.evaluate(
         "() => { const e = document.activeElement, s = getComputedStyle(e);"
@@ -416,9 +447,15 @@ def test_the_whole_flow_from_the_keyboard_alone(browsers: Browsers, server: Serv
     second = prompt_after(page, first)
     assert _focus(page)["id"] == "record"
     page.keyboard.press("s")
-    prompt_after(page, second)
+    third = prompt_after(page, second)
+    page.keyboard.press("l")
+    prompt_after(page, third)
+    page.keyboard.press("b")
+    page.wait_for_function("t => document.getElementById('prompt-text').textContent === t", arg=third, **ROOT_ARGS)
+    assert "(marked later)" in page.inner_text("#prompt-label")
     page.keyboard.press("b")
     page.wait_for_function("t => document.getElementById('prompt-text').textContent === t", arg=second, **ROOT_ARGS)
+    assert "(marked skipped)" in page.inner_text("#prompt-label")
 
     order = []
     for _ in range(5):
@@ -430,6 +467,8 @@ def test_the_whole_flow_from_the_keyboard_alone(browsers: Browsers, server: Serv
     assert page.errors == []
     bank = read_bank(server.banks / "keys")
     assert len(bank["takes"]) == 1 and len(bank["chosen"]) == 1
+    by_text = {t: pid for pid, t in bank["texts"].items()}
+    assert bank["flags"] == {by_text[second]: "skipped", by_text[third]: "later"}
 
 
 @pytest.mark.parametrize(
@@ -463,7 +502,7 @@ def test_large_targets_and_no_sideways_scrolling(browsers: Browsers, server: Ser
     folder = os.environ.get("VOICEBANK_RECORDER_SCREENSHOTS")  # docs/recorder.png and recorder-phone.png come from here
     if shot and folder:
         page.evaluate("() => window.scrollTo(0, 0)")
-        page.screenshot(path=str(Path(folder) / shot), full_page=False)
+        page.screenshot(path=str(Path(folder) / shot), full_page=True)
     assert page.errors == []
 
 
