@@ -254,7 +254,7 @@ def test_the_session_resumes_after_a_restart_and_a_retry_finds_its_take(banks: P
     assert len(bank.takes) == 2 and bank.chosen[p3] == saved["id"]
 
 
-def test_a_take_adopted_after_a_crash_is_found_by_its_audio(banks: Path, speech) -> None:
+def test_a_take_adopted_after_a_crash_is_found_by_its_upload_id(banks: Path, speech) -> None:
     """Killed after the take's file, before its journal line: the bank adopts the file; the retry must not add a second."""
     root = banks / "anna"
     body = wav_bytes(*speech[0])
@@ -268,7 +268,8 @@ def test_a_take_adopted_after_a_crash_is_found_by_its_audio(banks: Path, speech)
         retry = c.put(body, prompt, "crash-upload-0000001")
         assert retry.status_code == 200 and retry.json()["take"]["id"] == first["id"]
     bank = verify(root)
-    assert len(bank.takes) == 1 and bank.takes[first["id"]].recovered
+    take = bank.takes[first["id"]]
+    assert len(bank.takes) == 1 and take.recovered and take.capture["echoCancellation"] is False
 
 
 def test_messages_are_typed_then_recorded(banks: Path, speech) -> None:

@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 from ..errors import RequestError, UsageError
 from ..record.session import RecordingSession
 from . import recorder_uploads as uploads
-from .recorder_state import MODES, BankSlot, RecorderBanks, adopted_copy, state_json, take_json
+from .recorder_state import MODES, BankSlot, RecorderBanks, state_json, take_json
 from .speech import error_json
 
 if TYPE_CHECKING:
@@ -177,17 +177,15 @@ def _apply(session: RecordingSession, action: str) -> None:
 def _save(slot: BankSlot, up: uploads.Upload, mode: str | None) -> Response:
     """Store a checked upload (or find the take an earlier try stored) and answer with the take and the state."""
     session, mode = _session_of(slot, up.prompt_id, mode)
-    status = 201
-    take = session.take_from(uploads.SOURCE, up.upload_id)
-    if take is not None and take.capture.get("upload", {}).get("sha256") != up.sha256:
+    take = session.take_from(uploads.SOURCE, up.upload_id)  # an earlier try (also one adopted after a crash)
+    if take is None:
+        saved, status = session.save_capture(up.samples, up.sample_rate, prompt_id=up.prompt_id,
+                                             capture_id=up.upload_id, source=uploads.SOURCE, capture=up.capture), 201
+    elif take.capture.get("upload", {}).get("sha256") != up.sha256:
         return _conflict(f"The upload id {up.upload_id} was used for another take; choose a new id for each take.",
                          "upload_id_reused", state_json(slot.name, mode, session))
-    take = take or adopted_copy(session, up.prompt_id, up.samples, up.sample_rate)
-    if take is not None:
-        saved, status = session.adopt_take(take), 200
     else:
-        saved = session.save_capture(up.samples, up.sample_rate, prompt_id=up.prompt_id, capture_id=up.upload_id,
-                                     source=uploads.SOURCE, capture=up.capture)
+        saved, status = session.adopt_take(take), 200
     body = {"take": take_json(slot.name, saved.take, session), "state": state_json(slot.name, mode, session)}
     return JSONResponse(body, status_code=status, headers=_NO_STORE)
 

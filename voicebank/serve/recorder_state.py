@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import numpy as np
 
 from ..bank.prompts import list_scripts, load_script
 from ..bank.qc import QCReport
@@ -176,20 +175,3 @@ def take_json(bank: str, take: TakeRecord, session: RecordingSession) -> dict[st
             "seconds": round(take.duration, 3), "status": take.status,
             "chosen": session.bank.chosen.get(take.prompt_id) == take.id,
             "url": f"/v1/record/banks/{bank}/takes/{take.id}.wav"}
-
-
-def adopted_copy(session: RecordingSession, prompt_id: str, samples: np.ndarray, rate: int) -> TakeRecord | None:
-    """A take the bank adopted after a crash (saved, its journal line lost) that holds exactly these samples.
-
-    Such a take has no source to find it by, so a retried upload is matched by its audio
-    (the stored 24-bit FLAC within a step of 24-bit rounding), so the retry never makes a second take.
-    """
-    bid = session.bank_id(session.prompt(prompt_id))
-    want = np.clip(samples.reshape(samples.shape[0], -1), -1.0, 1.0)
-    for take in session.takes_of(session.prompt(prompt_id)) if bid else []:
-        if take.recovered and not take.source and take.frames == want.shape[0] and take.sample_rate == rate \
-                and take.channels == want.shape[1]:
-            stored, _ = session.bank.read_take(take)
-            if np.max(np.abs(stored - want)) <= 2.0 ** -22:
-                return take
-    return None
