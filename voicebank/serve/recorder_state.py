@@ -119,7 +119,10 @@ class RecorderBanks:
         path = self.folder / name
         if name in self.offered() or path.exists():
             raise RequestError(f"A bank called {name!r} exists already.", status=409, param="name", code="bank_exists")
-        Bank.create(path, speaker=speaker.strip(), script=script).close()
+        try:
+            Bank.create(path, speaker=speaker.strip(), script=script).close()
+        except BankError as exc:  # made by another request a moment ago
+            raise RequestError(str(exc), status=409, param="name", code="bank_exists") from exc
         return path
 
     @staticmethod
