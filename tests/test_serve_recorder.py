@@ -312,6 +312,10 @@ def test_terminal_and_web_recorders_agree_on_one_bank(banks: Path, speech, tmp_p
         term.accept()
         p2 = term.current.id
         term.save_capture(*speech[1], capture_id="terminal-2")  # pending, not yet chosen
+        with serving(banks) as c:  # the terminal recorder holds the bank: the page is told so
+            busy = c.http.get("/v1/record/banks/anna/session")
+            assert busy.status_code == 409 and busy.json()["error"]["code"] == "bank_in_use"
+            assert "in use by another voicebank program" in busy.json()["error"]["message"]
     with serving(banks) as c:
         state = c.state()
         assert state["prompt"]["id"] == p2 and state["progress"]["done"] == 1 and state["prompt"]["takes"] == 1
