@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -341,15 +342,19 @@ def test_terminal_and_web_recorders_agree_on_one_bank(banks: Path, speech, tmp_p
 
 def test_capture_settings_survive_the_journal_compaction_and_verify(banks: Path, speech) -> None:
     root = banks / "anna"
+    label = "Anna’s AirPods — 麦克风"  # past U+00FF: the page percent-encodes the header
+    encoded = quote(json.dumps({**CAPTURE, "deviceLabel": label}, ensure_ascii=False), safe="")
     with serving(banks) as c:
         prompt = c.state()["prompt"]["id"]
-        take = c.record(speech[0], prompt)["take"]["id"]
+        r = c.put(wav_bytes(*speech[0]), prompt, headers={"X-Capture": encoded})
+        assert r.status_code == 201, r.text
+        take = r.json()["take"]["id"]
     with Bank.open(root) as bank:
         bank.compact()  # the journal folded into the manifest: the record keeps its capture
     manifest = json.loads((root / MANIFEST).read_text())
     assert [t["capture"]["autoGainControl"] for t in manifest["takes"]] == [False]
     with Bank.open(root, writable=False) as bank:
-        assert bank.takes[take].capture["deviceLabel"] == "Fake microphone"
+        assert bank.takes[take].capture["deviceLabel"] == label
         assert bank.takes[take].capture["upload"]["sha256"] == hashlib.sha256(wav_bytes(*speech[0])).hexdigest()
     out = subprocess.run([VOICEBANK, "bank", "verify", str(root)],
                          capture_output=True, text=True, timeout=120)

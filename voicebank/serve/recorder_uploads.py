@@ -13,6 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 from starlette.requests import Request
@@ -77,6 +78,8 @@ def parse_capture(header: str | None) -> dict[str, Any]:
     if len(header) > _MAX_CAPTURE:
         raise bad
     try:
+        if header.lstrip()[:3].upper() == "%7B":  # encodeURIComponent(JSON): how a page sends "Anna’s AirPods"
+            header = unquote(header, errors="strict")
         data = json.loads(header)
     except ValueError as exc:
         raise bad from exc
