@@ -244,17 +244,40 @@ def read_bank(path: Path) -> dict[str, Any]:
                 "texts": {pid: p.text for pid, p in bank.prompts.items()}}
 
 
+WINDOW_S = 0.25  # pieces of a take aligned one by one (a dropped device buffer shifts what follows)
+SEARCH_S = 0.05  # how far each piece may sit from the take's own alignment
+
+
 def correlation(take: np.ndarray, rate: int, fed: np.ndarray) -> float:
-    """How closely a take matches the looping fed audio, at the lag that aligns them best."""
+    """How closely a take matches the looping fed audio: the share of its pieces with speech that correlate > 0.9.
+
+    The take is first aligned as a whole (cross-correlation with the loop); each 0.25 s piece
+    is then aligned again within 50 ms, because Chromium's fake microphone may drop a 10 ms
+    buffer when the machine is busy, which shifts all that follows by 441 samples.
+    """
     x = np.asarray(take, dtype=np.float64)
     if x.ndim == 2:
         x = x.mean(axis=1)
     if rate != RATE:
         x = signal.resample_poly(x, RATE, rate)
-    loop = np.tile(fed.astype(np.float64), int(np.ceil(len(x) / len(fed))) + 1)
-    scores = signal.correlate(loop, x, mode="valid", method="fft")[: len(fed)]
-    lag = int(np.argmax(scores))
-    return float(np.corrcoef(loop[lag : lag + len(x)], x)[0, 1])
+    loop = np.tile(fed.astype(np.float64), int(np.ceil(len(x) / len(fed))) + 4)
+    lag = len(fed) + int(np.argmax(signal.correlate(loop, x, mode="valid", method="fft")[: len(fed)]))
+    n, d = int(WINDOW_S * RATE), int(SEARCH_S * RATE)
+    scores, shift = [], 0
+    for at in range(0, len(x) - n + 1, n):
+        piece = x[at : at + n]
+        if np.sqrt(np.mean(piece**2)) < 1e-3:
+            continue  # silence matches anything
+        score = np.corrcoef(loop[lag + shift + at : lag + shift + at + n], piece)[0, 1]
+        if score <= 0.9:  # a dropped buffer before this piece? look for it a little earlier or later
+            near = loop[lag + shift + at - d : lag + shift + at + n + d]
+            best = int(np.argmax(signal.correlate(near, piece, mode="valid")))
+            moved = np.corrcoef(near[best : best + n], piece)[0, 1]
+            if moved > score:
+                score, shift = moved, shift + best - d
+        scores.append(score)
+    assert scores, "the take holds no sound"
+    return float(np.mean(np.array(scores) > 0.9))
 
 
 def assert_captured_raw(take: Any) -> None:
@@ -319,7 +342,7 @@ def test_record_accept_redo_skip_then_resume_after_closing_the_page(browsers: Br
     for take in bank["takes"]:
         samples, rate = bank["audio"][take.id]
         assert rate == RATE and take.subtype == "PCM_24" and take.channels == 1
-        assert correlation(samples, rate, fed) > 0.9, take.id
+        assert correlation(samples, rate, fed) >= 0.9, take.id
         assert_captured_raw(take)
 
 
@@ -355,7 +378,7 @@ def test_a_failed_take_shows_its_advice_and_is_kept_only_when_accepted_anyway(
     assert first.status == "pending" and second.status == "accepted"
     for take in bank["takes"]:
         samples, rate = bank["audio"][take.id]
-        assert correlation(samples, rate, browsers.fed(kind)) > 0.9
+        assert correlation(samples, rate, browsers.fed(kind)) >= 0.9
         assert_captured_raw(take)
 
 
@@ -385,7 +408,7 @@ def test_a_take_the_server_missed_is_kept_retried_and_saved_once(browsers: Brows
     verify_cli(banks / "retry")
     bank = read_bank(banks / "retry")
     assert len(bank["takes"]) == 1, "one take, however often it was sent"
-    assert correlation(*bank["audio"][bank["takes"][0].id], browsers.fed("good")) > 0.9
+    assert correlation(*bank["audio"][bank["takes"][0].id], browsers.fed("good")) >= 0.9
 
 
 def test_a_typed_message_is_recorded_by_holding_space(browsers: Browsers, server: Server) -> None:
@@ -412,7 +435,102 @@ def test_a_typed_message_is_recorded_by_holding_space(browsers: Browsers, server
     bank = read_bank(server.banks / "messages")
     (take,) = bank["takes"]
     assert bank["texts"][take.prompt_id] == text and bank["chosen"] == {take.prompt_id: take.id}
-    assert correlation(*bank["audio"][take.id], browsers.fed("good")) > 0.9
+    assert correlation(*bank["audio"][take.id], browsers.fed("good")) >= 0.9
+
+
+_SERVE = """
+import sys, uvicorn
+from pathlib import Path
+from voicebank.serve.app import create_app
+from voicebank.serve.settings import ServeSettings
+app = create_app(ServeSettings(token=None, preload=False, banks_dir=Path(sys.argv[1])))
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+class KilledServer:
+    """The recorder's server as a child process on one port, killed with SIGKILL and started again."""
+
+    def __init__(self, banks: Path, logs: Path) -> None:
+        self.banks, self.logs = banks, logs
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        import httpx
+
+        log = open(self.logs / f"serve-{self.starts:02d}.log", "wb")
+        with log:
+            self.proc = subprocess.Popen([sys.executable, "-c", _SERVE, str(self.banks), str(self.port)],
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        self.starts += 1
+        deadline = time.monotonic() + 120
+        while True:
+            assert self.proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+            try:
+                if httpx.get(f"{self.url}/v1/record/banks", timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()  # SIGKILL: no shutdown, no cleanup
+            self.proc.wait(30)
+
+
+def test_the_server_killed_while_takes_upload_loses_and_doubles_nothing(browsers: Browsers, tmp_path: Path,
+                                                                        home: Path) -> None:
+    import random
+
+    rng = random.Random(16)
+    (tmp_path / "logs").mkdir()
+    server = KilledServer(tmp_path / "banks", tmp_path / "logs")
+    server.start()
+    rounds, kept, offered_again = 6, 0, 0
+    try:
+        page = open_page(browsers.get("good"), server.url)
+        create_bank(page, "killed")
+        count_in(page, False)
+        while kept < rounds:
+            prompt = page.inner_text("#prompt-text")
+            _wait_quiet(page, 250)
+            page.keyboard.press("Space")
+            page.wait_for_function("() => document.getElementById('record').textContent === 'Stop'", **ROOT_ARGS)
+            _wait_quiet(page, 400)
+            page.keyboard.press("Space")  # the take goes out when it stops (after the page's 200 ms tail)...
+            time.sleep(rng.uniform(0.0, 0.8))  # ...and the server dies at some moment of its upload and save
+            server.kill()
+            server.start()
+            page.wait_for_function("() => document.getElementById('saved').textContent === 'Saved'", **ROOT_ARGS)
+            wait_saved(page)
+            assert page.inner_text("#prompt-text") == prompt and page.is_visible("#take")
+            page.click("#accept")
+            page.wait_for_function(
+                "t => document.getElementById('prompt-text').textContent !== t"
+                " || document.getElementById('status').textContent.startsWith('Nothing is recorded')", arg=prompt, **ROOT_ARGS)
+            if page.inner_text("#prompt-text") == prompt:
+                # Saved before the kill, so the restarted server's session does not hold it as the
+                # take just recorded: the page says so and the person records it again.
+                offered_again += 1
+                assert not page.is_visible("#take")
+            else:
+                kept += 1
+        saved = page.evaluate("() => window.voicebankTap.savedIds")
+        sent = page.evaluate("() => window.voicebankTap.uploads")
+        assert page.errors == [] or all("Failed to load resource" in e for e in page.errors), page.errors
+    finally:
+        server.kill()
+    verify_cli(tmp_path / "banks" / "killed")
+    bank = read_bank(tmp_path / "banks" / "killed")
+    uploads = [t.source.rsplit(":", 1)[-1] for t in bank["takes"]]
+    assert sorted(uploads) == sorted(set(uploads)) == sorted(sent), "every take once, none twice"
+    assert set(saved) == set(sent) and len(bank["chosen"]) == rounds
+    print(f"{server.starts - 1} kills; {offered_again} takes saved just before a kill were recorded again")
+    for take in bank["takes"]:
+        assert correlation(*bank["audio"][take.id], browsers.fed("good")) >= 0.9
 
 
 def _focus(page: Any) -> dict[str, Any]:

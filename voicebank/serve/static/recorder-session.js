@@ -80,8 +80,9 @@ export class Session {
       return true;
     } catch (error) {
       if (error.status === 409 && error.body && error.body.state) {
-        this.show(error.body.state); // the page was behind (another tab acted): show where the bank is now
-        this.onError("The bank had moved on (another page?): this is where it is now.");
+        this.show(error.body.state); // the page was behind (another tab, a restarted server): show the bank as it is
+        const stale = error.body.error && error.body.error.code === "stale_prompt";
+        this.onError(stale ? "The bank had moved on (another page?): this is where it is now." : error.message);
       } else {
         this.onError(`Could not ${action === "break" ? "note the break" : action}: ${error.message}`);
       }

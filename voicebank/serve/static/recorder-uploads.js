@@ -152,7 +152,7 @@ export class UploadQueue {
           "Content-Type": "audio/wav",
           "X-Prompt-Id": item.promptId,
           "X-Content-SHA256": item.sha256,
-          "X-Capture": JSON.stringify(item.capture),
+          "X-Capture": encodeURIComponent(JSON.stringify(item.capture)), // a header carries bytes: "Anna’s AirPods" would not go
         },
         body: item.body,
       });

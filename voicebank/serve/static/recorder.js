@@ -222,7 +222,10 @@ function toggleRecording() {
 }
 
 function takeSaved(item, answer) {
-  if (tap) tap.lastSaved = item.id;
+  if (tap) {
+    tap.lastSaved = item.id;
+    tap.savedIds = [...(tap.savedIds || []), item.id];
+  }
   if (item.id !== waitingFor) {
     if (phase === "idle" && session.bank === item.bank) session.reload(); // progress moved on
     return;
