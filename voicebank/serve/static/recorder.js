@@ -143,7 +143,8 @@ function showTake(take) {
   const kept = take.chosen;
   ui.verdict.textContent = kept ? "Kept" : VERDICTS[take.verdict] || VERDICTS.unknown;
   const first = take.problems.find((x) => x.verdict === "fail") || take.problems[0];
-  ui.advice.textContent = first ? first.advice : kept ? "This is the take the bank keeps. Record again to replace it." : "";
+  const none = kept ? "This is the take the bank keeps. Record again to replace it." : "Listen back if you like, then keep it.";
+  ui.advice.textContent = first ? first.advice : none;
   ui.take.dataset.verdict = take.verdict;
   ui.accept.textContent = kept ? "Keep it, go on" : take.verdict === "fail" ? "Keep it anyway" : "Keep it";
   ui.accept.classList.toggle("primary", take.verdict !== "fail" || kept);
