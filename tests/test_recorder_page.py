@@ -17,10 +17,8 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,33 +125,53 @@ def server(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
         yield Server(url, banks)
 
 
-@contextmanager
-def serving_on(app: Any, port: int) -> Iterator[str]:
-    """Serve ``app`` on a given loopback port (a server restarted "on the same address"), until the block ends."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    uv = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        thread.join(30)
-        sock.close()
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+_SERVE = """
+import sys, uvicorn
+from pathlib import Path
+from voicebank.serve.app import create_app
+from voicebank.serve.settings import ServeSettings
+app = create_app(ServeSettings(token=None, preload=False, banks_dir=Path(sys.argv[1])))
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+class KilledServer:
+    """The recorder's server as a child process on one port, killed with SIGKILL and started again on it."""
+
+    def __init__(self, banks: Path, logs: Path) -> None:
+        self.banks, self.logs = banks, logs
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        import httpx
+
+        log = open(self.logs / f"serve-{self.starts:02d}.log", "wb")
+        with log:
+            self.proc = subprocess.Popen([sys.executable, "-c", _SERVE, str(self.banks), str(self.port)],
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        self.starts += 1
+        deadline = time.monotonic() + 120
+        while True:
+            assert self.proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+            try:
+                if httpx.get(f"{self.url}/v1/record/banks", timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()  # SIGKILL: no shutdown, no cleanup
+            self.proc.wait(30)
 
 
 # ----------------------------------------------------------------------- the page, as a person uses it
@@ -383,30 +401,33 @@ def test_a_failed_take_shows_its_advice_and_is_kept_only_when_accepted_anyway(
 
 
 def test_a_take_the_server_missed_is_kept_retried_and_saved_once(browsers: Browsers, tmp_path: Path, home: Path) -> None:
-    banks = tmp_path / "banks"
-    port = _free_port()
-    browser = browsers.get("good")
-    with serving_on(create_app(_settings(banks)), port) as url:
-        page = open_page(browser, url)
+    (tmp_path / "logs").mkdir()
+    server = KilledServer(tmp_path / "banks", tmp_path / "logs")
+    server.start()
+    try:
+        page = open_page(browsers.get("good"), server.url)
         create_bank(page, "retry")
         count_in(page, False)
-    # The server is gone while the take is recorded: it cannot be saved now.
-    _wait_quiet(page, 250)
-    page.keyboard.press("Space")
-    page.wait_for_function("() => document.getElementById('record').textContent === 'Stop'", **ROOT_ARGS)
-    _wait_quiet(page, 400)
-    page.keyboard.press("Space")
-    page.wait_for_function("() => document.getElementById('saved').textContent === '1 take not yet saved — retrying'",
-                           **ROOT_ARGS)
-    assert "not saved yet" in page.inner_text("#status")
-    assert read_bank(banks / "retry")["takes"] == []
-    with serving_on(create_app(_settings(banks)), port):
+        server.kill()  # the server is gone while the take is recorded: it cannot be saved now
+        _wait_quiet(page, 250)
+        page.keyboard.press("Space")
+        page.wait_for_function("() => document.getElementById('record').textContent === 'Stop'", **ROOT_ARGS)
+        _wait_quiet(page, 400)
+        page.keyboard.press("Space")
+        page.wait_for_function(
+            "() => document.getElementById('saved').textContent === '1 take not yet saved — retrying'", **ROOT_ARGS)
+        assert "not saved yet" in page.inner_text("#status")
+        assert page.get_attribute("#saved", "aria-live") == "polite"
+        assert read_bank(tmp_path / "banks" / "retry")["takes"] == []
+        server.start()  # the same bank, the same address
         page.wait_for_function("() => document.getElementById('saved').textContent === 'Saved'", **ROOT_ARGS)
         wait_saved(page)
         assert page.inner_text("#verdict").startswith("Good take")
         assert page.evaluate("() => window.voicebankTap.uploads.length") == 1
-    verify_cli(banks / "retry")
-    bank = read_bank(banks / "retry")
+    finally:
+        server.kill()
+    verify_cli(tmp_path / "banks" / "retry")
+    bank = read_bank(tmp_path / "banks" / "retry")
     assert len(bank["takes"]) == 1, "one take, however often it was sent"
     assert correlation(*bank["audio"][bank["takes"][0].id], browsers.fed("good")) >= 0.9
 
@@ -430,55 +451,23 @@ def test_a_typed_message_is_recorded_by_holding_space(browsers: Browsers, server
     assert page.inner_text("#verdict").startswith("Good take"), said
     page.keyboard.press("a")
     page.wait_for_function("t => document.getElementById('prompt-text').textContent !== t", arg=text, **ROOT_ARGS)
+
+    other = "See you on Sunday."
+    page.fill("#message-text", other)
+    page.press("#message-text", "Enter")  # Enter in the box adds it too
+    page.wait_for_function("t => document.getElementById('prompt-text').textContent === t", arg=other, **ROOT_ARGS)
+    page.hover("#record")
+    buttons = iter([page.mouse.down, page.mouse.up])  # the on-screen button, held down while speaking
+    record_take(page, press=lambda: next(buttons)())
+    page.click("#accept")
+    page.wait_for_function("t => document.getElementById('prompt-text').textContent !== t", arg=other, **ROOT_ARGS)
     assert page.errors == []
 
     bank = read_bank(server.banks / "messages")
-    (take,) = bank["takes"]
-    assert bank["texts"][take.prompt_id] == text and bank["chosen"] == {take.prompt_id: take.id}
-    assert correlation(*bank["audio"][take.id], browsers.fed("good")) >= 0.9
-
-
-_SERVE = """
-import sys, uvicorn
-from pathlib import Path
-from voicebank.serve.app import create_app
-from voicebank.serve.settings import ServeSettings
-app = create_app(ServeSettings(token=None, preload=False, banks_dir=Path(sys.argv[1])))
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
-"""
-
-
-class KilledServer:
-    """The recorder's server as a child process on one port, killed with SIGKILL and started again."""
-
-    def __init__(self, banks: Path, logs: Path) -> None:
-        self.banks, self.logs = banks, logs
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        import httpx
-
-        log = open(self.logs / f"serve-{self.starts:02d}.log", "wb")
-        with log:
-            self.proc = subprocess.Popen([sys.executable, "-c", _SERVE, str(self.banks), str(self.port)],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        self.starts += 1
-        deadline = time.monotonic() + 120
-        while True:
-            assert self.proc.poll() is None and time.monotonic() < deadline, "the server did not start"
-            try:
-                if httpx.get(f"{self.url}/v1/record/banks", timeout=5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()  # SIGKILL: no shutdown, no cleanup
-            self.proc.wait(30)
+    assert sorted(bank["texts"][t.prompt_id] for t in bank["takes"]) == sorted([text, other])
+    assert sorted(bank["chosen"].values()) == sorted(t.id for t in bank["takes"])
+    for take in bank["takes"]:
+        assert correlation(*bank["audio"][take.id], browsers.fed("good")) >= 0.9
 
 
 def test_the_server_killed_while_takes_upload_loses_and_doubles_nothing(browsers: Browsers, tmp_path: Path,

@@ -319,6 +319,11 @@ function wire() {
   ui.changeBank.addEventListener("click", changeBank);
   ui.breakDone.addEventListener("click", () => act("break"));
   ui.messageForm.addEventListener("submit", addMessage);
+  ui.messageText.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter" || e.shiftKey) return;
+    e.preventDefault(); // Enter adds the message; Shift+Enter starts a new line
+    addMessage(e);
+  });
   ui.record.addEventListener("pointerdown", (e) => { if (ui.hold.checked && e.button === 0) startRecording(); });
   for (const end of ["pointerup", "pointercancel", "pointerleave"]) {
     ui.record.addEventListener(end, () => { if (ui.hold.checked && phase !== "idle") stopRecording(); });
