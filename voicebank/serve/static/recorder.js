@@ -161,7 +161,6 @@ function setPhase(next) {
   ui.record.classList.toggle("on", phase === "recording");
   ui.record.setAttribute("aria-pressed", String(phase === "recording" || phase === "counting"));
   ui.record.disabled = phase === "saving" || noPrompt;
-  for (const b of [ui.back, ui.skip, ui.later, ui.next]) b.disabled = busy;
   ui.back.disabled = busy;
   for (const b of [ui.skip, ui.later, ui.next]) b.disabled = busy || noPrompt;
   ui.accept.disabled = ui.redo.disabled = busy || noPrompt;
