@@ -337,6 +337,18 @@ def _read_until(proc: subprocess.Popen[str], marker: str) -> str:
     return out
 
 
+def _wait_listening(port: int, seconds: float = 60.0) -> None:
+    """Until the server's socket accepts (uvicorn reports startup complete just before it listens)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            return
+        except ConnectionRefusedError:
+            assert time.monotonic() < deadline, f"nothing listens on port {port}"
+            time.sleep(0.05)
+
+
 def test_cli_lan_prints_an_https_pairing_url_and_qr_code(tmp_path: Path) -> None:
     home = tmp_path / "home"
     refused = subprocess.run(
@@ -353,6 +365,7 @@ def test_cli_lan_prints_an_https_pairing_url_and_qr_code(tmp_path: Path) -> None
         assert "▀" in out and "█" in out  # the QR code, in block characters
         ca = home / "serve-tls" / "ca.pem"
         assert str(ca) in out
+        _wait_listening(int(port))
         context = ssl.create_default_context(cafile=str(ca))
         with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=context) as browser:
             assert browser.get("/pair", params={"code": code}).status_code == 200
