@@ -9,7 +9,7 @@ checks and saves it, between takes) and, in a few rounds, by the bank's own faul
 each phase of the save. After the last restart every queued take must go through; then
 ``voicebank bank verify`` must pass, every take the client saw saved must be in the bank
 under the id the server gave, with the audio that was sent, and no upload may be in the
-bank twice (also not as a take the bank adopted after a kill, without its upload id).
+bank twice (also not as a take the bank adopted after a kill: it keeps its upload id and capture).
 """
 
 from __future__ import annotations
@@ -283,8 +283,8 @@ def _bank_takes_by_upload(bank_path: Path, takes: dict[str, Take]) -> tuple[dict
     """Upload id -> the takes in the bank holding its audio; the takes adopted after a kill; what is wrong.
 
     A take is found by its audio, not by its record: a take whose file was saved but whose
-    journal line was lost to the kill is adopted by the bank without its upload id
-    (``recovered``, no source), and a retry must find it rather than save a second copy.
+    journal line was lost to the kill is adopted by the bank (``recovered``) with the upload id
+    and capture its file carries, and a retry must find it rather than save a second copy.
     """
     by_key = {(len(t.samples), round(float(np.sum(np.abs(t.samples[:4096]))), 3)): t for t in takes.values()}
     found: dict[str, list[str]] = {}
@@ -298,11 +298,11 @@ def _bank_takes_by_upload(bank_path: Path, takes: dict[str, Take]) -> tuple[dict
                 problems.append(f"take {rec.id} (source {rec.source!r}) holds audio no upload sent")
                 continue
             found.setdefault(take.upload_id, []).append(rec.id)
-            if rec.recovered and not rec.source:
-                adopted.add(rec.id)
-            elif rec.source != SOURCE_PREFIX + take.upload_id or rec.capture.get("echoCancellation") is not False:
+            if rec.source != SOURCE_PREFIX + take.upload_id or rec.capture.get("echoCancellation") is not False:
                 problems.append(f"take {rec.id} holds upload {take.upload_id} but says source {rec.source!r}, "
-                                f"capture {rec.capture!r}")
+                                f"capture {rec.capture!r}")  # an adopted take keeps them too: its file carries them
+            elif rec.recovered:
+                adopted.add(rec.id)
     return found, adopted, problems
 
 
