@@ -14,90 +14,36 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
+import random
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("uvicorn")
-signal = pytest.importorskip("scipy.signal")
+pytest.importorskip("scipy.signal")
 
-from voicebank.bank.store import Bank  # noqa: E402
 from voicebank.serve.app import create_app  # noqa: E402
 from voicebank.serve.settings import ServeSettings  # noqa: E402
 
-from tests.conftest import LJSPEECH  # noqa: E402
+from tests.helpers.recorder_page import (  # noqa: E402
+    CHROMIUM, RATE, ROOT_ARGS, WAIT_MS, Browsers, KilledServer, assert_captured_raw, correlation, count_in, create_bank,
+    fed_speech, focus_ring, open_page, prompt_after, read_bank, record_take, state, verify_cli, wait_quiet, wait_saved,
+)
 from tests.helpers.serving import running  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--no-first-run", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
-    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-]
-CLIPS = ["LJ001-0008", "LJ001-0009"]  # 1.8 s and 2.9 s of real read speech
-RATE = 44100  # the fake microphone's own rate, so the file reaches the page unresampled
-GAP_S = 2.0  # silence between the sentences of the fed file
-WAIT_MS = 60_000
-ROOT_ARGS = {"polling": 20, "timeout": WAIT_MS}
-
-
-# ----------------------------------------------------------------------- the fed audio
-def _speech() -> np.ndarray:
-    if not all((LJSPEECH / "wavs" / f"{c}.wav").is_file() for c in CLIPS):
-        pytest.skip(f"real recordings not available: {LJSPEECH} is absent")
-    parts = []
-    for name in CLIPS:
-        x, rate = sf.read(LJSPEECH / "wavs" / f"{name}.wav", dtype="float32")
-        parts += [np.zeros(int(GAP_S * RATE), np.float32), signal.resample_poly(x, RATE, rate).astype(np.float32)]
-    return np.concatenate([*parts, np.zeros(int(GAP_S * RATE), np.float32)])
-
-
-def _variant(speech: np.ndarray, kind: str) -> np.ndarray:
-    if kind == "clipped":
-        return np.clip(speech * 8.0, -1.0, 1.0)  # 18 dB too hot, flat-topped at full scale
-    if kind == "quiet":
-        return speech * 10 ** (-20 / 20)
-    return speech
-
-
-@dataclass
-class Browsers:
-    """One Chromium per kind of fed audio (the fake microphone's file is fixed at launch)."""
-
-    pw: Any
-    folder: Path
-    speech: np.ndarray
-    launched: dict[str, Any] = field(default_factory=dict)
-
-    def fed(self, kind: str) -> np.ndarray:
-        return _variant(self.speech, kind).astype(np.float32)
-
-    def get(self, kind: str) -> Any:
-        if kind not in self.launched:
-            path = self.folder / f"fed-{kind}.wav"
-            sf.write(path, self.fed(kind), RATE, subtype="PCM_16")
-            args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={path}"]
-            self.launched[kind] = self.pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
-        return self.launched[kind]
 
 
 @pytest.fixture(scope="module")
 def browsers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browsers]:
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} is not installed (apt install chromium)")
-    speech = _speech()
+    speech = fed_speech()
     with playwright_api.sync_playwright() as pw:
         found = Browsers(pw, tmp_path_factory.mktemp("fed"), speech)
         try:
@@ -123,185 +69,6 @@ def server(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
     banks = tmp_path_factory.mktemp("banks")
     with running(create_app(_settings(banks))) as (url, _):
         yield Server(url, banks)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-_SERVE = """
-import sys, uvicorn
-from pathlib import Path
-from voicebank.serve.app import create_app
-from voicebank.serve.settings import ServeSettings
-app = create_app(ServeSettings(token=None, preload=False, banks_dir=Path(sys.argv[1])))
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
-"""
-
-
-class KilledServer:
-    """The recorder's server as a child process on one port, killed with SIGKILL and started again on it."""
-
-    def __init__(self, banks: Path, logs: Path) -> None:
-        self.banks, self.logs = banks, logs
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        import httpx
-
-        log = open(self.logs / f"serve-{self.starts:02d}.log", "wb")
-        with log:
-            self.proc = subprocess.Popen([sys.executable, "-c", _SERVE, str(self.banks), str(self.port)],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        self.starts += 1
-        deadline = time.monotonic() + 120
-        while True:
-            assert self.proc.poll() is None and time.monotonic() < deadline, "the server did not start"
-            try:
-                if httpx.get(f"{self.url}/v1/record/banks", timeout=5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()  # SIGKILL: no shutdown, no cleanup
-            self.proc.wait(30)
-
-
-# ----------------------------------------------------------------------- the page, as a person uses it
-def open_page(browser: Any, url: str, bank: str | None = None, **context: Any) -> Any:
-    page = browser.new_context(**context).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.errors = errors
-    page.goto(f"{url}/record?tap=1" + (f"&bank={bank}" if bank else ""))
-    page.wait_for_function("() => document.getElementById('saved').textContent !== 'Loading…'", **ROOT_ARGS)
-    return page
-
-
-def create_bank(page: Any, name: str) -> None:
-    page.fill("#bank-name", name)
-    page.fill("#bank-speaker", "Test Speaker")
-    page.click("#create-bank")
-    page.wait_for_selector("#session:not([hidden])", timeout=WAIT_MS)
-
-
-def count_in(page: Any, on: bool) -> None:
-    page.click(".settings-box summary")
-    page.set_checked("#count-in", on)
-    page.focus("#record")
-
-
-def _wait_quiet(page: Any, ms: int) -> None:
-    """Until the microphone has said something and been quiet again for ``ms``."""
-    page.wait_for_function("() => window.voicebankTap.levelDb > -65", **ROOT_ARGS)
-    page.wait_for_function("ms => performance.now() - window.voicebankTap.lastLoud > ms", arg=ms, **ROOT_ARGS)
-
-
-def record_take(page: Any, press: Any = None, counted: bool = False, hold: bool = False) -> str:
-    """Record one sentence of the fed audio from silence to silence; returns the status line after saving.
-
-    ``press`` starts and stops (Space by default); ``hold``: Space is held down while recording.
-    """
-    keys = iter([lambda: page.keyboard.down("Space"), lambda: page.keyboard.up("Space")]) if hold else None
-    press = press or ((lambda: next(keys)()) if hold else (lambda: page.keyboard.press("Space")))
-    shown = page.evaluate("() => window.voicebankTap.uploads.length")
-    _wait_quiet(page, 250)
-    press()
-    if counted:
-        page.wait_for_selector("#count:not([hidden])", timeout=WAIT_MS)
-        assert page.inner_text("#count") in {"3", "2", "1"}, "the count-in shows"
-    page.wait_for_function("() => document.getElementById('record').textContent === 'Stop'", **ROOT_ARGS)
-    _wait_quiet(page, 400)
-    press()
-    page.wait_for_function("n => window.voicebankTap.uploads.length > n", arg=shown, **ROOT_ARGS)
-    return wait_saved(page)
-
-
-def wait_saved(page: Any) -> str:
-    page.wait_for_function(
-        "() => window.voicebankTap.lastSaved === window.voicebankTap.uploads.at(-1)"
-        " && document.getElementById('record').textContent === 'Record'", **ROOT_ARGS)
-    return page.inner_text("#status")
-
-
-def state(page: Any) -> dict[str, Any]:
-    return {
-        "label": page.inner_text("#prompt-label"), "prompt": page.inner_text("#prompt-text"),
-        "verdict": page.inner_text("#verdict") if page.is_visible("#take") else None,
-        "advice": page.inner_text("#advice") if page.is_visible("#take") else None,
-        "accept": page.inner_text("#accept"), "saved": page.inner_text("#saved"),
-    }
-
-
-def prompt_after(page: Any, before: str) -> str:
-    page.wait_for_function("t => document.getElementById('prompt-text').textContent !== t", arg=before, **ROOT_ARGS)
-    return page.inner_text("#prompt-text")
-
-
-# ----------------------------------------------------------------------- the bank afterwards
-def verify_cli(bank: Path) -> None:
-    result = subprocess.run([str(Path(sys.executable).with_name("voicebank")), "bank", "verify", str(bank)],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "All takes are intact." in result.stdout
-
-
-def read_bank(path: Path) -> dict[str, Any]:
-    with Bank.open(path, writable=False) as bank:
-        takes = sorted(bank.takes.values(), key=lambda t: t.id)
-        audio = {t.id: bank.read_take(t) for t in takes}
-        return {"takes": takes, "chosen": dict(bank.chosen), "flags": dict(bank.flags), "audio": audio,
-                "texts": {pid: p.text for pid, p in bank.prompts.items()}}
-
-
-WINDOW_S = 0.25  # pieces of a take aligned one by one (a dropped device buffer shifts what follows)
-SEARCH_S = 0.05  # how far each piece may sit from the take's own alignment
-
-
-def correlation(take: np.ndarray, rate: int, fed: np.ndarray) -> float:
-    """How closely a take matches the looping fed audio: the share of its pieces with speech that correlate > 0.9.
-
-    The take is first aligned as a whole (cross-correlation with the loop); each 0.25 s piece
-    is then aligned again within 50 ms, because Chromium's fake microphone may drop a 10 ms
-    buffer when the machine is busy, which shifts all that follows by 441 samples.
-    """
-    x = np.asarray(take, dtype=np.float64)
-    if x.ndim == 2:
-        x = x.mean(axis=1)
-    if rate != RATE:
-        x = signal.resample_poly(x, RATE, rate)
-    loop = np.tile(fed.astype(np.float64), int(np.ceil(len(x) / len(fed))) + 4)
-    lag = len(fed) + int(np.argmax(signal.correlate(loop, x, mode="valid", method="fft")[: len(fed)]))
-    n, d = int(WINDOW_S * RATE), int(SEARCH_S * RATE)
-    scores, shift = [], 0
-    for at in range(0, len(x) - n + 1, n):
-        piece = x[at : at + n]
-        if np.sqrt(np.mean(piece**2)) < 1e-3:
-            continue  # silence matches anything
-        score = np.corrcoef(loop[lag + shift + at : lag + shift + at + n], piece)[0, 1]
-        if score <= 0.9:  # a dropped buffer before this piece? look for it a little earlier or later
-            near = loop[lag + shift + at - d : lag + shift + at + n + d]
-            best = int(np.argmax(signal.correlate(near, piece, mode="valid")))
-            moved = np.corrcoef(near[best : best + n], piece)[0, 1]
-            if moved > score:
-                score, shift = moved, shift + best - d
-        scores.append(score)
-    assert scores, "the take holds no sound"
-    return float(np.mean(np.array(scores) > 0.9))
-
-
-def assert_captured_raw(take: Any) -> None:
-    c = take.capture
-    assert c["echoCancellation"] is False and c["noiseSuppression"] is False and c["autoGainControl"] is False, c
-    assert c["sampleRate"] == take.sample_rate and c["deviceLabel"], c
 
 
 # ----------------------------------------------------------------------- tests
@@ -409,10 +176,10 @@ def test_a_take_the_server_missed_is_kept_retried_and_saved_once(browsers: Brows
         create_bank(page, "retry")
         count_in(page, False)
         server.kill()  # the server is gone while the take is recorded: it cannot be saved now
-        _wait_quiet(page, 250)
+        wait_quiet(page, 250)
         page.keyboard.press("Space")
         page.wait_for_function("() => document.getElementById('record').textContent === 'Stop'", **ROOT_ARGS)
-        _wait_quiet(page, 400)
+        wait_quiet(page, 400)
         page.keyboard.press("Space")
         page.wait_for_function(
             "() => document.getElementById('saved').textContent === '1 take not yet saved — retrying'", **ROOT_ARGS)
@@ -445,7 +212,7 @@ def test_a_typed_message_is_recorded_by_holding_space(browsers: Browsers, server
     page.click("#message-add")
     page.wait_for_function("t => document.getElementById('prompt-text').textContent === t", arg=text, **ROOT_ARGS)
     assert page.inner_text("#prompt-label").startswith("Message ")
-    assert _focus(page)["id"] == "record"
+    assert focus_ring(page)["id"] == "record"
 
     said = record_take(page, press=None, hold=True)
     assert page.inner_text("#verdict").startswith("Good take"), said
@@ -472,8 +239,6 @@ def test_a_typed_message_is_recorded_by_holding_space(browsers: Browsers, server
 
 def test_the_server_killed_while_takes_upload_loses_and_doubles_nothing(browsers: Browsers, tmp_path: Path,
                                                                         home: Path) -> None:
-    import random
-
     rng = random.Random(16)
     (tmp_path / "logs").mkdir()
     server = KilledServer(tmp_path / "banks", tmp_path / "logs")
@@ -485,10 +250,10 @@ def test_the_server_killed_while_takes_upload_loses_and_doubles_nothing(browsers
         count_in(page, False)
         while kept < rounds:
             prompt = page.inner_text("#prompt-text")
-            _wait_quiet(page, 250)
+            wait_quiet(page, 250)
             page.keyboard.press("Space")
             page.wait_for_function("() => document.getElementById('record').textContent === 'Stop'", **ROOT_ARGS)
-            _wait_quiet(page, 400)
+            wait_quiet(page, 400)
             page.keyboard.press("Space")  # the take goes out when it stops (after the page's 200 ms tail)...
             time.sleep(rng.uniform(0.0, 0.8))  # ...and the server dies at some moment of its upload and save
             server.kill()
@@ -522,37 +287,30 @@ def test_the_server_killed_while_takes_upload_loses_and_doubles_nothing(browsers
         assert correlation(*bank["audio"][take.id], browsers.fed("good")) >= 0.9
 
 
-def _focus(page: Any) -> dict[str, Any]:
-    return page.evaluate(
-        "() => { const e = document.activeElement, s = getComputedStyle(e);"
-        " return {id: e.id, style: s.outlineStyle, width: parseFloat(s.outlineWidth)}; }"
-    )
-
-
 def test_the_whole_flow_from_the_keyboard_alone(browsers: Browsers, server: Server) -> None:
     page = open_page(browsers.get("good"), server.url, viewport={"width": 1000, "height": 900})
     for _ in range(30):  # past the banks already there, to the new bank's name
-        if _focus(page)["id"] == "bank-name":
+        if focus_ring(page)["id"] == "bank-name":
             break
         page.keyboard.press("Tab")
-    ring = _focus(page)
+    ring = focus_ring(page)
     assert ring["id"] == "bank-name" and ring["style"] != "none" and ring["width"] >= 2, ring
     page.keyboard.type("keys")
     page.keyboard.press("Tab")
     page.keyboard.type("Keyboard User")
     page.keyboard.press("Enter")  # submits the form
     page.wait_for_selector("#session:not([hidden])", timeout=WAIT_MS)
-    ring = _focus(page)
+    ring = focus_ring(page)
     assert ring["id"] == "record" and ring["style"] != "none" and ring["width"] >= 2, ring
     first = page.inner_text("#prompt-text")
 
     record_take(page, counted=True)  # Space starts (after 3, 2, 1) and stops
     assert page.inner_text("#verdict").startswith("Good take")
-    ring = _focus(page)
+    ring = focus_ring(page)
     assert ring["id"] == "accept" and ring["style"] != "none"
     page.keyboard.press("Space")  # one switch: the same key keeps the take
     second = prompt_after(page, first)
-    assert _focus(page)["id"] == "record"
+    assert focus_ring(page)["id"] == "record"
     page.keyboard.press("s")
     third = prompt_after(page, second)
     page.keyboard.press("l")
@@ -567,7 +325,7 @@ def test_the_whole_flow_from_the_keyboard_alone(browsers: Browsers, server: Serv
     order = []
     for _ in range(5):
         page.keyboard.press("Tab")
-        ring = _focus(page)
+        ring = focus_ring(page)
         assert ring["style"] != "none" and ring["width"] >= 2, f"focus on {ring['id']} is visible"
         order.append(ring["id"])
     assert order == ["back", "skip", "later", "next", ""], order  # then the settings' summary

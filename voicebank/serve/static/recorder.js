@@ -346,8 +346,9 @@ async function start() {
   if (!bank || ui.session.hidden) {
     await listBanks();
     const first = ui.bankList.querySelector("button");
-    (first || ui.bankName).focus();
+    if (document.activeElement === document.body) (first || ui.bankName).focus(); // unless the person moved already
   }
+  if (tap) tap.ready = true;
 }
 
 start();
