@@ -247,6 +247,7 @@ def test_the_session_resumes_after_a_restart_and_a_retry_finds_its_take(banks: P
     with serving(banks) as c:  # a new app (a new process's worth of state) on the same bank
         state = c.state()
         assert state["prompt"]["id"] == p3 and state["progress"]["done"] == 1 and state["progress"]["skipped"] == 1
+        assert state["take"]["id"] == saved["id"]  # saved, not yet kept: offered again after the restart
         retry = c.put(body, p3, "restart-upload-000001")
         assert retry.status_code == 200 and retry.json()["take"]["id"] == saved["id"]
         assert retry.json()["state"]["take"]["id"] == saved["id"]

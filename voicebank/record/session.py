@@ -125,6 +125,16 @@ class RecordingSession:
         self.saved: list[SavedTake] = []  # every take saved during this session
         self.accepted = 0
         self.current: SessionPrompt | None = self.next_prompt()
+        self._resume_take()
+
+    def _resume_take(self) -> None:
+        """A session that resumes where a take was saved but not yet kept (the recorder or server stopped
+        in between) offers that take again, to keep or record again."""
+        if self.current is None or self.chosen_take(self.current) is not None:
+            return
+        takes = self.takes_of(self.current)
+        if takes and takes[-1].status == "pending":
+            self.adopt_take(takes[-1])
 
     # ------------------------------------------------------------ prompt state
     def _map_to_bank(self) -> dict[str, str | None]:
