@@ -182,7 +182,8 @@ class BankOpening(BankRecovery):
         except BlockingIOError as exc:
             os.close(fd)
             raise BankLockedError(
-                f"{self.root} is in use by another voicebank program (a recorder, voicebank serve's web recorder, an import or an export). "
+                f"{self.root} is in use by another voicebank program (a recorder, voicebank serve's web recorder, "
+                "an import or an export). "
                 f"Close it first, then try again{why}."
             ) from exc
         self._lock_fd = fd
