@@ -74,6 +74,7 @@ def serve(
     app = create_app(settings)
     base = _base_url(settings, sock.getsockname()[1])
     typer.echo(f"Serving {voice} at {base}/v1 (OpenAI base_url). Stop with Ctrl+C.")
+    typer.echo(f"Pages: the speak board at {base}/, the recorder at {base}/record.")
     if token is not None:
         paired = app.state.pairing.devices.count()  # a damaged devices' file is reported now, not per request
         typer.echo(f"Paired devices: {paired} (voicebank serve --forget-devices unpairs them).")
