@@ -41,3 +41,19 @@ def serve(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=True
     from voicebank.benchmarks.serve import main
 
     raise typer.Exit(main(list(args or []) + list(ctx.args)))
+
+
+@app.command("verifier", context_settings=_PASS_THROUGH, add_help_option=False)
+def verifier(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=True)) -> None:
+    """Calibrate the speaker verifiers on real same- and different-speaker pairs: scores, EER, threshold (--help for options)."""
+    from voicebank.benchmarks.verifier import main
+
+    raise typer.Exit(main(list(args or []) + list(ctx.args)))
+
+
+@app.command("wyoming", context_settings=_PASS_THROUGH, add_help_option=False)
+def wyoming(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=True)) -> None:
+    """Time to the first Wyoming audio-chunk: voicebank's Wyoming server against wyoming-piper on the same voice (--help for options)."""
+    from voicebank.benchmarks.wyoming import main
+
+    raise typer.Exit(main(list(args or []) + list(ctx.args)))

@@ -18,6 +18,7 @@ from . import record as record_cmd
 from . import serve as serve_cmd
 from . import speak as speak_cmd
 from . import train as train_cmd
+from . import voice as voice_cmd
 
 app = typer.Typer(
     name="voicebank",
@@ -37,6 +38,7 @@ app.add_typer(lexicon_cmd.app, name="lexicon")
 speak_cmd.register(app)
 train_cmd.register(app)
 serve_cmd.register(app)
+voice_cmd.register(app)
 app.add_typer(bench_cmd.app, name="bench")
 
 

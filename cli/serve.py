@@ -36,6 +36,8 @@ def serve(
     bank: Optional[List[Path]] = typer.Option(None, "--bank", help="A voice bank the recorder page offers (repeat for more)."),
     banks_dir: Optional[Path] = typer.Option(
         None, help="The folder of voice banks the recorder page offers and creates (default: banks/ in voicebank's data folder)."),
+    evaluation: Optional[List[Path]] = typer.Option(
+        None, "--eval", help="A 'voicebank train eval' folder the listening test (/listen) offers (repeat for more; default: every voice's eval/)."),
 ) -> None:
     """Start the server and keep it running until Ctrl+C."""
     if lan and no_auth:
@@ -68,7 +70,7 @@ def serve(
     settings = ServeSettings(
         host=host, port=port, token=token, voice=voice, max_streams=max_streams, lan=lan, tls=tls,
         device_days=device_days, rate=rate, burst=burst, cors_origins=tuple(cors_origin or ()),
-        banks_dir=banks_dir, banks=banks,
+        banks_dir=banks_dir, banks=banks, evaluations=tuple(p.resolve() for p in evaluation or ()),
     )
     sock = _bind(host, port)
     app = create_app(settings)

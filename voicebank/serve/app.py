@@ -28,7 +28,7 @@ from ..encode import FORMATS
 from ..engines.base import Engine
 from ..errors import VoicebankError
 from ..voice.registry import list_voices
-from . import auth, pages, pairing, recorder, ws
+from . import aac, auth, listening, pages, pairing, recorder, ws
 from .encoding import PROMPT_WAIT, WarmEncoders
 from .openapi import openapi_document
 from .pump import BytePump, StreamedResponse
@@ -273,6 +273,8 @@ def create_app(settings: ServeSettings, engine_factory: EngineFactory | None = N
         *ws.routes(server),
         *pages.routes(server),
         *recorder.routes(server),
+        *aac.routes(server),
+        *listening.routes(server),
         *pair.routes(),
     ]
     app = Starlette(

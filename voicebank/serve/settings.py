@@ -50,6 +50,7 @@ class ServeSettings:
     banks: tuple[Path, ...] = ()  # ...and these banks, wherever they are (--bank)
     max_take_seconds: float = 120.0  # a longer uploaded take is refused (413 too_long)
     max_upload_bytes: int = 48 * 1024 * 1024  # 120 s of 32-bit stereo at 48 kHz fits with room
+    evaluations: tuple[Path, ...] = ()  # `train eval` folders the listening test (/listen) offers (--eval)
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_streams <= 256:
