@@ -11,6 +11,9 @@ APT_PACKAGES=(
   ffmpeg sox                         # audio conversion (audiobooks, tools)
   pulseaudio pulseaudio-utils libasound2-plugins tmux   # tests: a virtual sound card and a terminal
   chromium                           # tests: the speak board in a real browser (driven by Playwright)
+  pocketsphinx-testdata              # tests: real recordings of a second speaker (speaker verification)
+  speech-dispatcher                  # the Linux desktop's speech service (voice export --format speech-dispatcher)
+  npm                                # fetches the instant voice's style vectors (kokoro-js) below
 )
 
 if command -v apt-get >/dev/null 2>&1; then
@@ -48,4 +51,13 @@ fi
 # left to the resolver, torch would come as a much larger build.
 .venv/bin/python -m pip install -q torch==2.11.0 torchaudio==2.11.0 torchcodec==0.13.0
 .venv/bin/python -m pip install -q -e ".[all,train,dev]"
+# The instant voice's style vectors ship in the npm package kokoro-js; only its voices/ folder is
+# kept, inside the venv, where voicebank looks for it (voicebank/engines/kokoro.py checks each file's sha256).
+KOKORO_JS=.venv/share/voicebank/kokoro-js
+if [ ! -d "$KOKORO_JS/voices" ] && command -v npm >/dev/null 2>&1; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent kokoro-js@1.2.1 >/dev/null && tar xzf kokoro-js-1.2.1.tgz)
+  mkdir -p "$(dirname "$KOKORO_JS")" && rm -rf "$KOKORO_JS" && mv "$tmp/package" "$KOKORO_JS"
+  rm -rf "$tmp"
+fi
 echo "voicebank is installed in .venv (run: .venv/bin/voicebank --help)"
