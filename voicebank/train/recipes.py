@@ -83,6 +83,10 @@ class TrainingSettings:
     # decoder learns from it; it costs a second decoder pass per step (~25 % on a CPU). On a
     # 3-minute bank from the offline base it raised WER (docs/offline-voice.md).
     prior_decoder_weight: float = 0.0
+    # L2-SP: a penalty pulling every trained generator weight toward the base's value, weight *
+    # sum of squared differences (0: off). It lets more of the model learn the voice while the
+    # parts a few minutes of speech cannot teach stay near the base, instead of freezing them.
+    anchor_weight: float = 0.0
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size", "eval_batch_size", "max_steps", "eval_every_steps", "keep_checkpoints")
@@ -95,6 +99,8 @@ class TrainingSettings:
             raise RecipeError(f"training.kl_weight must be positive, not {self.kl_weight}.")
         if not self.prior_decoder_weight >= 0:
             raise RecipeError(f"training.prior_decoder_weight must be 0 (off) or more, not {self.prior_decoder_weight}.")
+        if not self.anchor_weight >= 0:
+            raise RecipeError(f"training.anchor_weight must be 0 (off) or more, not {self.anchor_weight}.")
         if self.loader_workers < 0:
             raise RecipeError("training.loader_workers must be 0 or more.")
         if self.discriminator_width < 0:

@@ -31,6 +31,7 @@ MODEL_FILE = "model.pth"
 CONFIG_FILE = "config.json"
 STATE_FILE = TRAINING_RECORD
 CHECKPOINTS = "checkpoints"
+ANCHOR_FILE = "anchor.pt"  # the base's trained-part weights, for the L2-SP penalty (training.anchor_weight)
 STATE_SCHEMA = TRAINING_SCHEMA
 _MB = 1 << 20
 

@@ -13,7 +13,7 @@ from .checkpoints import newest_checkpoint, step_of
 from .coqui_trainer import no_stderr, trainer_class
 from .events import EventCallback, TrainEvent
 from .recipes import Recipe
-from .run_files import CHECKPOINTS, CONFIG_FILE
+from .run_files import ANCHOR_FILE, CHECKPOINTS, CONFIG_FILE
 
 Samples = tuple[list[Any], list[Any]]  # Coqui's (train, eval) sample lists
 
@@ -70,8 +70,27 @@ def load_inputs(
             f"discriminator tensors start fresh; {counts['symbols_kept']} phoneme symbols kept, "
             f"{counts['symbols_new']} new."
         )))
+    if recipe.training.anchor_weight > 0:
+        _anchor(model, out / ANCHOR_FILE, fresh=base_model is not None)
     samples = ([i.to_sample(data.root) for i in train_items], [i.to_sample(data.root) for i in eval_items])
     return config, model, samples
+
+
+def _anchor(model: Any, path: Path, *, fresh: bool) -> None:
+    """The L2-SP anchor: the base's weights, kept beside the run so a resumed run pulls toward them too."""
+    import torch
+
+    from ..durable import atomic_output
+
+    if fresh:
+        values = model.set_anchor()
+        with atomic_output(path) as tmp:
+            torch.save(values, tmp)
+    elif path.is_file():
+        model.set_anchor(torch.load(path, map_location="cpu", weights_only=True))
+    else:
+        raise UsageError(f"{path} is missing: this run pulls its weights toward the base's (training.anchor_weight), "
+                         "and cannot resume without them. Start it again in a new folder.")
 
 
 def _check_dataset(data: Any, folder: Path, recipe: Recipe, rate: int) -> None:

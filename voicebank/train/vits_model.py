@@ -34,8 +34,11 @@ class VoicebankVits(Vits):
         freeze: Sequence[str] = (),
         prior_decoder_weight: float = 0.0,
         prior_noise_scale: float = 0.667,
+        anchor_weight: float = 0.0,
     ) -> None:
         super().__init__(config)
+        self.anchor_weight = float(anchor_weight)
+        self._anchor: dict[str, Any] = {}  # name -> the base's value, for the L2-SP penalty
         self.prior_decoder_weight = float(prior_decoder_weight)
         self.prior_noise_scale = float(prior_noise_scale)
         if discriminator_width and getattr(self, "disc", None) is not None:
@@ -76,9 +79,41 @@ class VoicebankVits(Vits):
             outputs["prior_outputs"] = self.waveform_decoder(z_slice, g=None)
         return outputs
 
+    def set_anchor(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Remember the trainable generator weights (now, or ``values``) as the L2-SP anchor; returns it.
+
+        Called right after the base's weights are loaded; a resumed run passes the anchor it
+        saved then, so the penalty always pulls toward the base, never toward a checkpoint.
+        """
+        if values is None:
+            values = {n: p.detach().clone() for n, p in self._anchored_parameters()}
+        missing = [n for n, _ in self._anchored_parameters() if n not in values]
+        if missing:
+            raise UsageError(f"The saved anchor lacks {len(missing)} trained weights (first: {missing[0]}); start the run again.")
+        self._anchor = {n: v.detach() for n, v in values.items()}
+        return self._anchor
+
+    def _anchored_parameters(self) -> list[tuple[str, Any]]:
+        return [(n, p) for n, p in self.named_parameters() if p.requires_grad and not n.startswith("disc.")]
+
+    def anchor_loss(self) -> Any:
+        """``anchor_weight`` * the squared distance of the trained generator weights from the anchor."""
+        import torch
+
+        total = torch.zeros(())
+        for name, param in self._anchored_parameters():
+            base = self._anchor[name].to(param.device)
+            total = total.to(param.device) + torch.sum((param - base) ** 2)
+        return total * self.anchor_weight
+
     def train_step(self, batch: dict[str, Any], criterion: Any, optimizer_idx: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Coqui's step; the generator's step adds the prior path's mel loss (``loss_prior_mel``)."""
+        """Coqui's step; the generator's step adds the prior path's mel loss (``loss_prior_mel``) and
+        the L2-SP penalty (``loss_anchor``) when they are on."""
         outputs, loss_dict = super().train_step(batch, criterion, optimizer_idx)
+        if optimizer_idx == 1 and self.training and self.anchor_weight > 0 and self._anchor:
+            loss = self.anchor_loss()
+            loss_dict["loss_anchor"] = loss
+            loss_dict["loss"] = loss_dict["loss"] + loss
         if optimizer_idx == 1 and outputs.get("prior_outputs") is not None:
             import torch
             from TTS.tts.models.vits import wav_to_mel
@@ -123,6 +158,7 @@ def make_model(config: VitsConfig, recipe: Recipe | None = None) -> VoicebankVit
         freeze=recipe.training.freeze,
         prior_decoder_weight=recipe.training.prior_decoder_weight,
         prior_noise_scale=recipe.inference.noise_scale,
+        anchor_weight=recipe.training.anchor_weight,
     )
 
 
