@@ -2,12 +2,16 @@
 
 Clients send the token, or a paired device's token, as ``Authorization: Bearer TOKEN``
 (the OpenAI client's ``api_key``); a paired browser sends its device token in the
-``voicebank_session`` cookie. Tokens are compared in constant time or by their hash, and
-neither they nor pairing codes are written to a log.
+``voicebank_session`` cookie. AsTeRICS Grid can send neither (it fetches a URL it is
+given, with no headers), so its URL carries a key in its path: ``/aac/KEY/...``, made
+from the token and good for the ``/aac/`` routes alone (:func:`aac_key`). Tokens are
+compared in constant time or by their hash, and neither they, that key, pairing codes,
+nor the text an AAC board speaks are written to a log.
 """
 
 from __future__ import annotations
 
+import base64
 import hmac
 import logging
 import os
@@ -32,6 +36,7 @@ from .speech import error_json
 
 TOKEN_FILE = "serve-token"
 _MIN_LENGTH = 16
+AAC_PREFIX = "/aac/"  # AsTeRICS Grid's routes (voicebank.serve.aac): their key may come in the path
 
 
 def token_path() -> Path:
@@ -90,6 +95,20 @@ def bearer_token(header: bytes | None) -> str | None:
     return given.strip() if scheme.lower() == "bearer" else None
 
 
+def aac_key(token: str) -> str:
+    """The key AsTeRICS Grid's URL carries (``/aac/KEY``): derived from ``token``, it opens the ``/aac/`` routes and nothing else."""
+    digest = hmac.new(token.encode("utf-8"), b"voicebank aac key", "sha256").digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode("ascii")
+
+
+def _path_key_matches(path: str, key: str) -> bool:
+    """Whether ``path`` is ``/aac/KEY/...`` with this key (constant-time comparison)."""
+    if not path.startswith(AAC_PREFIX):
+        return False
+    given = path[len(AAC_PREFIX):].split("/", 1)[0]
+    return hmac.compare_digest(given.encode("utf-8"), key.encode("utf-8"))
+
+
 def middleware(settings: ServeSettings, devices: DeviceStore | None = None) -> list[Middleware]:
     """What guards every request of a server with these settings, outermost first: CORS, the rate limit, the token."""
     hide_queries_in_logs()
@@ -127,9 +146,13 @@ class BearerAuth:
         self._open = frozenset(open_paths)
         self._days = device_days
         self._secure = secure
+        self._aac_key = aac_key(token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] in self._open:
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "http" and _path_key_matches(scope["path"], self._aac_key):
             await self.app(scope, receive, send)
             return
         given, from_cookie = _credential(scope["headers"])
@@ -188,12 +211,25 @@ _CHALLENGE = [(b"www-authenticate", b'Bearer realm="voicebank"'), (b"cache-contr
 
 
 class _HideQueries(logging.Filter):
-    """Cuts the query off the paths in uvicorn's log lines: a pairing code travels in one (``/pair?code=...``)."""
+    """Cuts the query off the paths in uvicorn's log lines (a pairing code travels in one: ``/pair?code=...``),
+    and keeps only the route of an ``/aac/`` path (its key and the spoken text travel in it)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(isinstance(a, str) and "?" in a for a in record.args):
-            record.args = tuple(a.split("?", 1)[0] if isinstance(a, str) and a.startswith("/") else a for a in record.args)
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and ("?" in a or a.startswith(AAC_PREFIX)) for a in record.args):
+            record.args = tuple(_loggable(a) if isinstance(a, str) and a.startswith("/") else a for a in record.args)
         return True
+
+
+def _loggable(path: str) -> str:
+    """``path`` without its query; an ``/aac/`` path as ``/aac/…/ROUTE/…`` (no key, no text)."""
+    path = path.split("?", 1)[0]
+    if not path.startswith(AAC_PREFIX):
+        return path
+    route = next((part for part in path.split("/")[2:4] if part in _AAC_ROUTE_NAMES), "…")
+    return f"{AAC_PREFIX}…/{route}/…"
+
+
+_AAC_ROUTE_NAMES = frozenset({"voices", "speakdata", "speak", "cache", "speaking", "stop"})
 
 
 def hide_queries_in_logs() -> None:
