@@ -38,9 +38,25 @@ def load_engine(voice_ref: VoiceRef = None, **opts: Any) -> Engine:
     from ..text.lexicon import Lexicon
 
     lexicon = opts.get("lexicon")
+    if isinstance(voice_ref, str) and voice_ref.startswith("kokoro:"):  # a shipped Kokoro voice
+        from .kokoro import KokoroEngine
+
+        return KokoroEngine.shipped(
+            voice_ref, threads=opts.get("threads") or 1, espeak=opts.get("espeak", "auto"),
+            lexicon=Lexicon.for_voice(None) if lexicon is None else lexicon,
+        )
     folder = voice_folder(voice_ref)
     if folder is not None:
+        from ..voice.kokoro_card import is_kokoro_voice  # cheap: reads the card only
         from ..voice.xtts_card import is_xtts_voice  # cheap: no torch
+
+        if is_kokoro_voice(folder):
+            from .kokoro import KokoroEngine
+
+            return KokoroEngine.from_folder(
+                folder, threads=opts.get("threads") or 1, espeak=opts.get("espeak", "auto"),
+                lexicon=Lexicon.for_voice(folder) if lexicon is None else lexicon,
+            )
 
         if is_xtts_voice(folder):
             from .xtts import XttsEngine

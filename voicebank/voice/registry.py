@@ -84,7 +84,8 @@ def voice_folder(ref: VoiceRef) -> Path | None:
 
 
 def list_voices() -> list[str]:
-    """Names of the voice folders in the local registry (a Piper-format or an XTTS voice in each)."""
+    """Names of the voice folders in the local registry (a Piper-format, XTTS or instant voice in each)."""
+    from .kokoro_card import is_kokoro_voice
     from .xtts_card import is_xtts_voice
 
     root = voices_dir()
@@ -92,7 +93,7 @@ def list_voices() -> list[str]:
         return []
     names = []
     for child in root.iterdir():
-        if child.is_dir() and (any(child.glob("*.onnx.json")) or is_xtts_voice(child)):
+        if child.is_dir() and (any(child.glob("*.onnx.json")) or is_xtts_voice(child) or is_kokoro_voice(child)):
             names.append(child.name)
     return sorted(names)
 
