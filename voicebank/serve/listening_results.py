@@ -33,7 +33,7 @@ def results(test: ListeningTest, answers: list[dict[str, Any]]) -> dict[str, Any
     listeners = sorted({a["listener"] for a in answers if isinstance(a.get("listener"), str)})
     return {
         "test": test.id, "voice": test.voice, "answers": sum(r["trials"] for r in rows),
-        "sessions": len({a.get("session") for a in answers}), "listeners": listeners,
+        "sessions": len({a.get("session") for a in answers if isinstance(a.get("session"), str)}), "listeners": listeners,
         "comparisons": rows,
     }
 

@@ -98,10 +98,10 @@ def _read_test(folder: Path) -> tuple[ListeningTest, str | None]:
     if not data:
         raise FileNotFoundError(f"no {EVAL_JSON} in it")
     voice = _name(data.get("voice")) or folder.parent.name
-    real = _files(folder, (data.get("real") or {}).get("utterances"))
+    real = _files(folder, _dict(data.get("real")).get("utterances"))
     texts = {row["id"]: str(row.get("text") or "") for row in _rows(data.get("utterances")) if row["id"] in real}
     sources = [Source("voice", voice, _files(folder, data.get("utterances"), only=real))]
-    baseline = data.get("baseline") or {}
+    baseline = _dict(data.get("baseline"))
     stock = _name(baseline.get("voice"))
     if stock:
         sources.append(Source("stock", stock, _files(folder, baseline.get("utterances"), only=real)))
@@ -130,8 +130,12 @@ def _with_previous(test: ListeningTest, read: list[tuple[ListeningTest, str | No
     return test
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _rows(rows: Any) -> list[dict[str, Any]]:
-    return [r for r in rows or [] if isinstance(r, dict) and isinstance(r.get("id"), str)]
+    return [r for r in rows if isinstance(r, dict) and isinstance(r.get("id"), str)] if isinstance(rows, list) else []
 
 
 def _files(folder: Path, rows: Any, only: dict[str, Path] | None = None) -> dict[str, Path]:

@@ -23,6 +23,7 @@ from typing import Any
 from ..durable import fsync_dir, storage_error, write_all
 from ..errors import RequestError
 from .listening_tests import ListeningTest
+from .recorder_uploads import storable
 
 ANSWERS_FILE = "listening.jsonl"
 MAX_PER_COMPARISON = 10  # trials per comparison in one session: each held-out sentence once, up to this
@@ -115,7 +116,7 @@ def parse_answer(data: dict[str, Any]) -> Answer:
         raise RequestError(f"'more_like' must be \"A\", \"B\" or null, not {more_like!r}.", param="more_like")
     listener = data.get("listener")
     if listener is not None and (not isinstance(listener, str) or len(listener) > 100
-                                 or any(ord(c) < 32 for c in listener)):
+                                 or any(ord(c) < 32 for c in listener) or not storable(listener)):
         raise RequestError("'listener' must be a name of at most 100 characters on one line, or null.", param="listener")
     return Answer(answer, more_like, (listener or "").strip() or None)
 

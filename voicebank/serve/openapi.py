@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .listening_openapi import listening_paths
 from .pairing import COOKIE
 from .recorder_openapi import recorder_paths, recorder_schemas
 from .speech import MAX_INPUT_CHARS, MODELS, OPENAI_VOICES, RESPONSE_FORMATS, STREAM_FORMATS
@@ -145,5 +146,6 @@ def openapi_document() -> dict[str, Any]:
             "/openapi.json": _get("This document", _json("OpenAPI 3.1.", {"type": "object"}), unauthorized, too_many),
             "/pair": _PAIR,
             **recorder_paths(),
+            **listening_paths(),
         },
     }

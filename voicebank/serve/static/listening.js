@@ -169,7 +169,9 @@ async function showResults() {
   ui.resultsRows.replaceChildren(...found.comparisons.map(resultRow));
   ui.resultsSentences.replaceChildren(...found.comparisons.flatMap(resultSentences));
   const who = found.listeners.length ? ` from ${found.listeners.join(", ")}` : "";
-  ui.resultsSummary.textContent = `${found.answers} answers in ${found.sessions} sessions${who}, on ${found.voice}.`;
+  const answers = found.answers === 1 ? "1 answer" : `${found.answers} answers`;
+  const sessions = found.sessions === 1 ? "1 session" : `${found.sessions} sessions`;
+  ui.resultsSummary.textContent = `${answers} in ${sessions}${who}, on ${found.voice}.`;
   const open = session && session.answered.length < session.trials.length;
   ui.backToTrials.hidden = !open;
   show(ui.results);
