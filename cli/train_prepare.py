@@ -22,6 +22,10 @@ def prepare(
     eval_fraction: float = typer.Option(0.1, "--eval-fraction", help="Share to hold out when --eval-count is not given."),
     min_eval: int = typer.Option(4, "--min-eval", help="Hold out at least this many (never more than half)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the held-out choice."),
+    eval_ids: Optional[Path] = typer.Option(
+        None, "--eval-ids", help="File of prompt ids to hold out, one a line: exactly these, so several datasets "
+        "(e.g. a learning curve) are judged on the same recordings. Replaces --eval-count.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Make a training dataset from the chosen takes that pass QC, with a held-out split.
@@ -31,10 +35,11 @@ def prepare(
     on, so 'voicebank train eval' can compare the voice with your real recordings.
     Re-running into the same folder keeps the same held-out takes.
     """
-    from voicebank.train.dataset import PrepareSettings, iter_prepare
+    from voicebank.train.dataset import PrepareSettings, iter_prepare, read_id_list
 
     settings = PrepareSettings(
-        sample_rate=sample_rate, eval_count=eval_count, eval_fraction=eval_fraction, min_eval=min_eval, seed=seed
+        sample_rate=sample_rate, eval_count=eval_count, eval_fraction=eval_fraction, min_eval=min_eval, seed=seed,
+        eval_ids=read_id_list(eval_ids) if eval_ids is not None else None,
     )
     from voicebank.bank.store import Bank
 

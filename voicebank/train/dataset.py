@@ -22,6 +22,8 @@ The held-out split is seeded and stable: utterances are ranked by a hash of
 it. A re-run into an existing dataset folder keeps every utterance that was held out
 before in the held-out split (a voice trained on the old split has never heard them), and
 fills any new held-out places with utterances that were not trained on before where it can.
+Given ``eval_ids`` (``--eval-ids FILE``), exactly those are held out, and all must be usable:
+several datasets (a learning curve) are then judged on the same recordings.
 
 This module is responsible for the dataset; it does not train or evaluate (see
 :mod:`.evaluate`) and never imports Coqui or torch.
@@ -32,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections import Counter
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -71,8 +73,15 @@ class PrepareSettings:
     target_dbfs: float = -20.0  # active speech level after normalisation
     peak_dbfs: float = -1.0  # the gain never pushes a sample above this
     espeak_voice: str = "en-us"  # espeak-ng voice for the phoneme coverage (and the model's phonemes)
+    eval_ids: tuple[str, ...] | None = None  # exactly these held out (one set shared by several datasets)
 
     def __post_init__(self) -> None:
+        if self.eval_ids is not None:
+            object.__setattr__(self, "eval_ids", tuple(dict.fromkeys(str(i) for i in self.eval_ids)))
+            if self.eval_count is not None:
+                raise UsageError("Give the ids to hold out or how many to hold out (--eval-ids or --eval-count), not both.")
+            if not self.eval_ids:
+                raise UsageError("The list of ids to hold out is empty.")
         if not 8000 <= int(self.sample_rate) <= 96000:
             raise UsageError(f"sample_rate must be between 8000 and 96000 Hz, not {self.sample_rate}.")
         if self.eval_count is not None and int(self.eval_count) < 1:
@@ -214,6 +223,7 @@ def prepare_dataset(
     target_dbfs: float = -20.0,
     peak_dbfs: float = -1.0,
     espeak_voice: str = "en-us",
+    eval_ids: Iterable[str] | None = None,
 ) -> DatasetReport:
     """Write the LJSpeech-layout dataset of a bank's chosen, usable takes to ``out``.
 
@@ -233,6 +243,7 @@ def prepare_dataset(
         target_dbfs=target_dbfs,
         peak_dbfs=peak_dbfs,
         espeak_voice=espeak_voice,
+        eval_ids=tuple(eval_ids) if eval_ids is not None else None,
     )
     report = None
     for event in iter_prepare(bank, out, settings):
@@ -285,9 +296,12 @@ def _prepare(bank: Any, out: Path, settings: PrepareSettings, previous: tuple[se
             f"Only {len(kept)} usable utterance: at least {MIN_UTTERANCES} are needed, one to train on and one "
             "held out to check the voice (and a few hundred for a good voice). Record more takes first."
         )
-    eval_ids, kept_eval = choose_eval(
-        [k.utt.id for k in kept], settings.eval_size(len(kept)), settings.seed, *previous
-    )
+    if settings.eval_ids is not None:
+        eval_ids, kept_eval = fixed_eval([k.utt.id for k in kept], settings.eval_ids, rejected, previous[0])
+    else:
+        eval_ids, kept_eval = choose_eval(
+            [k.utt.id for k in kept], settings.eval_size(len(kept)), settings.seed, *previous
+        )
     train = [k for k in kept if k.utt.id not in eval_ids]
     held = [k for k in kept if k.utt.id in eval_ids]
     report = DatasetReport(
@@ -460,6 +474,35 @@ def choose_eval(
             "so none is left to train on. Record more takes, or prepare into a new folder."
         )
     return chosen, len(kept)
+
+
+def fixed_eval(ids: list[str], wanted: tuple[str, ...], rejected: list[Rejected], prev_eval: set[str]) -> tuple[set[str], int]:
+    """The given held-out ids, all of which must be usable (a shared held-out set must not shrink silently)."""
+    why = {r.prompt_id: r.reason for r in rejected}
+    present = set(ids)
+    missing = [i for i in wanted if i not in present]
+    if missing:
+        listed = "; ".join(f"{i}: {why.get(i, 'no chosen take in the bank')}" for i in missing[:5])
+        raise DatasetError(
+            f"{len(missing)} of the {len(wanted)} ids to hold out cannot be used ({listed}"
+            + ("; ..." if len(missing) > 5 else "") + "). Import or fix those takes, or remove them from the list."
+        )
+    if len(wanted) >= len(ids):
+        raise DatasetError(f"All {len(ids)} usable utterances are in the list to hold out: none is left to train on.")
+    return set(wanted), len(set(wanted) & set(prev_eval))
+
+
+def read_id_list(path: PathLike) -> tuple[str, ...]:
+    """Ids from a file, one a line (blank lines and ``#`` comments ignored)."""
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"Cannot read the id list {p}: {exc}") from exc
+    ids = tuple(ln.split("#")[0].strip() for ln in lines if ln.split("#")[0].strip())
+    if not ids:
+        raise UsageError(f"{p} lists no ids (one a line).")
+    return ids
 
 
 def phoneme_coverage(words: list[list[str]], phonemizer: str = "") -> PhonemeCoverage:
