@@ -6,6 +6,7 @@ import errno
 import socket
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -16,7 +17,13 @@ from voicebank.errors import UsageError
 HELP = (
     "Serve the voice: OpenAI-compatible POST /v1/audio/speech (streamed as it is spoken), the WebSocket "
     "stream, the speak board and the recorder page (/record). On this computer (127.0.0.1) by default; "
-    "--lan serves your network over HTTPS, and devices pair by scanning the QR code it shows. Every request needs the token or a pairing."
+    "--lan serves your network over HTTPS, and devices pair by scanning the QR code it shows. Every request needs the token or a pairing. "
+    "--wyoming PORT also speaks the Wyoming protocol for Home Assistant (docs/wyoming.md); Wyoming has no token, so it stays on "
+    "this computer unless --wyoming-host opens it to the network."
+)
+WYOMING_OPEN = (
+    "Wyoming has no token and no encryption: anyone who reaches {where} can make the voice say anything. "
+    "Keep it to a network you trust, or limit it with --wyoming-allow HOME_ASSISTANT_ADDRESS."
 )
 
 
@@ -38,10 +45,31 @@ def serve(
         None, help="The folder of voice banks the recorder page offers and creates (default: banks/ in voicebank's data folder)."),
     evaluation: Optional[List[Path]] = typer.Option(
         None, "--eval", help="A 'voicebank train eval' folder the listening test (/listen) offers (repeat for more; default: every voice's eval/)."),
+    wyoming: Optional[int] = typer.Option(
+        None, "--wyoming", metavar="PORT",
+        help="Also serve the Wyoming protocol (Home Assistant's voice pipelines) on this port: 10200 is the usual one; 0 picks a free port."),
+    wyoming_only: bool = typer.Option(
+        False, "--wyoming-only", help="With --wyoming: serve only Wyoming (no HTTP server, no token, no pairing)."),
+    wyoming_host: str = typer.Option(
+        "127.0.0.1", help="Address Wyoming listens on. The default reaches only this computer (Home Assistant on the same machine). "
+        "0.0.0.0 opens it to your network, where Wyoming has NO token and NO encryption: anyone who reaches the port can make "
+        "the voice say anything. --lan does not change it; only this option does."),
+    wyoming_allow: Optional[List[str]] = typer.Option(
+        None, "--wyoming-allow", metavar="ADDRESS",
+        help="Only this address or range (192.168.1.20, 192.168.1.0/24) may use Wyoming; others are disconnected (repeat for more). "
+        "Give Home Assistant's address when --wyoming-host opens the network."),
+    zeroconf: bool = typer.Option(
+        False, "--zeroconf", help="Announce Wyoming on the network (mDNS _wyoming._tcp) so Home Assistant finds it by itself. "
+        "Off by default, as in wyoming-piper: an announcement is a deliberate act, and it needs --wyoming-host on the network."),
+    zeroconf_name: str = typer.Option("voicebank", help="The name --zeroconf announces (what Home Assistant shows)."),
 ) -> None:
     """Start the server and keep it running until Ctrl+C."""
     if lan and no_auth:
         raise UsageError("--lan always asks for pairing or the token; --no-auth is for this computer only.")
+    wyo = _wyoming_plan(wyoming, wyoming_only, wyoming_host, wyoming_allow or [], zeroconf, zeroconf_name)
+    if wyo is not None and wyoming_only:
+        _serve_wyoming_only(wyo, voice)
+        return
     try:
         import uvicorn  # noqa: F401  (checked here: its absence is named before anything starts)
 
@@ -77,6 +105,10 @@ def serve(
     base = _base_url(settings, sock.getsockname()[1])
     typer.echo(f"Serving {voice} at {base}/v1 (OpenAI base_url). Stop with Ctrl+C.")
     typer.echo(f"Pages: the speak board at {base}/, the recorder at {base}/record.")
+    if wyo is not None:
+        _start_wyoming(wyo, app.state.server.engines, settings)
+    elif lan:
+        typer.echo("For Home Assistant add --wyoming 10200 --wyoming-host 0.0.0.0 (docs/wyoming.md).")
     if token is not None:
         paired = app.state.pairing.devices.count()  # a damaged devices' file is reported now, not per request
         typer.echo(f"Paired devices: {paired} (voicebank serve --forget-devices unpairs them).")
@@ -186,7 +218,7 @@ def _show_code(pairing: Any, base: str, settings: Any) -> None:
     sys.stdout.flush()
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, option: str = "--port") -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -195,9 +227,86 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise UsageError(f"Port {port} is in use (another server?). Choose another with --port.") from exc
+            raise UsageError(f"Port {port} is in use (another server?). Choose another with {option}.") from exc
         raise UsageError(f"Cannot listen on {host}:{port}: {exc.strerror}.") from exc
     return sock
+
+
+@dataclass(frozen=True)
+class _WyomingPlan:
+    """The Wyoming options, checked: where it listens, who may connect, what it announces."""
+
+    port: int
+    host: str
+    allow: tuple[Any, ...]
+    zeroconf_name: Optional[str]
+
+
+def _wyoming_plan(port: Optional[int], only: bool, host: str, allow: List[str], zeroconf: bool, name: str) -> Optional[_WyomingPlan]:
+    if port is None:
+        if only or zeroconf or allow:
+            raise UsageError("--wyoming-only, --wyoming-allow and --zeroconf go with --wyoming PORT (10200 is the usual port).")
+        return None
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--wyoming must be a port from 0 to 65535, not {port}.")
+    try:
+        from voicebank.serve.settings import is_loopback
+        from voicebank.serve.wyoming_server import parse_allow
+    except ImportError as exc:
+        from voicebank.errors import MissingDependencyError
+
+        raise MissingDependencyError("The Wyoming server (wyoming, zeroconf)", "serve") from exc
+    if zeroconf and is_loopback(host):
+        raise UsageError("--zeroconf announces Wyoming to your network, but it listens only on this computer: add --wyoming-host 0.0.0.0.")
+    return _WyomingPlan(port, host, parse_allow(allow), name if zeroconf else None)
+
+
+def _wyoming_service(plan: _WyomingPlan, engines: Any, voice: str, options: Any = None, lead: float = 0.5) -> Any:
+    from voicebank.engines.base import SynthesisOptions
+    from voicebank.serve.wyoming_server import WyomingService
+
+    return WyomingService(engines=engines, voice=voice, options=options or SynthesisOptions(), lead=lead, allow=plan.allow)
+
+
+def _say_wyoming(plan: _WyomingPlan, sock: socket.socket) -> None:
+    from voicebank.serve.settings import is_loopback
+
+    port = sock.getsockname()[1]
+    typer.echo(f"Wyoming (Home Assistant) on {plan.host}:{port}: in Home Assistant add the Wyoming Protocol integration with this host and port.")
+    if not is_loopback(plan.host):
+        where = "this port" if not plan.allow else "this port from the allowed addresses"
+        typer.echo(WYOMING_OPEN.format(where=where))
+    if plan.zeroconf_name:
+        typer.echo(f"Announced as '{plan.zeroconf_name}' (_wyoming._tcp): Home Assistant offers it under Settings > Devices & services.")
+
+
+def _start_wyoming(plan: _WyomingPlan, engines: Any, settings: Any) -> None:
+    """Wyoming beside HTTP, on its own thread, sharing the HTTP server's engines (each voice loaded once)."""
+    from voicebank.serve.wyoming_server import WyomingThread
+
+    sock = _bind(plan.host, plan.port, "--wyoming")
+    service = _wyoming_service(plan, engines, settings.voice, settings.options, settings.lead)
+    WyomingThread(service, sock, plan.zeroconf_name).start()
+    _say_wyoming(plan, sock)
+
+
+def _serve_wyoming_only(plan: _WyomingPlan, voice: str) -> None:
+    import asyncio
+
+    from voicebank.serve.app import EngineCache, _load_engine
+    from voicebank.serve.wyoming_server import serve as serve_wyoming
+
+    voice = _checked_voice(voice)
+    sock = _bind(plan.host, plan.port, "--wyoming")
+    sock.listen(64)  # clients that come while the voice loads wait in the queue instead of being refused
+    engines = EngineCache(_load_engine)
+    engines.get(voice)  # the default voice loads now, not in the first request's time to first audio
+    _say_wyoming(plan, sock)
+    typer.echo(f"Speaking with {voice} by default. Stop with Ctrl+C.")
+    try:
+        asyncio.run(serve_wyoming(_wyoming_service(plan, engines, voice), sock, plan.zeroconf_name))
+    except KeyboardInterrupt:
+        typer.echo("Stopped.")
 
 
 def register(app: typer.Typer) -> None:
