@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+from voicebank.errors import UsageError
 
 app = typer.Typer(
     help=(
@@ -20,6 +25,72 @@ def list_cmd() -> None:
 
     for name in list_voices():
         typer.echo(name)
+
+
+@app.command("export")
+def export_cmd(
+    voice: str = typer.Argument(..., help="The voice: a name from 'voicebank voice list', a voice folder, an .onnx file, or 'joe'."),
+    fmt: str = typer.Option(..., "--format", "-f", help="sherpa-onnx (Android TTS engines and other sherpa-onnx hosts) or speech-dispatcher (Orca and the Linux desktop)."),
+    out: Path = typer.Option(..., "--out", "-o", help="A new (or empty) folder to write; nothing is written if the export fails."),
+    install: bool = typer.Option(False, "--install", help="speech-dispatcher: also install the module in ~/.config/speech-dispatcher (then restart speech-dispatcher)."),
+    word_list: Optional[Path] = typer.Option(None, "--word-list", help="sherpa-onnx: the words to put in lexicon.txt, one a line (default: /usr/share/dict/words from Debian's wamerican).", dir_okay=False),
+    espeak_data: bool = typer.Option(True, "--espeak-data/--no-espeak-data", help="sherpa-onnx: include espeak-ng-data/ (20 MB) for hosts still on sherpa-onnx 1.x."),
+) -> None:
+    """Export a voice for another program; a voice it cannot convert is refused and nothing is written.
+
+    Examples:
+
+      voicebank voice export mine --format sherpa-onnx --out ~/mine-android
+      (copy the folder to the phone: see docs/android.md)
+
+      voicebank voice export mine --format speech-dispatcher --out ~/mine-speechd --install
+      (then: spd-say -o voicebank "Hello"; in Orca pick the synthesizer "voicebank": see docs/linux-desktop.md)
+
+    Only Piper-format (VITS) voices can be exported: the stock voice 'joe' and voices made with
+    'voicebank train finetune' + 'voicebank train export'. XTTS and Kokoro voices are refused.
+    """
+    if fmt == "sherpa-onnx":
+        if install:
+            raise UsageError("--install is for --format speech-dispatcher; copy a sherpa-onnx export to the device instead.")
+        _export_sherpa(voice, out, word_list, espeak_data)
+    elif fmt == "speech-dispatcher":
+        if word_list is not None:
+            raise UsageError("--word-list is for --format sherpa-onnx (speech-dispatcher speaks with voicebank's own frontend).")
+        _export_speechd(voice, out, install)
+    else:
+        raise UsageError(f"Unknown --format {fmt!r}: use sherpa-onnx or speech-dispatcher.")
+
+
+def _export_sherpa(voice: str, out: Path, word_list: Optional[Path], espeak_data: bool) -> None:
+    from voicebank.exports.sherpa import export_sherpa
+    from voicebank.exports.word_lexicon import WORD_LIST
+
+    def progress(done: int, total: int) -> None:
+        typer.echo(f"\rPhonemizing the word list: {done}/{total} words", nl=done == total, err=True)
+
+    typer.echo(f"Exporting {voice} for sherpa-onnx (the word list is phonemized once, then cached)...", err=True)
+    result = export_sherpa(voice, out, word_list=word_list or WORD_LIST, espeak_data=espeak_data, progress=progress)
+    lex = result.lexicon
+    typer.echo(f"Wrote {result.out}: model.onnx (with sherpa-onnx metadata), tokens.txt ({result.tokens} phonemes), "
+               f"lexicon.txt ({lex.words + lex.user_entries} entries, {lex.size_bytes / 1e6:.1f} MB)"
+               + (", espeak-ng-data/" if result.espeak_data else "") + ".")
+    for skipped in lex.skipped:
+        typer.echo(f"Note: your lexicon entry {skipped} is not in lexicon.txt.", err=True)
+    typer.echo("Words that are not in lexicon.txt are skipped by sherpa-onnx 2.x: see docs/android.md.")
+
+
+def _export_speechd(voice: str, out: Path, install: bool) -> None:
+    from voicebank.exports.speechd import MODULE, export_speechd, user_config_dir
+
+    result = export_speechd(voice, out, install_to=user_config_dir() if install else None)
+    typer.echo(f"Wrote {result.conf} and {result.out / 'speechd.conf.add'}.")
+    if result.installed is not None:
+        typer.echo(f"Installed {result.installed}; speechd.conf loads it. Restart speech-dispatcher: "
+                   "killall speech-dispatcher (it starts again when needed).")
+    else:
+        typer.echo(f"To use it: copy {result.conf.name} to ~/.config/speech-dispatcher/modules/ and add this line to "
+                   f"~/.config/speech-dispatcher/speechd.conf:\n  {result.add_module}\n(or run this again with --install).")
+    typer.echo(f'Try it: spd-say -o {MODULE} "Hello, this is my voice."   Orca: Preferences > Voice > Speech synthesizer: {MODULE}')
 
 
 def register(root: typer.Typer) -> None:
