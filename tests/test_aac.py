@@ -25,6 +25,11 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("cryptography")
 pytest.importorskip("wyoming")
 
+from starlette.applications import Starlette  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import HTMLResponse  # noqa: E402
+from starlette.routing import Route  # noqa: E402
+
 from voicebank.audio import UNPACED  # noqa: E402
 from voicebank.engines import SynthesisOptions  # noqa: E402
 from voicebank.serve.aac import grid_url  # noqa: E402
@@ -42,11 +47,26 @@ TEXT = "The kettle is on. Would you like some tea?"
 OPTIONS = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+# What the Grid does with a data voice (speechServiceExternal.js): fetch, then AudioContext.decodeAudioData.
+FETCH_AND_DECODE = """async ([base, voice, text]) => {
+    try {
+        const voices = await (await fetch(`${base}/voices`)).json();
+        const audio = await fetch(`${base}/speakdata/${encodeURIComponent(text)}/voicebank/${encodeURIComponent(voice)}`);
+        const buffer = await new AudioContext().decodeAudioData(await audio.arrayBuffer());
+        return {ids: voices.map(v => v.id), seconds: buffer.duration, rate: buffer.sampleRate};
+    } catch (e) {
+        return {error: e.name};
+    }
+}"""
+
+
 @dataclass
 class Server:
     url: str
     app: object
     tls: TlsFiles
+    page_origin: str  # a web page on another origin, allowed like the Grid's (the browser test)
 
     @property
     def grid_url(self) -> str:
@@ -70,18 +90,27 @@ def _install_personal_voice(home: Path) -> None:
         (folder / f"{VOICE}.onnx.json").write_bytes(stock.config.read_bytes())
 
 
+def _blank_site() -> Starlette:
+    """Another web site: one empty page, for a browser to fetch from."""
+    async def page(request: Request) -> HTMLResponse:
+        return HTMLResponse("<!doctype html><title>another site</title>")
+
+    return Starlette(routes=[Route("/", page)])
+
+
 @pytest.fixture(scope="module")
 def server(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     _install_personal_voice(home)
     tls = ensure_certificate(tmp_path_factory.mktemp("tls"), addresses=[])
-    settings = ServeSettings(
-        port=0, token=TOKEN, lan=True, tls=tls, devices=tmp_path_factory.mktemp("devices") / "devices.json",
-        cors_origins=(GRID,), options=OPTIONS, preload=False, max_streams=2,
-    )
-    app = create_app(settings)
-    files = {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)}
-    with running(app, scheme="https", log_config=None, log_level="info", **files) as (url, _):
-        yield Server(url, app, tls)
+    with running(_blank_site()) as (site, _):
+        settings = ServeSettings(
+            port=0, token=TOKEN, lan=True, tls=tls, devices=tmp_path_factory.mktemp("devices") / "devices.json",
+            cors_origins=(GRID, site), options=OPTIONS, preload=False, max_streams=2,
+        )
+        app = create_app(settings)
+        files = {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)}
+        with running(app, scheme="https", log_config=None, log_level="info", **files) as (url, _):
+            yield Server(url, app, tls, site)
 
 
 def _speakdata(base: str, text: str, voice: str) -> str:
@@ -112,6 +141,7 @@ def test_cors_preflight_from_the_grids_origin_passes_and_another_origin_gets_not
         assert "access-control-allow-origin" not in simple.headers  # the browser keeps the answer from that page
 
 
+@pytest.mark.slow  # loads the voice (about 20 s on a busy 2-core machine)
 def test_speakdata_is_a_wav_of_the_personal_voice_that_says_the_words(server: Server) -> None:
     from voicebank.train.metrics import Recognizer
 
@@ -183,3 +213,24 @@ def test_no_auth_on_loopback_just_works(home: Path) -> None:
         r = httpx.get(f"{url}/aac/voices/", headers={"Origin": GRID}, follow_redirects=True, timeout=60)
         assert r.status_code == 200 and r.headers["access-control-allow-origin"] == GRID
         assert "joe" in {v["id"] for v in r.json()}
+
+
+@pytest.mark.slow
+def test_a_browser_page_on_an_allowed_origin_fetches_and_decodes_the_voice(server: Server) -> None:
+    """Real CORS in Chromium: the page's origin is allowed; the same page under another name (localhost) is not."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is not installed (apt install chromium)")
+    args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        try:
+            page = browser.new_context(ignore_https_errors=True).new_page()  # the tablet that trusts the server's CA
+            page.goto(server.page_origin + "/")
+            heard = page.evaluate(FETCH_AND_DECODE, [server.grid_url, VOICE, TEXT])
+            assert VOICE in heard.get("ids", []), heard
+            assert heard["seconds"] > 1.5 and heard["rate"] > 0, heard
+            page.goto(server.page_origin.replace("127.0.0.1", "localhost") + "/")  # an origin not named
+            assert page.evaluate(FETCH_AND_DECODE, [server.grid_url, VOICE, TEXT]) == {"error": "TypeError"}
+        finally:
+            browser.close()

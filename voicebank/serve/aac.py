@@ -16,7 +16,7 @@ import html
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import anyio
@@ -209,6 +209,41 @@ def routes(server: SpeechServer) -> list[BaseRoute]:
         Route(AAC_PREFIX.rstrip("/"), grid.page, methods=["GET"]),
         Route(AAC_PREFIX + "{rest:path}", grid.dispatch, methods=["GET", "POST"]),
     ]
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The Grid's routes for the OpenAPI document; ``KEY`` is :func:`~voicebank.serve.auth.aac_key` (or a token sent as Bearer)."""
+    key = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"},
+           "description": "The path key voicebank serve gives for AsTeRICS Grid (GET /aac); leave the part out without a token."}
+    spoken = [key] + [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}, "description": what}
+        for name, what in (("text", "The text, percent-encoded."), ("provider", "Any (the Grid sends 'voicebank')."),
+                           ("voice", "A voice id from /voices."))
+    ]
+    security = [{}, {"bearer": []}, {"cookie": []}]
+    errors = {"401": {"description": "No key, token or paired device."}, "404": {"description": "Unknown voice."},
+              "413": {"description": "The text is too long."}, "429": {"description": "Too many streams at once."}}
+
+    def get(summary: str, ok: dict[str, Any], params: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"get": {"summary": summary, "security": security, "parameters": params,
+                        "responses": {"200": ok, **errors}}}
+
+    def boolean(what: str) -> dict[str, Any]:
+        return {"description": what, "content": {"application/json": {"schema": {"type": "boolean"}}}}
+
+    wav = {"description": "A complete WAV file (16-bit mono).", "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}}
+    voices = {"description": "[{id, name, lang, type, providerId, local}]", "content": {"application/json": {"schema": {"type": "array"}}}}
+    base = "/aac/{key}"
+    args = "/{text}/{provider}/{voice}"
+    return {
+        "/aac": {"get": {"summary": "The URL to give AsTeRICS Grid (JSON, or a page for a browser)",
+                         "responses": {"200": {"description": "{url}"}, "401": errors["401"]}}},
+        base + "/voices": get("AsTeRICS Grid: the voices", voices, [key]),
+        base + "/speakdata" + args: get("AsTeRICS Grid: the audio of a text", wav, spoken),
+        base + "/cache" + args: get("AsTeRICS Grid: make a text's audio now, for later", boolean("true"), spoken),
+        base + "/speaking": get("AsTeRICS Grid: whether the server plays audio (never)", boolean("false"), [key]),
+        base + "/stop": get("AsTeRICS Grid: stop playing on the server (nothing to stop)", boolean("true"), [key]),
+    }
 
 
 def _command(raw_path: bytes) -> tuple[str, list[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .aac import openapi_paths as aac_paths
 from .listening_openapi import listening_paths
 from .pairing import COOKIE
 from .recorder_openapi import recorder_paths, recorder_schemas
@@ -147,5 +148,6 @@ def openapi_document() -> dict[str, Any]:
             "/pair": _PAIR,
             **recorder_paths(),
             **listening_paths(),
+            **aac_paths(),
         },
     }
