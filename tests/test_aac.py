@@ -38,7 +38,7 @@ from voicebank.serve.auth import aac_key  # noqa: E402
 from voicebank.serve.settings import ServeSettings, TlsFiles  # noqa: E402
 from voicebank.serve.tls import ensure_certificate  # noqa: E402
 
-from tests.helpers.serving import running  # noqa: E402
+from tests.helpers.serving import running, wait_idle  # noqa: E402
 
 TOKEN = "aac-test-token-" + "q" * 30
 GRID = "https://grid.asterics.eu"
@@ -172,6 +172,18 @@ def test_cache_route_fills_the_cache_and_texts_with_slashes_arrive_whole(server:
         unknown = client.get(_speakdata(server.grid_url, "Hi.", "/etc/passwd"))  # only listed voices, never a path
         assert unknown.status_code == 404 and "my-voice" in unknown.json()["error"]["message"]
         assert server.app.state.server.slots.active == 0  # type: ignore[attr-defined]
+
+
+def test_a_request_the_page_gives_up_on_stops_its_synthesis(server: Server) -> None:
+    """The Grid aborts the fetch of the last word when the next is pressed; the server then stops making it."""
+    slots = server.app.state.server.slots  # type: ignore[attr-defined]
+    before = slots.stopped_early
+    long_text = " ".join(["We walked along the river in the morning, and the light on the water was calm and bright."] * 12)
+    with server.client() as client, pytest.raises(httpx.ReadTimeout):
+        client.get(_speakdata(server.grid_url, long_text, "joe"), timeout=httpx.Timeout(60, read=0.2))
+    wait_idle(slots)
+    assert slots.stopped_early == before + 1
+    assert ("joe", long_text) not in _grid(server).cache._items  # half a WAV is never kept
 
 
 def _grid(server: Server):  # type: ignore[no-untyped-def]
