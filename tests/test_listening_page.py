@@ -27,7 +27,9 @@ pytest.importorskip("uvicorn")
 from voicebank.engines import SynthesisOptions  # noqa: E402
 from voicebank.serve.app import create_app  # noqa: E402
 from voicebank.serve.listening import level_matched, speech_level_db  # noqa: E402
-from voicebank.serve.listening_results import wilson  # noqa: E402
+from voicebank.serve.listening_results import sentence, wilson  # noqa: E402
+from voicebank.serve.listening_tests import Source, offered_tests  # noqa: E402
+from voicebank.serve.listening_trials import session_trials  # noqa: E402
 from voicebank.serve.settings import ServeSettings  # noqa: E402
 
 from tests.conftest import LJSPEECH  # noqa: E402
@@ -170,10 +172,38 @@ def test_api_errors_are_clear_json(served: Served) -> None:
     assert not any(a["session"] == session for a in _answers(served.earlier)), "nothing written for a refused answer"
 
 
-def test_wilson_interval() -> None:
+def test_the_routes_need_the_token_like_every_other(home: Path, served: Served) -> None:
+    token = "t" * 32
+    settings = ServeSettings(token=token, preload=False, evaluations=(served.earlier,))
+    with running(create_app(settings)) as (url, _):
+        tid = httpx.get(f"{url}/v1/listen/tests", headers={"Authorization": f"Bearer {token}"}).json()["tests"][0]["id"]
+        for method, path in (("GET", "/listen"), ("GET", "/v1/listen/tests"), ("POST", f"/v1/listen/tests/{tid}/sessions"),
+                             ("GET", f"/v1/listen/tests/{tid}/results")):
+            assert httpx.request(method, url + path).status_code == 401, path
+
+
+def test_sessions_are_balanced_and_seeded(served: Served) -> None:
+    test = offered_tests(ServeSettings(token=None, evaluations=(served.earlier, served.later)))[served.tests["anna-2"]["id"]]
+    one, other = session_trials(test, "a" * 22), session_trials(test, "b" * 22)
+    assert one == session_trials(test, "a" * 22) and one != other, "the same session draws the same trials"
+    for comparison in ("voice", "stock", "previous"):
+        mine = [t for t in one if t.comparison == comparison]
+        assert sorted(t.sentence for t in mine) == sorted(CLIPS), "each held-out sentence once per comparison"
+        assert abs(2 * sum(t.real_is_a for t in mine) - len(mine)) <= 1 and abs(2 * sum(t.x_is_a for t in mine) - len(mine)) <= 1
+    assert [t.number for t in one] == list(range(1, 10))
+
+
+def test_results_in_plain_words() -> None:
     low, high = wilson(18, 20)
     assert (round(low, 3), round(high, 3)) == (0.699, 0.972)
-    assert wilson(0, 0) == (0.0, 1.0) and wilson(10, 10)[1] == 1.0
+    assert wilson(0, 0) == (0.0, 1.0) and wilson(10, 10)[1] == 1.0 and wilson(0, 10)[0] == 0.0
+    voice = Source("voice", "anna", {})
+    assert sentence(voice, 18, 20) == ("Listeners told the trained voice (anna) from the real recordings in 18 of 20 trials "
+                                       "(90\u00a0%, 70–97\u00a0%): it does not yet pass for the person.")
+    assert sentence(voice, 11, 20).endswith("about chance — they could not tell it from the real recordings.")
+    assert "too few to tell" in sentence(voice, 3, 4)
+    assert "less often than chance" in sentence(voice, 2, 20)
+    assert "check the audio" in sentence(Source("stock", "joe", {}), 11, 20)
 
 
 def test_a_listener_plays_and_answers_trials_from_the_keyboard(served: Served) -> None:
@@ -210,6 +240,7 @@ def test_a_listener_plays_and_answers_trials_from_the_keyboard(served: Served) -
             page.reload()  # the session carries on from its address
             page.wait_for_function("() => document.getElementById('progress-text').textContent === 'Trial 2 of 9'",
                                    timeout=WAIT_MS)
+            page.check("input[name='more-like'][value='A']")  # which sounds more like the person: A
             for n in range(2, 10):
                 page.keyboard.press("x")
                 page.keyboard.press("1")
@@ -218,13 +249,24 @@ def test_a_listener_plays_and_answers_trials_from_the_keyboard(served: Served) -
                         "t => document.getElementById('progress-text').textContent === t",
                         arg=f"Trial {n + 1} of 9", timeout=WAIT_MS)
             page.wait_for_selector("#results:not([hidden])", timeout=WAIT_MS)
-            assert len(_answers(served.later)) == before + 9
+            lines = _answers(served.later)[before:]
+            assert len(lines) == 9 and [a["trial"] for a in lines] == list(range(1, 10))
+            assert lines[1]["more_like"] == "A" and lines[1]["picked"] == ("real" if lines[1]["a"] == "real" else lines[1]["comparison"])
+            assert all(a["more_like"] is None for a in lines[2:]), "the choice is cleared for each trial"
+            assert sorted(a["comparison"] for a in lines) == ["previous"] * 3 + ["stock"] * 3 + ["voice"] * 3
             rows = page.eval_on_selector_all("#results-rows tr", "rs => rs.map(r => r.innerText)")
             assert len(rows) == 3 and all("\t3\t" in r for r in rows), rows
             said = page.inner_text("#results-sentences")
             assert "the trained voice (anna-2)" in said and "too few to tell" in said
             assert "Robin" in page.inner_text("#results-summary")
+            assert "picked the" in said, "the more-like answer is reported"
             assert page.errors == []
+
+            phone = _open(browser, served.url, {"width": 360, "height": 740})
+            phone.click(f"#tests button[data-test='{served.tests['anna-1']['id']}']")
+            phone.wait_for_selector("#trial:not([hidden])", timeout=WAIT_MS)
+            assert phone.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"), "fits a phone"
+            assert phone.errors == []
             _screenshots(browser, served, page)
         finally:
             browser.close()
@@ -272,6 +314,8 @@ def _screenshots(browser: Any, served: Served, results_page: Any) -> None:
     page.wait_for_selector("#trial:not([hidden])", timeout=WAIT_MS)
     page.click("#play-a")
     page.click("#play-x")
+    page.mouse.move(0, 999)
+    page.wait_for_timeout(300)  # past the buttons' colour transition
     results_page.set_viewport_size({"width": 900, "height": 1000})
     left = Image.open(io.BytesIO(page.screenshot()))
     right = Image.open(io.BytesIO(results_page.screenshot()))

@@ -141,7 +141,7 @@ class Listening:
         source = test.source(trial.comparison)
         path = test.real[trial.sentence] if trial.is_real(side) or source is None else source.audio[trial.sentence]
         data = await anyio.to_thread.run_sync(self.audio.get, path)
-        return Response(data, media_type="audio/wav", headers={"Cache-Control": "private, max-age=3600"})
+        return Response(data, media_type="audio/wav", headers=_NO_STORE)
 
     async def answer(self, request: Request) -> Response:
         test = await self._test(request)

@@ -69,7 +69,7 @@ def sentence(source: Source, correct: int, trials: int) -> str:
     if trials == 0:
         return f"No answers yet about {source.label}."
     low, high = wilson(correct, trials)
-    numbers = f"{correct} of {trials} trials ({_pct(correct / trials)} %, {_pct(low)}–{_pct(high)} %)"
+    numbers = f"{correct} of {trials} trials ({_pct(correct / trials)}\u00a0%, {_pct(low)}–{_pct(high)}\u00a0%)"
     kind = verdict(correct, trials)
     if kind == "apart":
         said = f"Listeners told {source.label} from the real recordings in {numbers}"
@@ -92,4 +92,4 @@ def _more_like(source: Source, picked: int, asked: int) -> str:
     if asked == 0:
         return "Nobody said yet which sounds more like the person."
     return (f"Asked which sounds more like the person, listeners picked {source.label} over the real recording "
-            f"in {picked} of {asked} trials ({_pct(picked / asked)} %; 50 % would mean as much like them).")
+            f"in {picked} of {asked} trials ({_pct(picked / asked)}\u00a0%; 50\u00a0% would mean as much like them).")

@@ -142,8 +142,8 @@ async function answer(which) {
       say(`Answer saved. Trial ${current + 1} of ${session.trials.length}.`);
     }
   } catch (error) {
-    if (error.status === 409) begin();  // answered before (another tab): go on from the first open trial
     say(error.message);
+    if (error.status === 409) await reload();  // answered before (another tab): go on from the first open trial
   } finally {
     sending = false;
   }
@@ -215,6 +215,11 @@ for (const button of [ui.leave, ui.backToTests]) {
   });
 }
 ui.listener.addEventListener("change", () => sessionStorage.setItem("voicebank-listener", ui.listener.value));
+
+async function reload() {
+  session = await fetchJson(`/v1/listen/tests/${encodeURIComponent(test)}/sessions/${encodeURIComponent(session.session)}`);
+  begin();
+}
 
 async function resume() {
   ui.listener.value = sessionStorage.getItem("voicebank-listener") || "";
