@@ -29,7 +29,7 @@ from voicebank.serve.app import create_app  # noqa: E402
 from voicebank.serve.listening import level_matched, speech_level_db  # noqa: E402
 from voicebank.serve.listening_results import sentence, wilson  # noqa: E402
 from voicebank.serve.listening_tests import Source, offered_tests  # noqa: E402
-from voicebank.serve.listening_trials import session_trials  # noqa: E402
+from voicebank.serve.listening_trials import append_line, read_answers, session_trials  # noqa: E402
 from voicebank.serve.settings import ServeSettings  # noqa: E402
 
 from tests.conftest import LJSPEECH  # noqa: E402
@@ -191,6 +191,15 @@ def test_sessions_are_balanced_and_seeded(served: Served) -> None:
         assert sorted(t.sentence for t in mine) == sorted(CLIPS), "each held-out sentence once per comparison"
         assert abs(2 * sum(t.real_is_a for t in mine) - len(mine)) <= 1 and abs(2 * sum(t.x_is_a for t in mine) - len(mine)) <= 1
     assert [t.number for t in one] == list(range(1, 10))
+
+
+def test_an_answer_after_a_torn_line_still_reads(tmp_path: Path) -> None:
+    path = tmp_path / "listening.jsonl"
+    append_line(path, {"trial": 1})
+    with path.open("ab") as f:
+        f.write(b'{"trial": 2, "answ')  # a write cut short by a crash
+    append_line(path, {"trial": 3})
+    assert read_answers(path) == [{"trial": 1}, {"trial": 3}]
 
 
 def test_results_in_plain_words() -> None:
