@@ -272,7 +272,12 @@ def _say_wyoming(plan: _WyomingPlan, sock: socket.socket) -> None:
     from voicebank.serve.settings import is_loopback
 
     port = sock.getsockname()[1]
-    typer.echo(f"Wyoming (Home Assistant) on {plan.host}:{port}: in Home Assistant add the Wyoming Protocol integration with this host and port.")
+    host = plan.host
+    if host in ("0.0.0.0", "::"):
+        from voicebank.serve.tls import lan_addresses
+
+        host = (lan_addresses() or [host])[0]
+    typer.echo(f"Wyoming (Home Assistant) on {host}:{port}: in Home Assistant add the Wyoming Protocol integration with this host and port.")
     if not is_loopback(plan.host):
         where = "this port" if not plan.allow else "this port from the allowed addresses"
         typer.echo(WYOMING_OPEN.format(where=where))

@@ -35,6 +35,7 @@ from voicebank.engines import SynthesisOptions  # noqa: E402
 from voicebank.engines.split import snr_db  # noqa: E402
 from voicebank.serve.app import EngineCache, _load_engine  # noqa: E402
 from voicebank.serve.wyoming_server import SPEECH_THREAD, WyomingService, WyomingThread  # noqa: E402
+from voicebank.serve.wyoming_voices import choose_voice  # noqa: E402
 
 QUIET = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
 TEXT = "The kettle is on. Would you like some tea?"
@@ -132,6 +133,8 @@ def test_describe_lists_every_voice(server: Server) -> None:
     assert voices["anna"].languages == ["en_GB"] and voices["anna"].version == "step 1200"
     assert voices["nan"].languages == ["de"] and "XTTS" in voices["nan"].description
     assert voices["kim"].languages == ["en_US"] and "Kokoro" in voices["kim"].description
+    # a request may name a language instead of a voice: the default voice if it speaks it, else one that does
+    assert [choose_voice(lang, None, "joe").name for lang in ("en", "en_US", "en_GB", "de")] == ["joe", "joe", "anna", "nan"]
 
 
 def test_synthesize_gives_the_engines_samples(server: Server) -> None:
@@ -190,11 +193,11 @@ def test_a_client_that_leaves_stops_the_engine(server: Server) -> None:
     assert not any(t.name == SPEECH_THREAD for t in threading.enumerate()), "synthesis went on after the client left"
 
 
-def _started_port(proc: subprocess.Popen[str]) -> int:
+def _started_port(proc: subprocess.Popen[str], host: str = r"127\.0\.0\.1") -> int:
     lines = []
     for line in proc.stdout:  # type: ignore[union-attr]
         lines.append(line)
-        m = re.search(r"Wyoming \(Home Assistant\) on 127\.0\.0\.1:(\d+)", line)
+        m = re.search(rf"Wyoming \(Home Assistant\) on {host}:(\d+)", line)
         if m:
             return int(m.group(1))
     raise AssertionError("the server stopped before saying its Wyoming port:\n" + "".join(lines) + proc.stderr.read())  # type: ignore[union-attr]
@@ -210,6 +213,41 @@ def test_the_cli_serves_wyoming(only: bool, home: Path, tmp_path: Path) -> None:
         reply = asyncio.run(Server(port, EngineCache(_load_engine)).exchange(Describe().event(), until=Info))
         names = {v.name for v in Info.from_event(reply.events[-1]).tts[0].voices}
         assert {"joe", "anna"} <= names
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_zeroconf_announces_and_allow_keeps_others_out(home: Path) -> None:
+    """--zeroconf: Home Assistant's discovery finds the name and port; --wyoming-allow: only the allowed address is served."""
+    zeroconf = pytest.importorskip("zeroconf")
+    env = dict(os.environ, VOICEBANK_HOME=str(home), PYTHONUNBUFFERED="1")
+    name = f"vbtest{os.getpid()}"
+    args = ["serve", "--wyoming", "0", "--wyoming-only", "--wyoming-host", "0.0.0.0", "--wyoming-allow", "127.0.0.1",
+            "--zeroconf", "--zeroconf-name", name]
+    proc = subprocess.Popen(VOICEBANK + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        port = _started_port(proc, r"[\d.]+")
+        zc = zeroconf.Zeroconf()
+        try:
+            info = zc.get_service_info("_wyoming._tcp.local.", f"{name}._wyoming._tcp.local.", timeout=10000)
+        finally:
+            zc.close()
+        assert info is not None and info.port == port
+        reply = asyncio.run(Server(port, EngineCache(_load_engine)).exchange(Describe().event(), until=Info))
+        assert Info.is_type(reply.events[-1].type)
+        outside = info.parsed_addresses()[0]
+        if outside != "127.0.0.1":  # the announced address is this machine's network one: not allowed
+
+            async def refused() -> None:
+                async with AsyncTcpClient(outside, port) as client:
+                    await client.write_event(Describe().event())
+                    try:
+                        assert await client.read_event() is None  # closed without an answer...
+                    except ConnectionResetError:
+                        pass  # ...or reset, as the request was still unread
+
+            asyncio.run(refused())
     finally:
         proc.terminate()
         proc.wait(timeout=30)

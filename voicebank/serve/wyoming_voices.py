@@ -55,9 +55,19 @@ def choose_voice(requested: str | None, speaker: str | None, default: str) -> Vo
     elif name.lower() in STOCK_NAMES:
         name = STOCK
     elif name not in list_voices():
-        known = ", ".join([STOCK] + list_voices())
-        raise EngineError(f"Unknown voice {name!r}. This server speaks with: {known}.")
+        name = _by_language(name, default)
     return VoiceChoice(name, _speaker_id(name, speaker) if speaker else None)
+
+
+def _by_language(language: str, default: str) -> str:
+    """A request that names a language (the protocol allows ``{"language": "en_US"}``): the default voice if it speaks it, else the first that does."""
+    wanted = _code(language)
+    voices = tts_info().tts[0].voices
+    speaking = [v.name for v in voices if any(code == wanted or code.split("_")[0] == wanted for code in v.languages)]
+    if not speaking:
+        known = ", ".join(v.name for v in voices)
+        raise EngineError(f"Unknown voice {language!r}. This server speaks with: {known}.")
+    return default if default in speaking else speaking[0]
 
 
 def _speaker_id(name: str, speaker: str) -> int | None:
