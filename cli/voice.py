@@ -72,7 +72,7 @@ def _export_sherpa(voice: str, out: Path, word_list: Optional[Path], espeak_data
     result = export_sherpa(voice, out, word_list=word_list or WORD_LIST, espeak_data=espeak_data, progress=progress)
     lex = result.lexicon
     typer.echo(f"Wrote {result.out}: model.onnx (with sherpa-onnx metadata), tokens.txt ({result.tokens} phonemes), "
-               f"lexicon.txt ({lex.words + lex.user_entries} entries, {lex.size_bytes / 1e6:.1f} MB)"
+               f"lexicon.txt ({lex.entries} entries, {lex.size_bytes / 1e6:.1f} MB)"
                + (", espeak-ng-data/" if result.espeak_data else "") + ".")
     for skipped in lex.skipped:
         typer.echo(f"Note: your lexicon entry {skipped} is not in lexicon.txt.", err=True)

@@ -25,7 +25,7 @@ from tests.pulse import PulseServer, voiced_seconds
 from tests.test_export_sherpa import _truncated, _xtts
 from voicebank.errors import ExportError
 
-TEXT = "The birch canoe slid on the smooth planks."
+TEXT = "It is easy to tell the depth of a well, and these days a chicken leg is a rare dish."
 
 
 def test_the_export_is_a_generic_module_that_runs_voicebank_speak(home: Path, tmp_path: Path) -> None:
@@ -133,6 +133,7 @@ def test_spd_say_speaks_with_voicebank_through_speech_dispatcher(
     ours = engine.synthesize(TEXT, SynthesisOptions()).samples.reshape(-1)
     spoken, reference = voiced_seconds(heard, rate), voiced_seconds(ours, 22050)
     assert abs(spoken - reference) <= 0.25 * reference, (spoken, reference)
-    assert 0.35 * spoken <= voiced_seconds(quick, rate) <= 0.75 * spoken  # measured 0.64: pauses shrink less
-    wrong, words = word_errors(TEXT, Recognizer().transcribe(heard, rate))
-    assert wrong / words <= 0.4, Recognizer().transcribe(heard, rate)
+    assert 0.35 * spoken <= voiced_seconds(quick, rate) <= 0.75 * spoken  # pauses shrink less than speech
+    transcript = Recognizer().transcribe(heard, rate)
+    wrong, words = word_errors(TEXT, transcript)
+    assert wrong / words <= 0.5, transcript  # the sentence, not just any speech (the noise is on: coarse)

@@ -108,11 +108,12 @@ def export_sherpa(
         atomic_write_text(tmp / "lexicon.txt", text)
         code = _ISO639_2.get(str(voice.config.language.get("family") or espeak.split("-")[0]).lower())
         if code:
-            atomic_write_text(tmp / "lang", code + "\n")
+            atomic_write_text(tmp / "lang", code)  # the bare code, as SherpaTTS side-loading reads it
         if espeak_data:
             shutil.copytree(data_dir, tmp / "espeak-ng-data")
         lexicon = LexiconFile(
             path=Path(out) / "lexicon.txt",
+            entries=len(lines),
             words=len(words),
             user_entries=len(mine),
             skipped=tuple(skipped),
@@ -170,7 +171,8 @@ def _manifest(voice: SourceVoice, metadata: dict[str, str], lexicon: LexiconFile
         # sherpa-onnx takes these from its own settings, not from the model: set them there.
         "inference": {"noise_scale": cfg.noise_scale, "length_scale": cfg.length_scale, "noise_scale_w": cfg.noise_w_scale},
         "lexicon": {
-            "entries_from_word_list": lexicon.words,
+            "entries": lexicon.entries,
+            "words_from_word_list_and_numbers": lexicon.words,
             "entries_from_voice_lexicon": lexicon.user_entries,
             "skipped_voice_entries": list(lexicon.skipped),
             "word_list": lexicon.word_list,

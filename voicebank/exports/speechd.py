@@ -102,7 +102,7 @@ def module_conf(voice: SourceVoice, command: str) -> str:
     return "\n".join([
         f"# speech-dispatcher module: speak with voicebank's voice {voice.name!r}.",
         "# Made by 'voicebank voice export --format speech-dispatcher'. Select it with",
-        f"#   spd-say -o {MODULE} \"Hello\"     or Orca: Speech > Speech synthesizer: {MODULE}",
+        f"#   spd-say -o {MODULE} \"Hello\"    or in Orca: Preferences > Voice > Speech synthesizer: {MODULE}",
         "Debug 0",
         "",
         "# One message: the text on voicebank's standard input; speech-dispatcher's rate",

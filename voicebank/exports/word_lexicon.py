@@ -39,7 +39,8 @@ class LexiconFile:
     """What was written: how many entries of each kind, and the user entries that could not be."""
 
     path: Path
-    words: int  # entries from the word list and the numbers
+    entries: int  # lines in the file (words, numbers, the voice's own, and the ’ spellings)
+    words: int  # distinct words from the word list and the numbers
     user_entries: int
     skipped: tuple[str, ...] = field(default=())  # user entries sherpa-onnx could never match, with why
     size_bytes: int = 0
@@ -108,13 +109,17 @@ def user_entries(lexicon: object, phonemize: Phonemize) -> tuple[dict[str, str],
 
 
 def lexicon_lines(entries: dict[str, str], known: set[str]) -> list[str]:
-    """``key || phonemes`` lines, sorted; phonemes the voice has no id for are left out (sherpa would skip them)."""
+    """``key || phonemes`` lines, sorted, with a ’ twin of each ' word; phonemes the voice has no id for are left out."""
     lines = []
     for key in sorted(entries):
         phonemes = "".join(c for c in unicodedata.normalize("NFD", entries[key]) if c in known or c == " ")
         phonemes = " ".join(phonemes.split())
-        if phonemes:
-            lines.append(f"{key}{SEPARATOR}{phonemes}")
+        if not phonemes:
+            continue
+        lines.append(f"{key}{SEPARATOR}{phonemes}")
+        curly = key.replace("'", "’")  # phone keyboards type don’t; sherpa-onnx matches code points as they are
+        if curly != key and curly not in entries:
+            lines.append(f"{curly}{SEPARATOR}{phonemes}")
     return lines
 
 
