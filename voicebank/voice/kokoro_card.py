@@ -143,7 +143,7 @@ def write_voice(
     An existing ``out`` is replaced only when it is an instant voice itself (or empty).
     """
     out = Path(out).expanduser()
-    _check_target(out)
+    check_target(out)
     arr = check_style(style, what="the style array")
     buf = io.BytesIO()
     np.save(buf, arr, allow_pickle=False)
@@ -180,7 +180,8 @@ def write_voice(
     return card
 
 
-def _check_target(out: Path) -> None:
+def check_target(out: Path) -> None:
+    """Refuse an ``out`` that exists and is something other than an instant voice (or an empty folder)."""
     if not out.exists():
         return
     if not out.is_dir():

@@ -1,0 +1,122 @@
+"""Scoring for the instant-voice search: Kokoro speech of a candidate style against the person's ECAPA embedding.
+
+:class:`Scorer` speaks a fixed set of sentence pieces with a candidate style and averages
+their ECAPA cosines to a target; :class:`EmbeddingCache` keeps the shipped voices'
+embeddings across runs, so screening them is paid once per machine. The search itself is
+:mod:`.instant`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..audio import read_audio
+
+class Scorer:
+    """Speaks sentences with a candidate style and scores them against a target embedding."""
+
+    def __init__(self, engine: Any, verifier: Any, pieces: Sequence[str], target: np.ndarray) -> None:
+        self.engine = engine
+        self.verifier = verifier
+        self.pieces = list(pieces)
+        self.target = target
+        self.calls = 0
+        self.seconds = 0.0
+
+    def score(self, style: np.ndarray, pieces: Sequence[str] | None = None) -> float:
+        """Mean ECAPA cosine of the candidate's speech (one per piece) to the target."""
+        from .speaker_verify import cosine
+
+        start = time.monotonic()
+        scores = []
+        for piece in self.pieces if pieces is None else pieces:
+            audio = self.engine.speak_symbols(piece, style=style)
+            scores.append(cosine(self.verifier.embed(audio, self.engine.sample_rate), self.target))
+        self.calls += 1
+        self.seconds += time.monotonic() - start
+        return float(np.mean(scores))
+
+    @property
+    def seconds_per_call(self) -> float:
+        return self.seconds / self.calls if self.calls else 0.0
+
+
+def speech_pieces(engine: Any, texts: Sequence[str], max_symbols: int) -> list[str]:
+    """Each text's first sentence-piece in Kokoro symbols, cut near ``max_symbols`` at a clause or word."""
+    from ..engines.kokoro_tokens import split_symbols
+    from ..engines.piper_onnx import Sentence
+
+    pieces = []
+    for text in texts:
+        first = next((u for u in engine.plan(text) if isinstance(u, Sentence)), None)
+        if first is not None:
+            pieces.append(split_symbols("".join(first.phonemes), max_symbols)[0])
+    return pieces
+
+
+def target_embedding(verifier: Any, clips: Sequence[Any]) -> np.ndarray:
+    """The mean unit ECAPA embedding of recordings (anything with a ``path`` to an audio file)."""
+    from .speaker_verify import mean_unit
+
+    embeddings = []
+    for clip in clips:
+        samples, rate = read_audio(clip.path)
+        embeddings.append(verifier.embed(samples, rate))
+    return mean_unit(embeddings)
+
+
+class EmbeddingCache:
+    """ECAPA embeddings of the shipped voices' speech, kept across runs in voicebank's cache.
+
+    Keyed by the voice file's and the model's pinned sha256, the verifier's and the symbols
+    spoken, so a changed model or verifier never reuses an old entry; a damaged cache is
+    only a cache (started again).
+    """
+
+    def __init__(self) -> None:
+        from ..config import cache_dir
+
+        self.path = cache_dir() / "instant" / "shipped-embeddings.npz"
+        self._data: dict[str, np.ndarray] = {}
+        self._dirty = False
+        try:
+            with np.load(self.path, allow_pickle=False) as npz:
+                self._data = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, EOFError):
+            self._data = {}
+
+    @staticmethod
+    def _key(name: str, piece: str) -> str:
+        import hashlib
+
+        from ..engines.kokoro import ENGLISH_VOICES, KOKORO_ONNX
+        from .speaker_verify import EMBEDDING_PIN
+
+        raw = "|".join((ENGLISH_VOICES[name], KOKORO_ONNX.sha256, EMBEDDING_PIN.sha256, piece))
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+    def get(self, name: str, piece: str) -> np.ndarray | None:
+        return self._data.get(self._key(name, piece))
+
+    def put(self, name: str, piece: str, embedding: np.ndarray) -> np.ndarray:
+        self._data[self._key(name, piece)] = np.asarray(embedding, dtype=np.float32)
+        self._dirty = True
+        return embedding
+
+    def save(self) -> None:
+        if not self._dirty:
+            return
+        from ..durable import atomic_output
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_output(self.path) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, **self._data)
+        except OSError:
+            pass  # a read-only cache only costs the screen's time next run
+        self._dirty = False
