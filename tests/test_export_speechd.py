@@ -22,7 +22,7 @@ import pytest
 import soundfile as sf
 
 from tests.pulse import PulseServer, voiced_seconds
-from tests.test_export_sherpa import _truncated, _xtts
+from tests.test_export_sherpa import _kokoro, _no_phoneme_map, _truncated, _xtts
 from voicebank.errors import ExportError
 
 TEXT = "It is easy to tell the depth of a well, and these days a chicken leg is a rare dish."
@@ -46,7 +46,10 @@ def test_the_export_is_a_generic_module_that_runs_voicebank_speak(home: Path, tm
     assert (config / "speechd.conf").read_text(encoding="utf-8").count(result.add_module) == 1
 
 
-@pytest.mark.parametrize(("make", "message"), [(_xtts, "XTTS voice"), (_truncated, "not a readable ONNX model")])
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [(_xtts, "XTTS voice"), (_kokoro, "kokoro voice"), (_truncated, "not a readable ONNX model"), (_no_phoneme_map, "no usable phoneme map")],
+)
 def test_a_voice_it_cannot_speak_is_refused_and_nothing_is_written(home: Path, tmp_path: Path, make: Any, message: str) -> None:
     from voicebank.exports import export_speechd
 

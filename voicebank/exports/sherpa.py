@@ -17,7 +17,7 @@ The source voice is only read.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,20 +73,42 @@ def export_sherpa(
 ) -> SherpaExport:
     """Write ``out`` for sherpa-onnx from a Piper-format voice; refuse (writing nothing) what cannot be converted."""
     from ..engines.phonemize import make_phonemizer
-    from ..text.lexicon import Lexicon
 
-    check_out(Path(out))  # before any work: an export never mixes with older files
+    out = check_out(Path(out))  # before any work: an export never mixes with older files
     voice = piper_voice(ref, FORMAT)
     tokens = check_phoneme_map(voice, FORMAT)
     model = check_onnx(voice.files.model)
     phonemizer = make_phonemizer("auto")  # the espeak-ng voicebank's engine speaks with
-    espeak = voice.config.espeak_voice
     data_dir = Path(phonemizer.data_dir)
     if espeak_data and not (data_dir / "phontab").is_file():
         raise ExportError(
             f"espeak-ng's data folder {data_dir} is incomplete (no phontab); reinstall piper-tts, "
             "or leave the folder out with --no-espeak-data (sherpa-onnx 2.x hosts do not need it)."
         )
+    text, lexicon = _lexicon(voice, tokens, phonemizer, Path(word_list), progress)
+    lexicon = replace(lexicon, path=out / "lexicon.txt")
+    metadata = sherpa_metadata(voice)
+    with staged_folder(out) as tmp:
+        _write_model(model, metadata, tmp / MODEL_NAME)
+        shutil.copyfile(voice.files.config, tmp / f"{MODEL_NAME}.json")
+        atomic_write_text(tmp / "tokens.txt", tokens_text(tokens))
+        atomic_write_text(tmp / "lexicon.txt", text)
+        code = _ISO639_2.get(str(voice.config.language.get("family") or voice.config.espeak_voice.split("-")[0]).lower())
+        if code:
+            atomic_write_text(tmp / "lang", code)  # the bare code, as SherpaTTS side-loading reads it
+        if espeak_data:
+            shutil.copytree(data_dir, tmp / "espeak-ng-data")
+        atomic_write_json(tmp / "voicebank-export.json", _manifest(voice, metadata, lexicon, espeak_data))
+    return SherpaExport(out, voice.name, metadata, len(tokens), lexicon, espeak_data)
+
+
+def _lexicon(
+    voice: SourceVoice, tokens: dict[str, int], phonemizer: Any, word_list: Path, progress: Progress | None
+) -> tuple[str, LexiconFile]:
+    """lexicon.txt's text: the (cached) word list, then the voice's own lexicon over it, by our espeak-ng."""
+    from ..text.lexicon import Lexicon
+
+    espeak = voice.config.espeak_voice
 
     def say(text: str) -> str:
         return " ".join("".join(s).strip() for s in phonemizer.phonemize(espeak, text)).strip()
@@ -94,34 +116,19 @@ def export_sherpa(
     words = cached_word_entries(word_list, f"{phonemizer.description}|{espeak}|{''.join(sorted(tokens))}", say, progress)
     mine, skipped = user_entries(Lexicon.for_voice(voice.lexicon_folder), say)
     lines = lexicon_lines({**words, **mine}, set(tokens))
-    header = (
+    text = (
         f"# {voice.name}: {len(lines)} entries ({len(mine)} from the voice's own lexicon), espeak-ng voice {espeak}.\n"
         "# Format of sherpa-onnx 2.x: words || phonemes (IPA code points). Made by voicebank.\n"
+    ) + "".join(line + "\n" for line in lines)
+    return text, LexiconFile(
+        path=Path("lexicon.txt"),
+        entries=len(lines),
+        words=len(words),
+        user_entries=len(mine),
+        skipped=tuple(skipped),
+        size_bytes=len(text.encode("utf-8")),
+        word_list=str(word_list),
     )
-    text = header + "".join(line + "\n" for line in lines)
-    metadata = sherpa_metadata(voice)
-
-    with staged_folder(Path(out)) as tmp:
-        _write_model(model, metadata, tmp / MODEL_NAME)
-        shutil.copyfile(voice.files.config, tmp / f"{MODEL_NAME}.json")
-        atomic_write_text(tmp / "tokens.txt", tokens_text(tokens))
-        atomic_write_text(tmp / "lexicon.txt", text)
-        code = _ISO639_2.get(str(voice.config.language.get("family") or espeak.split("-")[0]).lower())
-        if code:
-            atomic_write_text(tmp / "lang", code)  # the bare code, as SherpaTTS side-loading reads it
-        if espeak_data:
-            shutil.copytree(data_dir, tmp / "espeak-ng-data")
-        lexicon = LexiconFile(
-            path=Path(out) / "lexicon.txt",
-            entries=len(lines),
-            words=len(words),
-            user_entries=len(mine),
-            skipped=tuple(skipped),
-            size_bytes=len(text.encode("utf-8")),
-            word_list=str(word_list),
-        )
-        atomic_write_json(tmp / "voicebank-export.json", _manifest(voice, metadata, lexicon, espeak_data))
-    return SherpaExport(Path(out), voice.name, metadata, len(tokens), lexicon, espeak_data)
 
 
 def sherpa_metadata(voice: SourceVoice) -> dict[str, str]:

@@ -85,6 +85,18 @@ def check_onnx(model_path: Path) -> Any:
     return model
 
 
+def require_phoneme_map(voice: SourceVoice) -> None:
+    """Refuse a config whose phoneme map could not make a single sentence (empty, or no ``_ ^ $``)."""
+    id_map = voice.config.phoneme_id_map
+    missing = [s for s in (PAD, BOS, EOS) if s not in id_map]
+    if not id_map or missing:
+        raise ExportError(
+            f"{voice.files.config} has no usable phoneme map (phoneme_id_map is empty or lacks "
+            f"{', '.join(missing) or '_ ^ $'}): this is not a complete Piper voice config. "
+            "Export the voice again ('voicebank train export')."
+        )
+
+
 def check_phoneme_map(voice: SourceVoice, fmt: str) -> dict[str, int]:
     """The voice's phoneme → id map as single code points, or why ``fmt`` cannot write it as tokens."""
     cfg = voice.config
@@ -94,15 +106,9 @@ def check_phoneme_map(voice: SourceVoice, fmt: str) -> dict[str, int]:
             f"{where} uses {cfg.phoneme_type!r} phonemes; {fmt} exports take voices that speak "
             "espeak-ng phonemes (phoneme_type \"espeak\")."
         )
-    id_map = cfg.phoneme_id_map
-    missing = [s for s in (PAD, BOS, EOS) if s not in id_map]
-    if not id_map or missing:
-        raise ExportError(
-            f"{where} has no usable phoneme map (phoneme_id_map is empty or lacks {', '.join(missing) or '_ ^ $'}): "
-            "this is not a complete Piper voice config. Export the voice again ('voicebank train export')."
-        )
+    require_phoneme_map(voice)
     tokens: dict[str, int] = {}
-    for symbol, ids in id_map.items():
+    for symbol, ids in cfg.phoneme_id_map.items():
         if symbol == "\n":
             continue  # Piper maps the line break; a line-based tokens file cannot hold it, and text never sends it
         if len(symbol) != 1 or len(ids) != 1:

@@ -25,7 +25,7 @@ from pathlib import Path
 from ..durable import atomic_write_json, atomic_write_text
 from ..errors import ExportError
 from ..voice.registry import VoiceRef
-from .source import SourceVoice, check_onnx, check_out, piper_voice, staged_folder
+from .source import SourceVoice, check_onnx, check_out, piper_voice, require_phoneme_map, staged_folder
 
 FORMAT = "speech-dispatcher"
 MODULE = "voicebank"
@@ -52,6 +52,7 @@ def export_speechd(
     """Write the module configuration for voice ``ref`` to ``out`` (and, with ``install_to``, install it there)."""
     check_out(Path(out))  # before any work: an export never mixes with older files
     voice = piper_voice(ref, FORMAT)
+    require_phoneme_map(voice)
     check_onnx(voice.files.model)  # a damaged graph would fail at every message: refuse it now
     program = program or voicebank_program()
     command = synth_command(program, voice_argument(voice))
