@@ -39,6 +39,7 @@ from voicebank.serve.wyoming_voices import choose_voice  # noqa: E402
 
 QUIET = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
 TEXT = "The kettle is on. Would you like some tea?"
+FIRST = "The kettle is on, and the tea will be ready in a minute or two."  # over a second of audio
 VOICEBANK = [sys.executable, "-m", "voicebank.cli.main"]
 
 
@@ -66,9 +67,8 @@ class Server:
         engine, _ = self.engines.get("joe")
         return np.concatenate([engine.synthesize(p, QUIET).as_int16() for p in pieces])
 
-    async def exchange(self, *events: Event, until: type = AudioStop, pause_after: int | None = None,
-                       rest: tuple[Event, ...] = ()) -> Reply:
-        """Send ``events``; with ``pause_after``, send ``rest`` only once audio has come; read up to an ``until`` event."""
+    async def exchange(self, *events: Event, until: type = AudioStop, rest: tuple[Event, ...] = (), pieces_first: int = 0) -> Reply:
+        """Send ``events``, then ``rest`` once audio has come (once ``pieces_first`` pieces have ended); read up to ``until``."""
         reply = Reply()
         async with AsyncTcpClient("127.0.0.1", self.port) as client:
             for event in events:
@@ -78,7 +78,7 @@ class Server:
                 event = await asyncio.wait_for(client.read_event(), timeout=120)
                 assert event is not None, "the server closed the connection"
                 reply.events.append(event)
-                if pending and AudioChunk.is_type(event.type):
+                if pending and reply.of(AudioChunk) and len(reply.of(AudioStop)) >= pieces_first:
                     for later in pending:
                         await client.write_event(later)
                     pending = []
@@ -165,6 +165,10 @@ def test_a_clause_is_spoken_while_the_sentence_still_arrives(server: Server) -> 
     rest = (SynthesizeChunk(text=" stepped onto the platform.").event(), SynthesizeStop().event())
     reply = asyncio.run(server.exchange(*head, rest=rest, until=SynthesizeStopped))
     assert_same_audio(reply.samples(), server.expected(clause, tail))
+    # after a first sentence the listener has audio in hand: the clause waits until that runs low, then is spoken alone
+    head[1] = SynthesizeChunk(text=f"{FIRST} {clause} ").event()
+    reply = asyncio.run(server.exchange(*head, rest=rest, until=SynthesizeStopped, pieces_first=2))
+    assert_same_audio(reply.samples(), server.expected(FIRST, clause, tail))
 
 
 def test_an_unknown_voice_is_an_error_event(server: Server) -> None:

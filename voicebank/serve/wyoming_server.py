@@ -47,6 +47,7 @@ log = logging.getLogger("voicebank.serve.wyoming")
 
 SAMPLES_PER_EVENT = 2048  # 93 ms at 22.05 kHz: a long engine chunk goes out as several audio-chunk events
 CLAUSE_LEAD_S = 1.0  # a clause is spoken alone only when the listener has less audio than this in hand
+CLAUSE_POLL_S = 0.05  # how often an idle speaker looks for a clause once the listener is low
 _STOPPED = object()  # the speaker's cue to send synthesize-stopped
 SPEECH_THREAD = "voicebank-wyoming-speech"  # the name of the threads that run the engine
 
@@ -171,11 +172,20 @@ class WyomingHandler(AsyncEventHandler):
         if clause:
             self._jobs.put_nowait(_Say(clause, stream.voice, stream))
 
-    async def _speak_jobs(self) -> None:
+    async def _next_job(self) -> object:
+        """The next queued job; while a stream is open, look for a clause again when the listener's audio runs low."""
         while True:
             if self._jobs.empty():
                 self._maybe_clause()
-            job = await self._jobs.get()
+            if not self._jobs.empty() or self._stream is None:
+                return await self._jobs.get()
+            low_in = max(self._lead.ahead() - CLAUSE_LEAD_S, CLAUSE_POLL_S)
+            with contextlib.suppress(asyncio.TimeoutError):
+                return await asyncio.wait_for(self._jobs.get(), timeout=low_in)
+
+    async def _speak_jobs(self) -> None:
+        while True:
+            job = await self._next_job()
             self._speaking = True
             try:
                 if job is _STOPPED:
@@ -189,13 +199,21 @@ class WyomingHandler(AsyncEventHandler):
                 self._speaking = False
 
     async def _say(self, job: _Say) -> None:
+        """Speak one piece; any failure becomes an ``error`` event (after ``audio-stop`` if audio had started)."""
         if job.stream is not None and job.stream.failed:
             return  # one error per stream is enough
         try:
-            choice, engine, lock = await asyncio.to_thread(self.service.engine_for, job.voice)
+            await self._speak(job)
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            raise  # the client left, or the connection is being closed
         except VoicebankError as exc:
             await self._fail(job, str(exc))
-            return
+        except Exception as exc:  # a bug must not leave the client waiting: it hears why
+            log.exception("Wyoming synthesis failed")
+            await self._fail(job, f"voicebank failed to speak this ({type(exc).__name__}: {exc}); see the server's log.")
+
+    async def _speak(self, job: _Say) -> None:
+        choice, engine, lock = await asyncio.to_thread(self.service.engine_for, job.voice)
         options = self.service.options
         if choice.speaker_id is not None:
             options = replace(options, speaker_id=choice.speaker_id)
@@ -204,18 +222,13 @@ class WyomingHandler(AsyncEventHandler):
         pump.start()
         try:
             await self.write_event(AudioStart(rate=rate, width=2, channels=1).event())
-            async for data in pump:
-                await self.write_event(AudioChunk(rate=rate, width=2, channels=1, audio=data).event())
-                self._lead.sent(len(data) / (2 * rate))
-            await self.write_event(AudioStop().event())
-        except VoicebankError as exc:
-            await self.write_event(AudioStop().event())
-            await self._fail(job, str(exc))
-        except (ConnectionError, OSError, asyncio.CancelledError):
-            raise
-        except Exception as exc:  # a bug must not end the connection silently: the client hears why
-            log.exception("Wyoming synthesis failed")
-            await self._fail(job, f"voicebank failed to speak this ({type(exc).__name__}: {exc}); see the server's log.")
+            try:
+                async for data in pump:
+                    await self.write_event(AudioChunk(rate=rate, width=2, channels=1, audio=data).event())
+                    self._lead.sent(len(data) / (2 * rate))
+            finally:
+                with contextlib.suppress(ConnectionError, OSError):
+                    await self.write_event(AudioStop().event())  # the audio so far is closed whatever happened
         finally:
             pump.stop()
 
