@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from tests.pulse import PulseServer, voiced_seconds
 from tests.test_export_sherpa import _kokoro, _no_phoneme_map, _truncated, _xtts
 from voicebank.errors import ExportError
 
-TEXT = "It is easy to tell the depth of a well, and these days a chicken leg is a rare dish."
+TEXT = "It's easy to tell the depth of a well, and these days a chicken leg is a rare dish."
 
 
 def test_the_export_is_a_generic_module_that_runs_voicebank_speak(home: Path, tmp_path: Path) -> None:
@@ -39,9 +40,13 @@ def test_the_export_is_a_generic_module_that_runs_voicebank_speak(home: Path, tm
     assert 'GenericExecuteSynth "printf %s \\\'$DATA\\\' | ' in conf and 'DefaultVoice "joe"' in conf
     assert result.add_module == 'AddModule "voicebank" "sd_generic" "voicebank-generic.conf"'
     assert result.add_module in (tmp_path / "out" / "speechd.conf.add").read_text(encoding="utf-8")
-    config = tmp_path / "config"
-    for _ in range(2):  # installing again changes nothing
-        install(result.conf, config)
+    config = tmp_path / "config" / "speech-dispatcher"
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"))
+    cmd = [sys.executable, "-m", "voicebank.cli.main", "voice", "export", "joe", "--format", "speech-dispatcher",
+           "--out", str(tmp_path / "again"), "--install"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0 and "spd-say -o voicebank" in proc.stdout, proc.stderr
+    install(result.conf, config)  # installing again changes nothing
     assert (config / "modules" / "voicebank-generic.conf").read_text(encoding="utf-8") == conf
     assert (config / "speechd.conf").read_text(encoding="utf-8").count(result.add_module) == 1
 
@@ -130,7 +135,8 @@ def test_spd_say_speaks_with_voicebank_through_speech_dispatcher(
     commands = re.findall(r"synth command = \|(.*)\|", daemon.log("voicebank"))
     assert len(commands) == 2, daemon.log("voicebank")[-3000:]
     program = result.command.split(" speak ")[0].split("| ")[-1]
-    assert commands[0].startswith(f"printf %s '{TEXT}' | {program} speak --voice joe")
+    quoted = TEXT.replace("'", "'\\''")  # speech-dispatcher's own quoting of the text
+    assert commands[0].startswith(f"printf %s '{quoted}' | {program} speak --voice joe"), commands[0]
     assert "2 ^ (0 / 100)" in commands[0] and "2 ^ (100 / 100)" in commands[1]  # rate 0 → speed 1, +100 → 2
 
     ours = engine.synthesize(TEXT, SynthesisOptions()).samples.reshape(-1)
