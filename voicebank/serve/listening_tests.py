@@ -18,13 +18,13 @@ from typing import Any
 from ..config import voices_dir
 from ..durable import read_json_dict
 from ..errors import VoicebankError
-from ..train.eval_result import EVAL_JSON
 from .settings import ServeSettings
 
 log = logging.getLogger("voicebank.serve")
 
 COMPARISONS = ("voice", "stock", "previous")
 AUDIO_SUFFIXES = (".wav", ".flac")
+EVAL_JSON = "eval.json"  # what `voicebank train eval` writes (voicebank.train.eval_result); serve/ never imports training
 _WHAT = {"voice": "the trained voice", "stock": "the stock voice", "previous": "the previous voice"}
 
 
