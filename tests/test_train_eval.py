@@ -3,7 +3,8 @@
 Two "voices" are scored on the held-out LJSpeech recordings (one female reader):
 the stock voice ``joe`` (a man: low similarity, real MCD) and the real held-out recordings
 themselves played back through the ``synth`` hook (same speaker: high similarity, the
-same WER as the real recordings, MCD 0).
+same WER as the real recordings, MCD 0). The field's scorers (ECAPA, Whisper) run with
+Whisper tiny.en here to keep the tests quick; users get base.
 """
 
 from __future__ import annotations
@@ -89,7 +90,9 @@ def evaluated(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     from voicebank.train.evaluate import evaluate_voice
 
     out = tmp_path_factory.mktemp("report")
-    result = evaluate_voice("real-recordings", dataset, synth=real_playback(dataset), baseline="joe", out_dir=out)
+    result = evaluate_voice(
+        "real-recordings", dataset, synth=real_playback(dataset), baseline="joe", out_dir=out, whisper="tiny.en"
+    )
     return result, out
 
 
@@ -165,12 +168,82 @@ def test_metrics_tell_the_real_speaker_from_the_stock_voice(evaluated: tuple[dic
 
 
 @pytest.mark.slow
+def test_field_scorers_with_intervals_for_voice_baseline_and_real(evaluated: tuple[dict[str, Any], Path]) -> None:
+    from voicebank.train.speaker_verify import ECAPA_THRESHOLD
+
+    result, out = evaluated
+    means = {"voice": result["mean"], "baseline": result["baseline"]["mean"], "real": result["real"]["mean"]}
+    for name, m in means.items():
+        for key in ("similarity_ecapa", "wer_whisper", "cer_whisper"):
+            lo, hi = m[f"{key}_ci95"]
+            assert lo <= m[key] <= hi, (name, key, m)
+    # ECAPA: the real recordings (each against the others) well above the verifier's threshold,
+    # the stock voice (a man) below it; playing the recordings back scores exactly as they do
+    real, joe = means["real"], means["baseline"]
+    assert real["similarity_ecapa"] > ECAPA_THRESHOLD > joe["similarity_ecapa"]
+    assert real["similarity_ecapa"] - joe["similarity_ecapa"] > 0.5
+    assert means["voice"]["similarity_ecapa"] == pytest.approx(real["similarity_ecapa"], abs=1e-3)
+    assert result["gain"]["gap_closed_ecapa"] == pytest.approx(1.0)
+    # Whisper understands the real reader and the stock voice alike (both clear speech)
+    assert real["wer_whisper"] < 0.2 and joe["wer_whisper"] < 0.3 and real["cer_whisper"] <= real["wer_whisper"] + 0.05
+    for row in result["utterances"] + result["baseline"]["utterances"] + result["real"]["utterances"]:
+        assert {"similarity_ecapa", "wer_whisper", "cer_whisper", "hypothesis_whisper"} <= set(row)
+        assert row["hypothesis_whisper"]
+    assert set(result["scorers"]) == {"selection", "success"} and "never" in result["scorers"]["success"]
+    assert {"similarity_ecapa", "wer_whisper", "cer_whisper", "ci95"} <= set(result["method"])
+    page = (out / "eval.html").read_text(encoding="utf-8")
+    assert "Speaker similarity (ECAPA)" in page and "Word error rate (Whisper)" in page and "Which score is which" in page
+    lo, hi = real["similarity_ecapa_ci95"]
+    assert f"[{lo:.3f}, {hi:.3f}]" in page
+
+
+def test_bootstrap_interval_holds_the_estimate_and_narrows_with_more_sentences() -> None:
+    from voicebank.train.bootstrap import mean_interval, ratio_interval
+
+    rng = np.random.default_rng(7)
+
+    def sentences(n: int) -> tuple[np.ndarray, np.ndarray]:
+        words = rng.integers(5, 25, size=n)
+        return rng.binomial(words, 0.15), words
+
+    widths = []
+    for n in (8, 80):
+        errors, words = sentences(n)
+        lo, hi = ratio_interval(errors, words)
+        assert lo <= errors.sum() / words.sum() <= hi
+        widths.append(hi - lo)
+        assert ratio_interval(errors, words) == (lo, hi)  # seeded: the same scores, the same interval
+    assert widths[1] < widths[0] / 2
+    # a mean, with every take of a sentence resampled together
+    takes = [[0.9, 0.8], [0.5, None, 0.6], [0.7]]
+    lo, hi = mean_interval(takes)
+    assert lo <= float(np.mean([0.9, 0.8, 0.5, 0.6, 0.7])) <= hi and 0.5 <= lo and hi <= 0.9
+    assert mean_interval([[0.4], [0.4]]) == (0.4, 0.4)
+    assert ratio_interval([], []) is None and ratio_interval([1.0], [0.0]) is None
+
+
+def test_field_means_pool_takes_by_sentence() -> None:
+    from voicebank.train.eval_scoring import field_means
+
+    def row(uid: str, sim: float, errors: int, words: int) -> dict[str, Any]:
+        return {"id": uid, "similarity_ecapa": sim, "wer_whisper": errors / words, "errors_whisper": errors,
+                "words_whisper": words, "char_errors_whisper": 2 * errors, "chars_whisper": 6 * words}
+
+    rows = [row("a", 0.2, 1, 10), row("b", 0.4, 0, 4), row("a", 0.3, 3, 10)]  # two takes of "a"
+    m = field_means(rows)
+    assert m["wer_whisper"] == pytest.approx(4 / 24, abs=1e-4) and m["cer_whisper"] == pytest.approx(8 / 144, abs=1e-4)
+    assert m["similarity_ecapa"] == pytest.approx(0.3)
+    # two sentences: a resample holds "a" twice (0.2), "b" twice (0) or one of each (0.1667)
+    assert m["wer_whisper_ci95"] == [0.0, 0.2]
+
+
+@pytest.mark.slow
 def test_result_json_shape_and_files(evaluated: tuple[dict[str, Any], Path], dataset: Path) -> None:
     result, out = evaluated
     assert result["schema_version"] == 1 and result["voice"] == "real-recordings"
     assert result["dataset"] == str(dataset)
     assert set(result["mean"]) >= {"similarity", "wer", "mcd_db", "rtf"}
-    assert result["baseline"]["voice"] == "joe" and set(result["gain"]) == {"similarity", "wer", "mcd_db"}
+    assert result["baseline"]["voice"] == "joe" and set(result["gain"]) >= {"similarity", "wer", "mcd_db"}
     ids = [u.id for u in load_dataset(dataset).eval]
     assert [u["id"] for u in result["utterances"]] == ids
     for row in result["utterances"] + result["baseline"]["utterances"]:
@@ -214,13 +287,16 @@ def test_training_curves_from_the_voice_folder(dataset: Path, tmp_path: Path) ->
     lines = [json.dumps({"step": s, "loss_train": 3.0 / (1 + s / 100), "loss_eval": 3.2 / (1 + s / 120),
                          "similarity": 0.5 + s / 4000, "wer": 0.9 - s / 2000}) for s in range(0, 1001, 100)]
     (voice / "train_log.jsonl").write_text("\n".join(lines + ["{not json", '{"step": 1100}']) + "\n")
-    result = evaluate_voice(voice, dataset, synth=real_playback(dataset), baseline=None, out_dir=tmp_path / "out", limit=1)
+    result = evaluate_voice(
+        voice, dataset, synth=real_playback(dataset), baseline=None, out_dir=tmp_path / "out", limit=1, field=False
+    )
     assert result["baseline"] is None and result["gain"] is None and len(result["utterances"]) == 1
     assert result["training_log"] == {"path": str(voice / "train_log.jsonl"), "points": 12, "unreadable_lines": 1}
     page = (tmp_path / "out" / "eval.html").read_text(encoding="utf-8")
     assert page.count("<svg") == 3  # loss, similarity and WER during training, per-sentence similarity
     assert "held-out loss" in page and "word error rate" in page and "No training log" not in page
     assert page.count("<audio") == 2
+    assert "wer_whisper" not in result["mean"] and "scorers" not in result  # field=False: the quick scorers only
 
 
 def test_bad_inputs(dataset: Path, tmp_path: Path) -> None:
@@ -242,13 +318,16 @@ def test_cli_eval_of_the_stock_voice(dataset: Path, tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("voicebank")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
-        [str(exe), "train", "eval", "joe", "--dataset", str(dataset), "--baseline", "none", "--limit", "1", "--json"],
+        [str(exe), "train", "eval", "joe", "--dataset", str(dataset), "--baseline", "none", "--limit", "1",
+         "--whisper", "tiny.en", "--json"],
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["voice"] == "joe" and len(data["utterances"]) == 1 and data["baseline"] is None
     assert data["mean"]["similarity"] < 0.75 and data["mean"]["mcd_db"] > 3.0
+    assert data["mean"]["similarity_ecapa"] < 0.3 and data["mean"]["wer_whisper"] < 0.5
+    assert data["real"]["mean"]["similarity_ecapa"] is None  # one held-out recording: no other to compare with
     assert (dataset / "eval-joe" / "eval.html").is_file() and (dataset / "eval-joe" / "eval.json").is_file()
 
 
@@ -260,7 +339,7 @@ def test_repeats_pool_every_take_and_report_their_spread(dataset: Path, tmp_path
 
     from voicebank.train.evaluate import evaluate_voice
 
-    result = evaluate_voice("joe", dataset, baseline=None, out_dir=tmp_path / "joe", limit=2, repeats=3)
+    result = evaluate_voice("joe", dataset, baseline=None, out_dir=tmp_path / "joe", limit=2, repeats=3, field=False)
     takes = result["repeats"]
     assert takes["count"] == 3 and len(takes["voice"]["takes"]) == 3 and takes["baseline"] is None
     rows = result["utterances"]
@@ -275,7 +354,7 @@ def test_repeats_pool_every_take_and_report_their_spread(dataset: Path, tmp_path
     page = (tmp_path / "joe" / "eval.html").read_text(encoding="utf-8")
     assert "spoken 3 times" in page and "Standard deviation of the WER between takes: this voice" in page
 
-    same = evaluate_voice("real", dataset, synth=real_playback(dataset), baseline=None, limit=2, repeats=2)
+    same = evaluate_voice("real", dataset, synth=real_playback(dataset), baseline=None, limit=2, repeats=2, field=False)
     assert same["repeats"]["voice"]["sd"] == {"similarity": 0.0, "wer": 0.0}
     with pytest.raises(UsageError, match="--repeats"):
         evaluate_voice("joe", dataset, baseline=None, repeats=0)

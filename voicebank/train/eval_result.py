@@ -14,7 +14,7 @@ import numpy as np
 from ..durable import atomic_output, atomic_write_json, atomic_write_text
 from .checkpoints import LOG_FILE as TRAIN_LOG
 from .dataset import DatasetInfo
-from .eval_scoring import RealUtterance, Synth, means, rounded
+from .eval_scoring import FIELD_KEYS, RealUtterance, Synth, field_row, means, rounded
 
 SCHEMA_VERSION = 1
 EVAL_JSON = "eval.json"
@@ -37,7 +37,7 @@ class VoiceRun:
         return self.takes[0] if self.takes else []
 
 
-def pooled_means(run: VoiceRun) -> dict[str, float | None]:
+def pooled_means(run: VoiceRun) -> dict[str, Any]:
     """Means over every take of every utterance (one take: the plain means)."""
     return means([row for take in run.takes for row in take])
 
@@ -47,7 +47,8 @@ def _attach_takes(run: VoiceRun) -> None:
     if len(run.takes) < 2:
         return
     for i, row in enumerate(run.rows):
-        row["takes"] = [{k: take[i].get(k) for k in ("similarity", "wer", "hypothesis")} for take in run.takes]
+        keys = ("similarity", "wer", "hypothesis", *FIELD_KEYS, "hypothesis_whisper")
+        row["takes"] = [{k: take[i][k] for k in keys if k in take[i]} for take in run.takes]
 
 
 def _takes_summary(run: VoiceRun) -> dict[str, Any]:
@@ -61,48 +62,113 @@ def _takes_summary(run: VoiceRun) -> dict[str, Any]:
     return {"takes": per_take, "sd": {"similarity": sd("similarity"), "wer": sd("wer")}}
 
 
-def _real_means(rows: list[dict[str, Any]]) -> dict[str, float | None]:
-    """What the real recordings' scores mean for the table: the same-speaker similarity and the recognizer's WER."""
-    scored = means(rows)
-    return {"similarity": scored["similarity"], "wer": scored["wer"]}
+def _real_means(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the real recordings' scores mean for the table: the same-speaker similarity and the recognizers' WER."""
+    scored = means(rows)  # with the field scorers' means and intervals when the rows carry them
+    return {k: v for k, v in scored.items() if k not in ("similarity_pair", "mcd_db", "rtf")}
 
 
-def _gain(voice: dict[str, Any], base: dict[str, Any]) -> dict[str, float | None]:
-    """Voice against baseline, signed so that positive means the voice is better."""
+def _real_row(r: RealUtterance, alone: bool) -> dict[str, Any]:
+    """A real recording's row: each score against the other held-out recordings (none when ``alone``)."""
+    from .metrics import cosine
+
+    row: dict[str, Any] = {
+        "id": r.utt.id,
+        "text": r.utt.normalized,
+        "seconds": rounded(r.samples.shape[0] / r.rate),
+        "similarity": None if alone else rounded(cosine(r.embedding, r.reference)),
+        "wer": rounded(r.errors / r.words) if r.words else None,
+        "errors": r.errors,
+        "words": r.words,
+        "hypothesis": r.hypothesis,
+    }
+    if r.field:
+        row.update(field_row(r, r.ecapa, r.field))
+        if alone:
+            row["similarity_ecapa"] = None
+    return row
+
+
+def _gain(voice: dict[str, Any], base: dict[str, Any], real: dict[str, Any]) -> dict[str, float | None]:
+    """Voice against baseline, signed so that positive means the voice is better.
+
+    With the field scorers, also ``gap_closed_ecapa``: how far the voice has come from the
+    baseline to the real recordings on ECAPA similarity, (voice − baseline) / (real − baseline).
+    """
     def diff(a: Any, b: Any) -> float | None:
         return rounded(a - b) if a is not None and b is not None else None
 
-    return {
+    gain = {
         "similarity": diff(voice.get("similarity"), base.get("similarity")),
         "wer": diff(base.get("wer"), voice.get("wer")),
         "mcd_db": diff(base.get("mcd_db"), voice.get("mcd_db")),
     }
+    if "similarity_ecapa" in voice:
+        v, b, r = voice.get("similarity_ecapa"), base.get("similarity_ecapa"), real.get("similarity_ecapa")
+        gain["similarity_ecapa"] = diff(v, b)
+        gain["wer_whisper"] = diff(base.get("wer_whisper"), voice.get("wer_whisper"))
+        gain["cer_whisper"] = diff(base.get("cer_whisper"), voice.get("cer_whisper"))
+        gain["gap_closed_ecapa"] = rounded((v - b) / (r - b)) if None not in (v, b, r) and r != b else None
+    return gain
+
+
+def _method() -> dict[str, str]:
+    """How each number is computed, for the result."""
+    from .metrics import MCD_ALPHA, MCD_HOP, MCD_ORDER, MCD_RATE, MCD_WIN
+
+    return {
+        "similarity": "Resemblyzer cosine with the leave-one-out mean embedding of the real held-out recordings",
+        "wer": "PocketSphinx 5 en-us at 16 kHz vs the normalised text; pooled over utterances",
+        "mcd_db": (
+            f"MCD with DTW, mel-cepstrum order {MCD_ORDER} (c0 excluded), alpha {MCD_ALPHA}, "
+            f"{MCD_WIN}-sample Hann window, hop {MCD_HOP} at {MCD_RATE} Hz"
+        ),
+        "rtf": "synthesis seconds / audio seconds, after one warm-up call",
+        "repeats": "each held-out text spoken this many times with fresh noise; means pool every take",
+        "gain": "positive means the voice is better than the baseline",
+        "similarity_ecapa": (
+            "ECAPA-TDNN (speechbrain/spkrec-ecapa-voxceleb, pinned weights) cosine between the take and the "
+            "normalised mean embedding of the real held-out recordings, leaving out the recording of the same "
+            "sentence; for the real recordings, each against the others; averaged over takes"
+        ),
+        "wer_whisper": (
+            "Whisper (faster-whisper, CPU int8, English, beam 5, temperature 0, no previous-text conditioning) "
+            "vs the held-out text, both through voicebank's text normaliser, then lower case, no punctuation, "
+            "hyphens as spaces; jiwer word edits pooled over all takes (all edits / all reference words)"
+        ),
+        "cer_whisper": "as wer_whisper, in characters (spaces included): all character edits / all reference characters",
+        "ci95": (
+            "<key>_ci95: percentile bootstrap 95 % interval, 2000 resamples of the held-out sentences with "
+            "replacement (all takes of a sentence together), pooled statistic recomputed each time, fixed seed"
+        ),
+        "gap_closed_ecapa": "(voice - baseline) / (real recordings - baseline) on similarity_ecapa",
+    }
+
+
+SCORERS = {
+    "selection": (
+        "What training optimises and selects with: the fine-tuner keeps the checkpoint with the lowest held-out "
+        "loss (the recipe's early_stopping.metric, Coqui's loss_mel by default); with training.speak_held_out it "
+        "also logs Resemblyzer similarity and PocketSphinx WER of the held-out texts (similarity, wer here), for "
+        "watching only. Those cheap scores may be what a run was tuned on."
+    ),
+    "success": (
+        "What reports success: similarity_ecapa, wer_whisper and cer_whisper, on held-out sentences never trained "
+        "on. The fine-tuner never loads ECAPA or Whisper and never selects a checkpoint with them."
+    ),
+}
 
 
 def assemble(voice_ref: Any, ds: DatasetInfo, reals: list[RealUtterance], runs: list[VoiceRun]) -> dict[str, Any]:
     """The result dict (``schema_version`` 1): the voice's rows and means, the real recordings', the baseline's and the gain."""
-    from .metrics import MCD_ALPHA, MCD_HOP, MCD_ORDER, MCD_RATE, MCD_WIN, cosine
-
     voice = runs[0]
     for row, real in zip(voice.rows, reals):
         row["text"] = real.utt.normalized
     mean = pooled_means(voice)
     for run in runs:
         _attach_takes(run)
-    real_rows = [
-        {
-            "id": r.utt.id,
-            "text": r.utt.normalized,
-            "seconds": rounded(r.samples.shape[0] / r.rate),
-            # with a single held-out recording there is no other one to compare it with
-            "similarity": rounded(cosine(r.embedding, r.reference)) if len(reals) > 1 else None,
-            "wer": rounded(r.errors / r.words) if r.words else None,
-            "errors": r.errors,
-            "words": r.words,
-            "hypothesis": r.hypothesis,
-        }
-        for r in reals
-    ]
+    # with a single held-out recording there is no other one to compare it with
+    real_rows = [_real_row(r, alone=len(reals) < 2) for r in reals]
     result: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "voice": voice.label,
@@ -114,24 +180,16 @@ def assemble(voice_ref: Any, ds: DatasetInfo, reals: list[RealUtterance], runs: 
         "baseline": None,
         "gain": None,
         "repeats": {"count": max(1, len(voice.takes)), "voice": _takes_summary(voice), "baseline": None},
-        "method": {
-            "similarity": "Resemblyzer cosine with the leave-one-out mean embedding of the real held-out recordings",
-            "wer": "PocketSphinx 5 en-us at 16 kHz vs the normalised text; pooled over utterances",
-            "mcd_db": (
-                f"MCD with DTW, mel-cepstrum order {MCD_ORDER} (c0 excluded), alpha {MCD_ALPHA}, "
-                f"{MCD_WIN}-sample Hann window, hop {MCD_HOP} at {MCD_RATE} Hz"
-            ),
-            "rtf": "synthesis seconds / audio seconds, after one warm-up call",
-            "repeats": "each held-out text spoken this many times with fresh noise; means pool every take",
-            "gain": "positive means the voice is better than the baseline",
-        },
+        "method": _method(),
     }
+    if "similarity_ecapa" in mean:
+        result["scorers"] = dict(SCORERS)
     if len(runs) > 1:
         base = runs[1]
         base_mean = pooled_means(base)
         result["baseline"] = {"voice": base.label, "mean": base_mean, "utterances": base.rows}
         result["repeats"]["baseline"] = _takes_summary(base)
-        result["gain"] = _gain(mean, base_mean)
+        result["gain"] = _gain(mean, base_mean, result["real"]["mean"])
     return result
 
 

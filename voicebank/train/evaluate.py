@@ -18,6 +18,18 @@ normalised text and four numbers are taken:
 * ``rtf``: synthesis time over audio duration (after one untimed warm-up call); the mean
   is total time over total audio.
 
+Next to them, the scorers the field reports with (``field=True``, the default here; the
+fine-tuner's own check during training uses only the four above):
+
+* ``similarity_ecapa``: as ``similarity``, with the ECAPA-TDNN speaker verifier
+  (:mod:`.speaker_verify`), which separates speakers far better than Resemblyzer.
+* ``wer_whisper``, ``cer_whisper``: Whisper's transcript (:mod:`.asr_whisper`, ``base`` by
+  default) against the text, both normalised the same way; pooled over utterances.
+
+Each of the three means comes with ``<key>_ci95``, a bootstrap 95 % interval over the
+held-out sentences (:mod:`.bootstrap`), for the voice, the baseline and the real recordings;
+``scorers`` in the result says which scores training optimises and which report success.
+
 With ``repeats`` N > 1 each held-out text is spoken N times (a voice samples fresh noise
 at each call, so each take differs) and the means pool all N takes; ``repeats`` in the
 result gives each take's means and their standard deviation. With four held-out sentences
@@ -77,18 +89,22 @@ def evaluate_voice(
     baseline_synth: Synth | None = None,
     limit: int | None = None,
     repeats: int = 1,
+    field: bool = True,
+    whisper: str = "base",
 ) -> dict[str, Any]:
     """Score a voice on a dataset's held-out utterances, next to a baseline; see the module docstring.
 
     ``baseline=None`` skips the baseline. With ``out_dir`` the result is also written there as
     ``eval.json`` and ``eval.html`` (with the audio under ``audio/``). ``limit`` scores only the
     first N held-out utterances; ``repeats`` speaks each of them that many times (see the
-    module docstring). Returns the JSON-ready result dict (``schema_version`` 1).
+    module docstring). ``field`` adds the ECAPA and Whisper scores, ``whisper`` picks the Whisper
+    size (``"base"``, or ``"tiny.en"`` for a quick look). Returns the JSON-ready result dict
+    (``schema_version`` 1).
     """
     result: dict[str, Any] | None = None
     for event in iter_evaluate(
         voice_ref, dataset_dir, baseline=baseline, out_dir=out_dir, synth=synth,
-        baseline_synth=baseline_synth, limit=limit, repeats=repeats,
+        baseline_synth=baseline_synth, limit=limit, repeats=repeats, field=field, whisper=whisper,
     ):
         result = event.result or result
     assert result is not None
@@ -105,11 +121,13 @@ def iter_evaluate(
     baseline_synth: Synth | None = None,
     limit: int | None = None,
     repeats: int = 1,
+    field: bool = True,
+    whisper: str = "base",
 ) -> Iterator[EvalEvent]:
     """:func:`evaluate_voice` as a generator of progress events."""
     if repeats < 1:
         raise UsageError(f"--repeats must be at least 1 (each text is spoken that many times), not {repeats}.")
-    scorer = HeldOutScorer(dataset_dir, limit=limit)
+    scorer = HeldOutScorer(dataset_dir, limit=limit, field=field, whisper=whisper)
     ds, reals = scorer.dataset, scorer.reals
     voice_label = str(voice_ref) if voice_ref is not None else "joe"
     runs = [VoiceRun(voice_label, synth or _engine_synth(voice_ref))]

@@ -27,10 +27,17 @@ svg{max-width:100%;height:auto;background:#fff}svg text{font:12px system-ui,sans
 """
 
 _METRICS = (
-    ("similarity", "Speaker similarity", "higher is better", "{:.3f}",
+    ("similarity_ecapa", "Speaker similarity (ECAPA)", "higher is better", "{:.3f}",
+     "ECAPA-TDNN speaker verifier: cosine between each synthesized sentence and the real held-out recordings "
+     "(the field's measure; the real recordings' own score is the ceiling, a stranger scores near 0)."),
+    ("wer_whisper", "Word error rate (Whisper)", "lower is better", "{:.1%}",
+     "Share of words Whisper gets wrong, the text normalised the same way on both sides."),
+    ("cer_whisper", "Character error rate (Whisper)", "lower is better", "{:.1%}",
+     "As the word error rate, counted in characters: a near miss costs less."),
+    ("similarity", "Speaker similarity (Resemblyzer)", "higher is better", "{:.3f}",
      "Resemblyzer cosine between each synthesized sentence and the real held-out recordings "
      "(same speaker typically 0.75-0.96, different speakers 0.43-0.70)."),
-    ("wer", "Word error rate", "lower is better", "{:.1%}",
+    ("wer", "Word error rate (PocketSphinx)", "lower is better", "{:.1%}",
      "Share of words an offline recognizer (PocketSphinx) gets wrong. Coarse: read it next to the "
      "real recordings' own rate."),
     ("mcd_db", "Mel-cepstral distortion", "lower is better", "{:.2f} dB",
@@ -60,8 +67,8 @@ def render_html(result: dict[str, Any], curve: list[dict[str, float]], *, looked
         "<h2>Sentence by sentence</h2>",
         "<p>Listen to the real recording next to the voice"
         + (" and the baseline" if base else "")
-        + ". The recognizer's transcript is in italics under each score.</p>",
-        _similarity_chart(result),
+        + ". The recognizers' transcripts are in italics under each score.</p>",
+        _similarity_charts(result),
         _utterance_table(result),
         "</body></html>",
     ]
@@ -71,11 +78,33 @@ def render_html(result: dict[str, Any], curve: list[dict[str, float]], *, looked
 # ------------------------------------------------------------------------------ sections
 
 
+FIELD = ("similarity_ecapa", "wer_whisper", "cer_whisper")
+
+
 def _fmt(key: str, value: Any) -> str:
     if value is None:
         return "–"
     fmt = next(m[3] for m in _METRICS if m[0] == key)
     return fmt.format(value)
+
+
+def _with_ci(key: str, mean: dict[str, Any]) -> str:
+    """A mean and, below it, its 95 % interval when it has one."""
+    shown = _fmt(key, mean.get(key))
+    bounds = mean.get(f"{key}_ci95")
+    if mean.get(key) is None or not bounds or None in bounds:
+        return shown
+    return f'{shown}<br><span class="muted">[{_fmt(key, bounds[0])}, {_fmt(key, bounds[1])}]</span>'
+
+
+def _scorers_note(result: dict[str, Any]) -> str:
+    scorers = result.get("scorers")
+    if not scorers:
+        return ""
+    return (
+        '<p class="muted">Numbers in brackets: 95 % bootstrap interval over the held-out sentences. '
+        f"<b>Which score is which.</b> {escape(scorers['success'])} {escape(scorers['selection'])}</p>"
+    )
 
 
 def _summary(result: dict[str, Any]) -> str:
@@ -87,18 +116,20 @@ def _summary(result: dict[str, Any]) -> str:
     head += "<th>Real recordings</th><th></th></tr>"
     rows = [head]
     for key, name, better, _, help_text in _METRICS:
+        if key in FIELD and key not in result["mean"]:
+            continue  # evaluated without the field's scorers
         cells = [f'<td><b>{name}</b><br><span class="muted">{escape(help_text)}</span></td>',
-                 f'<td class="num">{_fmt(key, result["mean"].get(key))}</td>']
+                 f'<td class="num">{_with_ci(key, result["mean"])}</td>']
         if base:
-            cells.append(f'<td class="num">{_fmt(key, base["mean"].get(key))}</td>')
+            cells.append(f'<td class="num">{_with_ci(key, base["mean"])}</td>')
             g = gain.get(key)
             if g is None:
                 cells.append('<td class="num">–</td>')
             else:
                 cls = "good" if g > 0 else "bad" if g < 0 else ""
-                shown = f"{g:+.1%}" if key == "wer" else f"{g:+.2f} dB" if key == "mcd_db" else f"{g:+.3f}"
+                shown = f"{g:+.1%}" if key in ("wer", "wer_whisper", "cer_whisper") else f"{g:+.2f} dB" if key == "mcd_db" else f"{g:+.3f}"
                 cells.append(f'<td class="num {cls}">{shown}</td>')
-        cells.append(f'<td class="num">{_fmt(key, real.get(key)) if key in real else "–"}</td>')
+        cells.append(f'<td class="num">{_with_ci(key, real) if key in real else "–"}</td>')
         cells.append(f'<td class="muted">{better}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     note = (
@@ -106,6 +137,12 @@ def _summary(result: dict[str, Any]) -> str:
         "the baseline. The real recordings' similarity compares each one with the others: it is what the "
         "same speaker scores, the ceiling for a cloned voice.</p>"
     )
+    if gain.get("gap_closed_ecapa") is not None:
+        note += (
+            f"<p>On ECAPA similarity this voice has come <b>{gain['gap_closed_ecapa']:.0%}</b> of the way from the "
+            "baseline to the real recordings.</p>"
+        )
+    note += _scorers_note(result)
     takes = result.get("repeats") or {}
     if takes.get("count", 1) > 1:
         spread = []
@@ -150,16 +187,25 @@ def _training(curve: list[dict[str, float]], looked_for: Path | None) -> str:
     return "\n".join(out)
 
 
-def _similarity_chart(result: dict[str, Any]) -> str:
+def _similarity_charts(result: dict[str, Any]) -> str:
+    """Per-sentence similarity bars: ECAPA (when scored) and Resemblyzer."""
+    charts = []
+    for key, name, y_range in (("similarity_ecapa", "ECAPA", (-0.2, 1.0)), ("similarity", "Resemblyzer", (0.0, 1.0))):
+        if key in result["mean"]:
+            charts.append(_similarity_chart(result, key, name, y_range))
+    return "\n".join(charts)
+
+
+def _similarity_chart(result: dict[str, Any], key: str, name: str, y_range: tuple[float, float]) -> str:
     ids = [r["id"] for r in result["utterances"]]
-    series = [("this voice", COLORS["voice"], [r.get("similarity") for r in result["utterances"]])]
+    series = [("this voice", COLORS["voice"], [r.get(key) for r in result["utterances"]])]
     base = result.get("baseline") or None
     if base:
         by_id = {r["id"]: r for r in base["utterances"]}
-        series.append((f"baseline ({base['voice']})", COLORS["baseline"], [by_id.get(i, {}).get("similarity") for i in ids]))
+        series.append((f"baseline ({base['voice']})", COLORS["baseline"], [by_id.get(i, {}).get(key) for i in ids]))
     real = {r["id"]: r for r in (result.get("real") or {}).get("utterances", [])}
-    series.append(("real recording", COLORS["real"], [real.get(i, {}).get("similarity") for i in ids]))
-    return bar_chart(ids, series, title="Speaker similarity per sentence", y_label="similarity", y_range=(0.0, 1.0))
+    series.append(("real recording", COLORS["real"], [real.get(i, {}).get(key) for i in ids]))
+    return bar_chart(ids, series, title=f"Speaker similarity per sentence ({name})", y_label="similarity", y_range=y_range)
 
 
 def _utterance_table(result: dict[str, Any]) -> str:
@@ -192,12 +238,16 @@ def _player(src: str | None) -> str:
 def _scores(row: dict[str, Any], *, real: bool = False) -> str:
     if not row:
         return ""
-    keys = ("similarity", "wer") if real else ("similarity", "wer", "mcd_db", "rtf")
-    short = {"similarity": "sim", "wer": "WER", "mcd_db": "MCD", "rtf": "RTF"}
+    short = {"similarity_ecapa": "ECAPA", "wer_whisper": "Whisper WER", "cer_whisper": "CER",
+             "similarity": "sim", "wer": "WER", "mcd_db": "MCD", "rtf": "RTF"}
+    keys = [k for k in short if k in row and not (real and k in ("mcd_db", "rtf"))]
     text = " · ".join(f"{short[k]} {_fmt(k, row.get(k))}" for k in keys)
-    hyp = row.get("hypothesis")
     note = f'<br><span class="bad">{escape(row["note"])}</span>' if row.get("note") else ""
-    return f"{text}" + (f'<br><span class="hyp">“{escape(hyp)}”</span>' if hyp else "") + note
+    heard = ""
+    for label, key in (("Whisper", "hypothesis_whisper"), ("PocketSphinx", "hypothesis")):
+        if row.get(key):
+            heard += f'<br><span class="hyp">{label}: “{escape(row[key])}”</span>'
+    return text + heard + note
 
 
 # ---------------------------------------------------------------------------------- SVG
