@@ -253,7 +253,6 @@ def measure(clip: Clip, x: np.ndarray, detector: Any) -> None:
     """Fill the clip's durations, and skip it where its audio does not fit its text."""
     from voicebank.bank.vad import speech_segments
 
-    clip.seconds = x.shape[0] / RATE
     segs = speech_segments(x, RATE, detector=detector)
     if not segs:
         clip.skipped = "the speech detector finds no speech in it"
@@ -330,6 +329,7 @@ def _write_full(stage: Path, sounds: Path, transcripts: dict[str, str], copyrigh
         clip.text, clip.skipped = clean_text(name, clip.raw)
         wav = stage / "wavs" / f"{clip.id}.wav"
         x = read_wav(wav, src.stat().st_size)
+        clip.seconds = x.shape[0] / RATE
         if not clip.skipped:
             clip.normalized = " ".join(normalize(clip.text).split())
             clip.words = len(re.findall(r"[A-Za-z']+", clip.normalized))
@@ -479,13 +479,14 @@ def nested_subsets(
 
 def write_subsets(full: Path, out: Path, minutes: list[float], held_out: int, seed: int) -> dict[str, Any]:
     """The held-out list and one LJSpeech folder per subset (training prompts + held-out ones)."""
+    full, out = full.resolve(), out.resolve()
     manifest = read_json_dict(full / "manifest.json", what="dataset manifest")
     if manifest.get("format") != FORMAT:
         raise UsageError(f"{full} was not built by this script; run: scripts/asterisk_dataset.py build {full}")
     clips = [c for c in manifest["clips"] if not c["skipped"]]
     heldout = choose_heldout(clips, held_out, seed)
     subsets = nested_subsets(clips, heldout, minutes, seed)
-    recipe = {"full": str(full.resolve()), "debs": manifest["debs"], "seed": seed, "held_out": held_out}
+    recipe = {"full": str(full), "debs": manifest["debs"], "seed": seed, "held_out": held_out}
     summary: dict[str, Any] = {"format": FORMAT + "-subsets", "schema_version": SCHEMA_VERSION, **recipe}
     summary["heldout"] = [c["id"] for c in heldout]
     summary["heldout_minutes"] = round(sum(c["speech_seconds"] for c in heldout) / 60, 3)
