@@ -67,6 +67,9 @@ def serve(
     if lan and no_auth:
         raise UsageError("--lan always asks for pairing or the token; --no-auth is for this computer only.")
     wyo = _wyoming_plan(wyoming, wyoming_only, wyoming_host, wyoming_allow or [], zeroconf, zeroconf_name)
+    if wyoming_only and lan:
+        raise UsageError("--lan puts the HTTP server on the network, and --wyoming-only has none. Wyoming goes on the network "
+                         "only with --wyoming-host 0.0.0.0 (it has no token: see --help).")
     if wyo is not None and wyoming_only:
         _serve_wyoming_only(wyo, voice)
         return
