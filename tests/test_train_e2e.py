@@ -109,7 +109,7 @@ def test_recordings_to_a_spoken_and_evaluated_voice(tmp_path: Path, ljspeech: Pa
     assert 0.5 < info.frames / a_long.size < 2.0  # same voice, same text: about the same length
 
     # 6. evaluate against the real held-out recordings
-    result = evaluate_voice(voice, data, baseline=None, out_dir=tmp_path / "eval")
+    result = evaluate_voice(voice, data, baseline=None, out_dir=tmp_path / "eval", whisper="tiny.en")
     assert result["schema_version"] == 1 and result["baseline"] is None
     assert [u["id"] for u in result["utterances"]] == held_ids
     for row in result["utterances"]:
