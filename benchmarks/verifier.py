@@ -343,11 +343,12 @@ def run_verifier(speakers: Sequence[Speaker], *, per_speaker: int = 10, encoders
             sub = {spk: clips[:channel_clips] for spk, clips in audio.items()}
             entry["channels"][ch] = _channel_trials(embed, sub, {spk: emb[spk][:channel_clips] for spk in sub}, ch)
         report["encoders"][name] = entry
-    from voicebank.train.speaker_verify import ECAPA_THRESHOLD
+    from voicebank.train.speaker_verify import ECAPA_THRESHOLD, ECAPA_THRESHOLD_TO_MEAN
 
-    report["ecapa_threshold_in_code"] = ECAPA_THRESHOLD
+    report["ecapa_thresholds_in_code"] = {"utterance": ECAPA_THRESHOLD, "to_mean": ECAPA_THRESHOLD_TO_MEAN}
     report["wall_s"] = round(time.perf_counter() - start, 1)
-    report["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "threads": threads}
+    report["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "threads": threads,
+                         "load_avg": [round(v, 1) for v in os.getloadavg()]}  # times mean little on a busy machine
     return report
 
 
