@@ -65,6 +65,8 @@ def test_transcript_cleaning_keeps_words_and_skips_sounds() -> None:
     said = ast.clean_text("dictate/enter_filename", "Enter a filename followed by # or just # to exit")
     assert said == ("Enter a filename followed by pound or just pound to exit", "")
     assert ast.clean_text("x", "")[1] == "no transcript"
+    assert ast.clean_text("privacy-unident", "The party you are trying")[0].startswith("The party you're trying")
+    assert ast.clean_text("y", "Un-indentified or witheld; mute or umute")[0] == "Unidentified or withheld; mute or unmute"
 
 
 def test_debs_are_checked_against_the_pinned_sha256(tmp_path: Path) -> None:
@@ -91,6 +93,7 @@ def test_build_decodes_every_prompt_and_is_idempotent(full: Path) -> None:
     texts = {r[0]: r for r in rows}
     assert texts["demo-enterkeywords"][1].startswith("Please enter one or more keywords separated by star")
     assert texts["digits_1"][1] == "one" and "silence_1" not in texts and "beep" not in texts
+    assert texts["vm-mismatch"][1].startswith("The password you entered")  # corrected to what she says
     assert sorted(p.stem for p in (full / "wavs").iterdir()) == sorted(texts)
     with wave.open(str(full / "wavs" / "agent-alreadyon.wav")) as w:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
