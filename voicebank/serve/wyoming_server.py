@@ -306,13 +306,20 @@ async def serve(service: WyomingService, sock: socket.socket, zeroconf_name: str
 
 
 async def _announce(name: str, sock: socket.socket):  # type: ignore[no-untyped-def]
-    """Register ``NAME._wyoming._tcp.local.`` (the address Home Assistant's discovery reads) and return the zeroconf to close."""
-    from wyoming.zeroconf import HomeAssistantZeroconf
+    """Register ``NAME._wyoming._tcp.local.`` (what Home Assistant's discovery looks for) at the addresses served; return the zeroconf to close."""
+    from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+
+    from .tls import lan_addresses
 
     host, port = sock.getsockname()[:2]
-    announced = HomeAssistantZeroconf(port=port, name=name, host=None if host in ("0.0.0.0", "::") else host)
-    await announced.register_server()
-    return announced._aiozc  # the package keeps its AsyncZeroconf here and offers no close of its own
+    addresses = lan_addresses() if host in ("0.0.0.0", "::") else [host]
+    if not addresses:
+        raise UsageError("--zeroconf found no network address to announce; give one with --wyoming-host.")
+    service = AsyncServiceInfo("_wyoming._tcp.local.", f"{name}._wyoming._tcp.local.", port=port,
+                               addresses=[socket.inet_pton(socket.AF_INET6 if ":" in a else socket.AF_INET, a) for a in addresses])
+    zeroconf = AsyncZeroconf()
+    await zeroconf.async_register_service(service)
+    return zeroconf
 
 
 class WyomingThread:
