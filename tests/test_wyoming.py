@@ -267,3 +267,12 @@ def test_cli_refuses_unsafe_or_incomplete_wyoming_options(args: list[str], messa
     proc = subprocess.run(VOICEBANK + ["serve"] + args, capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, VOICEBANK_HOME=str(home)))
     assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+
+
+def test_incoming_text_waits_for_a_sentence_to_be_surely_over() -> None:
+    from voicebank.serve.wyoming_text import IncomingText
+
+    text = IncomingText()
+    said = [text.add(piece) for piece in ["I called Dr.", " Smith at 3.", "5 past nine. It", " rang.\n\nThen", " nothing"]]
+    assert said == [[], [], ["I called Dr. Smith at 3.5 past nine."], ["It rang."], []]  # "Dr." and "3." did not end it
+    assert text.take_clause() is None and text.finish() == ["Then nothing"]
