@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -49,7 +48,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from voicebank.durable import atomic_write_json, move, read_json_dict
-from voicebank.errors import CorruptFileError, DatasetError, MissingDependencyError, UsageError, VoicebankError
+from voicebank.errors import CorruptFileError, DatasetError, UsageError, VoicebankError
 
 VERSION = "1.6.1-1"
 SOUNDS = "asterisk-core-sounds-en-g722"
@@ -134,7 +133,7 @@ def fetch_debs(dest: Path, debs_dir: Path | None) -> dict[str, Path]:
 
 def _apt_download(dest: Path) -> None:
     if shutil.which("apt-get") is None:
-        raise MissingDependencyError(
+        raise UsageError(
             "apt-get was not found: this needs Debian or Ubuntu's apt. Elsewhere download "
             f"{deb_name(SOUNDS)} and {deb_name(TEXTS)} from a Debian mirror "
             "(pool/main/a/asterisk-core-sounds/, or snapshot.debian.org) and pass --debs DIR."
@@ -162,7 +161,7 @@ def _apt_download(dest: Path) -> None:
 def unpack(debs: dict[str, Path], dest: Path) -> tuple[Path, Path, str]:
     """``dpkg-deb -x`` both into ``dest``: (the sound folder, the transcript file, the copyright text)."""
     if shutil.which("dpkg-deb") is None:
-        raise MissingDependencyError("dpkg-deb was not found (Debian's dpkg); install dpkg to unpack the .debs.")
+        raise UsageError("dpkg-deb was not found (Debian's dpkg); install dpkg to unpack the .debs.")
     for path in debs.values():
         run = subprocess.run(["dpkg-deb", "-x", str(path), str(dest)], capture_output=True, text=True)
         if run.returncode != 0:
@@ -225,7 +224,7 @@ def clip_id(name: str) -> str:
 def decode_all(files: list[Path], wav_dir: Path, names: list[str], batch: int = 48) -> None:
     """Decode G.722 to 16-bit mono 16 kHz WAVs with ffmpeg, many files per ffmpeg run."""
     if shutil.which("ffmpeg") is None:
-        raise MissingDependencyError("ffmpeg was not found; install it (Debian: apt-get install ffmpeg).")
+        raise UsageError("ffmpeg was not found; install it (Debian: apt-get install ffmpeg).")
     for start in range(0, len(files), batch):
         cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y"]
         part = list(zip(files[start : start + batch], names[start : start + batch]))

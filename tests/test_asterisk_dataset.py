@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from voicebank.errors import CorruptFileError, DatasetError, MissingDependencyError, UsageError
+from voicebank.errors import CorruptFileError, DatasetError, UsageError
 
 REPO = Path(__file__).resolve().parents[1]
 VOICEBANK = [sys.executable, "-m", "voicebank.cli.main"]
@@ -45,7 +45,7 @@ def full(tmp_path_factory: pytest.TempPathFactory) -> Path:
     debs = tmp_path_factory.mktemp("debs")
     try:
         ast.fetch_debs(debs, None)
-    except (DatasetError, MissingDependencyError) as exc:  # no apt, no network, or the pinned version is gone
+    except (DatasetError, UsageError) as exc:  # no apt, no network, or the pinned version is gone
         pytest.skip(f"cannot get the Asterisk .debs from Debian here: {exc}")
     out = tmp_path_factory.mktemp("asterisk") / "full"
     ast.build(out, debs)
@@ -76,6 +76,14 @@ def test_debs_are_checked_against_the_pinned_sha256(tmp_path: Path) -> None:
         ast.fetch_debs(tmp_path / "unused", tmp_path)
     with pytest.raises(UsageError, match="missing"):
         ast.fetch_debs(tmp_path / "unused", tmp_path / "empty")
+
+
+def test_clear_errors_without_apt_or_a_built_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get, no dpkg-deb, no ffmpeg
+    with pytest.raises(UsageError, match="apt-get was not found.*--debs DIR"):
+        ast.fetch_debs(tmp_path, None)
+    assert ast.main(["subsets", str(tmp_path), str(tmp_path / "sets")]) == 2
+    assert "error:" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------- on the real packages
