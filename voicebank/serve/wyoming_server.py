@@ -75,7 +75,8 @@ class WyomingService:
             address = ipaddress.ip_address(peer[0])  # type: ignore[index]
         except (TypeError, ValueError, IndexError):
             return False
-        return any(address in network for network in self.allow)
+        mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:192.168.1.20 on a dual-stack socket
+        return any((mapped or address) in network for network in self.allow)
 
 
 @dataclass
