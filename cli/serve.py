@@ -107,7 +107,8 @@ def serve(
     app = create_app(settings)
     base = _base_url(settings, sock.getsockname()[1])
     typer.echo(f"Serving {voice} at {base}/v1 (OpenAI base_url). Stop with Ctrl+C.")
-    typer.echo(f"Pages: the speak board at {base}/, the recorder at {base}/record.")
+    typer.echo(f"Pages: the speak board at {base}/, the recorder at {base}/record, the listening test at {base}/listen.")
+    typer.echo(f"AAC boards (AsTeRICS Grid): open {base}/aac for the speech service URL to paste.")
     if wyo is not None:
         _start_wyoming(wyo, app.state.server.engines, settings)
     elif lan:
