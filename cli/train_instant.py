@@ -71,11 +71,13 @@ def _print_summary(card: dict, out: Path, data: Path) -> None:
     shipped = search.get("best_shipped")
     typer.echo(f"Instant voice {out} ({search.get('seconds', 0) / 60:.1f} min; {search.get('stopped', '')})")
     typer.echo("ECAPA similarity to the person (guide = what the search heard, validation = other recordings):")
-    if shipped:
-        typer.echo(f"  best shipped voice {shipped:<12} guide {search['screen'][shipped]:.3f} (screen)")
     start, best = search.get("start", {}), search.get("best", {})
-    typer.echo(f"  start (best blend)             guide {start.get('guide', 0):.3f}  validation {start.get('validation', 0):.3f}")
-    typer.echo(f"  kept after {search.get('steps', 0)} steps                         validation {best.get('validation', 0):.3f}")
+    rows = [(f"best shipped voice ({shipped}), screen sentences", search["screen"][shipped], None)] if shipped else []
+    rows.append(("start: the best voice or blend", start.get("guide"), start.get("validation")))
+    rows.append((f"kept after {search.get('steps', 0)} steps of the walk", None, best.get("validation")))
+    typer.echo(f"  {'':<52}{'guide':>8}{'validation':>12}")
+    for label, guide, val in rows:
+        typer.echo(f"  {label:<52}{_num(guide):>8}{_num(val):>12}")
     if (data / "metadata.csv").is_file():
         typer.echo("These scores guided the search; the held-out recordings judge it:")
         typer.echo(f"  voicebank train eval {out} --dataset {data}")
@@ -84,6 +86,10 @@ def _print_summary(card: dict, out: Path, data: Path) -> None:
         typer.echo("make a dataset with 'voicebank train prepare', and run 'voicebank train eval VOICE --dataset DATASET'.")
     typer.echo("Listen to it:")
     typer.echo(f'  voicebank speak --voice {out} "Hello, this is my instant voice."')
+
+
+def _num(value: object) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 def register(app: typer.Typer) -> None:
