@@ -82,8 +82,9 @@ def _anchor(model: Any, path: Path, *, fresh: bool) -> None:
 
     from ..durable import atomic_output
 
-    if fresh:
+    if fresh:  # every check has passed by now: the run folder may be made
         values = model.set_anchor()
+        path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(path) as tmp:
             torch.save(values, tmp)
     elif path.is_file():
