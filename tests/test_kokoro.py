@@ -49,6 +49,8 @@ def test_espeak_phonemes_become_kokoro_symbols() -> None:
     # the flap as T, syllabic n as ᵊn, length marks gone.
     assert kokoro_symbols("həlˈoʊ wˈɜːld, hˌaʊ ɑːɹ juː tədˈeɪ?") == "həlˈO wˈɜɹld, hˌW ɑɹ ju tədˈA?"
     assert kokoro_symbols("dʒˈɔɪ tʃˈɛɹ bˈʌɾɚ bˈʌʔn̩ lˈɪɾəl") == "ʤˈY ʧˈɛɹ bˈʌTəɹ bˈʌtᵊn lˈɪTᵊl"
+    # British voices learnt misaki's British set: əʊ as Q, length marks kept.
+    assert kokoro_symbols("həlˈəʊ, ðˈeə kˈɑː", british=True) == "həlˈQ, ðˈɛː kˈɑː"
     # The vocabulary is Kokoro-82M's config.json table (114 symbols; a few published ids).
     assert len(VOCAB) == 114
     assert [VOCAB[s] for s in ";. ʤɪθʃʧʒˈᵻ"] == [1, 4, 16, 82, 102, 119, 131, 133, 147, 156, 177]

@@ -253,8 +253,11 @@ class KokoroEngine(EngineBase):
     def symbols(self, text: str) -> list[str]:
         """Kokoro symbol strings for plain text (no pauses): one per sentence or over-long piece."""
         out: list[str] = []
-        for phonemes in phonemize_with_blocks(self.phonemizer(), self.language, text):
-            out.extend(p for p in split_symbols(kokoro_symbols(phonemes)) if is_spoken(p))
+        british = self.language == "en-gb"
+        espeak_voice = "en-gb-x-rp" if british else self.language  # RP: what Kokoro's British voices learnt
+        for phonemes in phonemize_with_blocks(self.phonemizer(), espeak_voice, text):
+            symbols = kokoro_symbols(phonemes, british=british)
+            out.extend(p for p in split_symbols(symbols) if is_spoken(p))
         return out
 
     def plan(self, text: str, max_chars: int = 400) -> Iterator[Pause | Sentence]:

@@ -38,26 +38,34 @@ SENTENCE_SYMBOLS = frozenset(".!?")
 # espeak-ng (en-us) → Kokoro, applied in this order; longer patterns first where they overlap.
 _SYLLABIC = re.compile("([lmn])\u0329")  # button bˈʌʔn̩ → bˈʌʔᵊn
 _DARK_L = re.compile(r"əl(?=$|[\s,;:.!?])")  # little lˈɪɾəl → lˈɪTᵊl (misaki writes a final -al so)
-_REWRITES: tuple[tuple[str, str], ...] = (
-    ("ɜːɹ", "ɜɹ"), ("ɜː", "ɜɹ"), ("ɚ", "əɹ"),  # r-coloured vowels as misaki writes them
-    ("eɪ", "A"), ("aɪ", "I"), ("aʊ", "W"), ("ɔɪ", "Y"), ("oʊ", "O"), ("əʊ", "O"),
+_SHARED: tuple[tuple[str, str], ...] = (
+    ("eɪ", "A"), ("aɪ", "I"), ("aʊ", "W"), ("ɔɪ", "Y"),
     ("dʒ", "ʤ"), ("tʃ", "ʧ"),
-    ("ɪə", "iə"),
-    ("ː", ""), ("ʲ", ""), ("\u0303", ""),
-    ("ɐ", "ə"), ("ɾ", "T"), ("ʔ", "t"), ("r", "ɹ"), ("ɬ", "l"), ("x", "k"), ("ç", "k"),
+    ("ʲ", ""), ("\u0303", ""),
+    ("ɐ", "ə"), ("ʔ", "t"), ("r", "ɹ"), ("ɬ", "l"), ("x", "k"), ("ç", "k"),
+)
+_AMERICAN: tuple[tuple[str, str], ...] = (
+    ("ɜːɹ", "ɜɹ"), ("ɜː", "ɜɹ"), ("ɚ", "əɹ"),  # r-coloured vowels as misaki writes them
+    *_SHARED,
+    ("oʊ", "O"), ("əʊ", "O"), ("ɪə", "iə"), ("ː", ""), ("ɾ", "T"),
     ("e", "A"), ("o", "O"), ("a", "æ"),  # leftovers of diphthongs espeak wrote apart
+)
+# British voices were trained on misaki's British set: əʊ as Q, length marks kept, TRAP as a.
+_BRITISH: tuple[tuple[str, str], ...] = (
+    ("ɚ", "ə"), *_SHARED, ("əʊ", "Q"), ("oʊ", "Q"), ("eə", "ɛː"), ("iə", "ɪə"), ("ɾ", "t"), ("e", "A"), ("o", "Q"), ("æ", "a"),
 )
 
 
-def kokoro_symbols(phonemes: Sequence[str] | str) -> str:
+def kokoro_symbols(phonemes: Sequence[str] | str, *, british: bool = False) -> str:
     """espeak-ng IPA (a string, or the phoneme list voicebank's phonemizer gives) in Kokoro's alphabet.
 
-    Symbols Kokoro has no id for are dropped; stress marks, spaces and clause punctuation stay.
+    ``british``: for Kokoro's British voices (espeak-ng ``en-gb`` phonemes). Symbols Kokoro
+    has no id for are dropped; stress marks, spaces and clause punctuation stay.
     """
     text = unicodedata.normalize("NFC", "".join(phonemes))
     text = _SYLLABIC.sub(r"ᵊ\1", text)
     text = _DARK_L.sub("ᵊl", text)
-    for old, new in _REWRITES:
+    for old, new in _BRITISH if british else _AMERICAN:
         text = text.replace(old, new)
     return "".join(ch for ch in text if ch in VOCAB)
 
