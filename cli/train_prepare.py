@@ -17,7 +17,7 @@ def prepare(
     out: Path = typer.Argument(..., help="Folder to write the dataset to (new, or a dataset made before).", show_default=False),
     sample_rate: int = typer.Option(22050, "--sample-rate", help="The model's sample rate (Piper medium and VITS: 22050)."),
     eval_count: Optional[int] = typer.Option(
-        None, "--eval-count", help="Utterances to hold out for evaluation (default: 10%, at least 4)."
+        None, "--eval-count", help="Utterances to hold out for evaluation (default: 10%, at least 4; with 10 minutes or more at least 20, at most a quarter)."
     ),
     eval_fraction: float = typer.Option(0.1, "--eval-fraction", help="Share to hold out when --eval-count is not given."),
     min_eval: int = typer.Option(4, "--min-eval", help="Hold out at least this many (never more than half)."),

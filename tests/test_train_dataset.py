@@ -224,3 +224,16 @@ def test_cli_prepare_json_and_error(lj_bank: Path, tmp_path: Path) -> None:
     )
     assert proc.returncode == 2 and "record or accept some takes first" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_held_out_size_grows_to_twenty_once_a_bank_has_ten_minutes() -> None:
+    """A short bank holds out a tenth (at least 4); from 10 minutes on at least 20, never over a quarter."""
+    from voicebank.train.dataset import PrepareSettings
+
+    s = PrepareSettings()
+    assert s.eval_size(32, minutes=3.7) == 4
+    assert s.eval_size(85, minutes=9.9) == 8
+    assert s.eval_size(85, minutes=10.0) == 20
+    assert s.eval_size(60, minutes=12.0) == 15  # a quarter of 60
+    assert s.eval_size(400, minutes=50.0) == 40  # a tenth is more than 20
+    assert PrepareSettings(eval_count=6).eval_size(85, minutes=30.0) == 6

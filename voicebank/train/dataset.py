@@ -58,6 +58,9 @@ SCHEMA_VERSION = 1
 MIN_UTTERANCES = 2  # one to train on, one to hold out
 
 
+LONG_BANK_MINUTES = 10.0  # from this much speech on, min_eval_long applies
+
+
 @dataclass(frozen=True)
 class PrepareSettings:
     """How a bank becomes a dataset (stored in ``dataset.json``)."""
@@ -67,6 +70,9 @@ class PrepareSettings:
     eval_count: int | None = None  # held-out utterances; None: from eval_fraction and min_eval
     eval_fraction: float = 0.1  # share held out when eval_count is None...
     min_eval: int = 4  # ...but at least this many (and never more than half the dataset)
+    # With 10 minutes or more, at least 20 held out (never more than a quarter): scores on a
+    # handful of sentences move by several points between runs (docs/offline-voice.md).
+    min_eval_long: int = 20
     seed: int = 0  # seeds the held-out ranking
     margin_s: float = 0.15  # silence kept before the first and after the last detected speech
     min_speech_s: float = 0.3  # a take with less detected speech is left out
@@ -106,8 +112,8 @@ class PrepareSettings:
             raise UsageError(f"Unknown dataset setting(s): {', '.join(unknown)}.")
         return cls(**dict(data))
 
-    def eval_size(self, n: int) -> int:
-        """How many of ``n`` usable utterances to hold out."""
+    def eval_size(self, n: int, minutes: float = 0.0) -> int:
+        """How many of ``n`` usable utterances (``minutes`` of speech) to hold out."""
         if self.eval_count is not None:
             if self.eval_count > n - 1:
                 raise UsageError(
@@ -116,6 +122,8 @@ class PrepareSettings:
                 )
             return int(self.eval_count)
         wanted = max(int(self.min_eval), int(round(self.eval_fraction * n)))
+        if minutes >= LONG_BANK_MINUTES:
+            wanted = max(wanted, min(int(self.min_eval_long), n // 4))
         return max(1, min(wanted, n // 2))
 
 
@@ -300,7 +308,8 @@ def _prepare(bank: Any, out: Path, settings: PrepareSettings, previous: tuple[se
         eval_ids, kept_eval = fixed_eval([k.utt.id for k in kept], settings.eval_ids, rejected, previous[0])
     else:
         eval_ids, kept_eval = choose_eval(
-            [k.utt.id for k in kept], settings.eval_size(len(kept)), settings.seed, *previous
+            [k.utt.id for k in kept], settings.eval_size(len(kept), sum(k.utt.seconds for k in kept) / 60.0),
+            settings.seed, *previous
         )
     train = [k for k in kept if k.utt.id not in eval_ids]
     held = [k for k in kept if k.utt.id in eval_ids]
