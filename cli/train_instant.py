@@ -26,7 +26,10 @@ def instant(
                                             "(reproducible to the step, whatever the machine's speed)."),
     voices: Optional[str] = typer.Option(None, "--voices", help="Comma-separated shipped Kokoro voices to start "
                                          "from (default: all 28 English ones, e.g. af_heart,bf_emma)."),
-    threads: int = typer.Option(1, "--threads", min=1, help="CPU threads for speech and the verifier."),
+    guard: bool = typer.Option(True, "--guard/--no-guard", help="Keep a searched voice only if a second verifier "
+                               "(Resemblyzer) agrees it is no less like the person than the starting blend. "
+                               "--no-guard follows ECAPA alone (see docs/instant-voice.md)."),
+    threads: int = typer.Option(1, "--threads", min=1, help="CPU threads for speech and the verifiers."),
     as_json: bool = typer.Option(False, "--json", help="Print the voice's card as JSON."),
 ) -> None:
     """Make an instant voice: Kokoro-82M with a voice searched to sound like the person.
@@ -42,7 +45,7 @@ def instant(
     from voicebank.train.instant import InstantSettings, make_instant_voice
 
     settings = InstantSettings(
-        minutes=minutes, seed=seed, max_steps=max_steps, threads=threads,
+        minutes=minutes, seed=seed, max_steps=max_steps, threads=threads, guard=guard,
         voices=tuple(v.strip() for v in voices.split(",") if v.strip()) if voices else (),
     )
     card = make_instant_voice(data, out, settings, name=name, on_event=None if as_json else _progress)

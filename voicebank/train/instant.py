@@ -22,6 +22,9 @@ How (``voicebank train instant``):
    *there* is kept. The search stops when validation has not improved for a while, when
    the time budget is spent, or at ``max_steps`` — a search overfits the sentences it
    hears, and the validation curve (kept in the card) shows when.
+6. **Guard.** A second verifier (Resemblyzer) hears the validation sentences too; a style
+   is kept only if it scores no lower there than the start did, so the walk cannot trade
+   likeness for a score only ECAPA gives (seen without the guard: docs/instant-voice.md).
 
 The result is an instant voice folder (:mod:`voicebank.voice.kokoro_card`). Scores here are
 what the search optimised (guide) and stopped on (validation); they are not the report of
@@ -42,7 +45,7 @@ from ..audio import PathLike
 from ..errors import UsageError
 from ..voice import kokoro_card
 from .dataset_files import TRAIN_META, WAVS, read_metadata
-from .instant_scoring import EmbeddingCache, Scorer, speech_pieces, target_embedding
+from .instant_scoring import EmbeddingCache, Scorer, speech_pieces, target_embeddings
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 STYLE_SHAPE = (kokoro_card.STYLE_ROWS, kokoro_card.STYLE_DIM)
@@ -63,6 +66,10 @@ class InstantSettings:
     step: float = 0.5  # first step, in standard deviations of the shipped voices along each direction
     radius: float = 2.5  # the walk stays within this many standard deviations of the start
     patience: int = 6  # validation checks without gain before the walk stops
+    # A second verifier (Resemblyzer) guards the walk: ECAPA alone was seen to climb on held-out
+    # sentences while Resemblyzer and another d-vector fell (docs/instant-voice.md).
+    guard: bool = True
+    guard_slack: float = 0.0  # how far below the start the second verifier may go
     max_steps: int | None = None  # cap on walk steps (None: until patience or budget)
     max_symbols: int = 70  # each sentence cut to about this many phonemes (~2-3 s of speech: ECAPA needs no more)
     threads: int = 1
@@ -235,16 +242,26 @@ class InstantSearch:
         prompts = _prompt_sentences()
         guide_texts = sentence_texts(self.guide_clips, s.guide_count, prompts)
         val_texts = sentence_texts(self.val_clips, s.validation_count, prompts)
-        guide = Scorer(engine, verifier, speech_pieces(engine, guide_texts, s.max_symbols), target_embedding(verifier, self.guide_clips))
-        val = Scorer(engine, verifier, speech_pieces(engine, val_texts, s.max_symbols), target_embedding(verifier, self.val_clips))
+        second = _make_second(s.threads) if s.guard else None
+        g_target, g_target_2 = target_embeddings(verifier, second, self.guide_clips)
+        v_target, v_target_2 = target_embeddings(verifier, second, self.val_clips)
+        guide = Scorer(engine, verifier, speech_pieces(engine, guide_texts, s.max_symbols), g_target, second, g_target_2)
+        val = Scorer(engine, verifier, speech_pieces(engine, val_texts, s.max_symbols), v_target, second, v_target_2)
         yield from self._screen(shipped, guide)
-        start, start_score = yield from self._blends(shipped, guide)
-        start_val = val.score(start)
-        self.log.curve.append({"step": 0, "guide": round(start_score, 4), "validation": round(start_val, 4), "seconds": round(self.clock.elapsed, 1)})
+        start, _ = yield from self._blends(shipped, guide)
+        at_start = (guide.score(start), None, *val.both(start))
+        self._point(0, at_start[0], at_start[2], at_start[3])
         basis, std = subspace(list(shipped.values()), s.dims) if len(shipped) > 1 else (np.zeros((0, start.size), np.float32), np.zeros(0, np.float32))
-        self.best, best_val = yield from self._walk(start, start_score, start_val, basis, std, guide, val)
-        self.card_search = self._summary(start_score, start_val, best_val, len(guide.pieces), len(val.pieces))
+        self.best, best_val = yield from self._walk(start, at_start, basis, std, guide, val)
+        self.card_search = self._summary(at_start, best_val, len(guide.pieces), len(val.pieces))
         yield self._event("done", score=None, validation=best_val, message=self.log.stopped, card=self.card_search)
+
+    def _point(self, step: int, guide: float, val: float, val_2: float | None) -> None:
+        point = {"step": step, "guide": round(guide, 4), "validation": round(val, 4)}
+        if val_2 is not None:
+            point["validation_resemblyzer"] = round(val_2, 4)
+        point["seconds"] = round(self.clock.elapsed, 1)
+        self.log.curve.append(point)
 
     def _screen(self, shipped: dict[str, np.ndarray], guide: Scorer) -> Iterator[InstantEvent]:
         """Score the shipped voices on fixed prompt sentences (their embeddings are cached across runs)."""
@@ -289,17 +306,20 @@ class InstantSearch:
         assert best is not None
         return best[1], best[0]
 
-    def _walk(self, start: np.ndarray, start_score: float, start_val: float, basis: np.ndarray, std: np.ndarray,
+    def _walk(self, start: np.ndarray, at_start: tuple[Any, ...], basis: np.ndarray, std: np.ndarray,
               guide: Scorer, val: Scorer) -> Iterator[InstantEvent]:
-        """(1+1)-ES in the subspace, guided on the guide sentences, the best kept by validation."""
+        """(1+1)-ES in the subspace, guided on the guide sentences, the best kept by validation.
+
+        With the guard, a step is kept only if the second verifier does not score it below the
+        start on the validation sentences.
+        """
         s = self.settings
+        here, _, best_val, start_2 = at_start
+        floor = None if start_2 is None else start_2 - s.guard_slack
         rng = np.random.default_rng(s.seed)
-        theta = np.zeros(len(std), np.float64)
-        here, sigma = start_score, s.step
-        best_style, best_val, since = start, start_val, 0
-        step = 0
-        if not len(std):
-            self.log.stopped = "only one shipped voice: nothing to search"
+        theta, sigma = np.zeros(len(std), np.float64), s.step
+        best_style, since, step = start, 0, 0
+        self.log.stopped = "only one shipped voice: nothing to search" if not len(std) else ""
         while len(std):
             if s.max_steps is not None and step >= s.max_steps:
                 self.log.stopped = f"reached {s.max_steps} steps"
@@ -316,9 +336,9 @@ class InstantSearch:
                 yield self._event("step", done=step, total=s.max_steps or 0, score=score, validation=best_val)
                 continue
             theta, here, sigma = cand, score, min(sigma * 1.5, s.radius)
-            checked = val.score(style)
-            self.log.curve.append({"step": step, "guide": round(score, 4), "validation": round(checked, 4), "seconds": round(self.clock.elapsed, 1)})
-            if checked > best_val:
+            checked, checked_2 = val.both(style)
+            self._point(step, score, checked, checked_2)
+            if checked > best_val and _above(checked_2, floor):
                 best_style, best_val, since = style, checked, 0
             else:
                 since += 1
@@ -334,7 +354,7 @@ class InstantSearch:
         delta = (theta * std).astype(np.float32) @ basis
         return (start.reshape(-1) + delta).reshape(STYLE_SHAPE).astype(np.float32)
 
-    def _summary(self, start_score: float, start_val: float, best_val: float, n_guide: int, n_val: int) -> dict[str, Any]:
+    def _summary(self, at_start: tuple[Any, ...], best_val: float, n_guide: int, n_val: int) -> dict[str, Any]:
         best_shipped = max(self.log.screen, key=lambda n: self.log.screen[n])
         return {
             "verifier": "ECAPA-TDNN (speechbrain/spkrec-ecapa-voxceleb), cosine to the mean embedding of the person's recordings",
@@ -344,7 +364,8 @@ class InstantSearch:
             "screen": self.log.screen,
             "best_shipped": best_shipped,
             "blends": self.log.blends,
-            "start": {"guide": round(start_score, 4), "validation": round(start_val, 4)},
+            "start": {"guide": round(at_start[0], 4), "validation": round(at_start[2], 4)},
+            "guard": "a style is kept only if Resemblyzer scores it no lower than the start on the validation sentences" if self.settings.guard else None,
             "best": {"validation": round(best_val, 4)},
             "curve": self.log.curve,
             "steps": self.log.steps,
@@ -353,6 +374,19 @@ class InstantSearch:
             "note": "guide = the score the search optimised, validation = the score it stopped on; "
             "neither is a held-out score (voicebank train eval gives that)",
         }
+
+
+def _above(value: float | None, floor: float | None) -> bool:
+    return value is None or floor is None or value >= floor
+
+
+def _make_second(threads: int) -> Any:
+    import torch
+
+    from .metrics import SpeakerEncoder
+
+    torch.set_num_threads(max(1, threads))  # Resemblyzer's LSTM on torch's default threads fights ECAPA and Kokoro for the cores
+    return SpeakerEncoder()
 
 
 def _make_verifier(threads: int) -> Any:

@@ -17,28 +17,49 @@ import numpy as np
 from ..audio import read_audio
 
 class Scorer:
-    """Speaks sentences with a candidate style and scores them against a target embedding."""
+    """Speaks sentences with a candidate style and scores them against the person's embeddings.
 
-    def __init__(self, engine: Any, verifier: Any, pieces: Sequence[str], target: np.ndarray) -> None:
+    ``verifier``/``target``: ECAPA, the score the search follows. ``second``/``second_target``:
+    an optional second verifier (Resemblyzer) on the same audio, the search's guard.
+    """
+
+    def __init__(self, engine: Any, verifier: Any, pieces: Sequence[str], target: np.ndarray,
+                 second: Any = None, second_target: np.ndarray | None = None) -> None:
         self.engine = engine
         self.verifier = verifier
         self.pieces = list(pieces)
         self.target = target
+        self.second = second if second_target is not None else None
+        self.second_target = second_target
         self.calls = 0
         self.seconds = 0.0
 
-    def score(self, style: np.ndarray, pieces: Sequence[str] | None = None) -> float:
+    def score(self, style: np.ndarray) -> float:
         """Mean ECAPA cosine of the candidate's speech (one per piece) to the target."""
+        return self.both(style, second=False)[0]
+
+    def both(self, style: np.ndarray, *, second: bool = True) -> tuple[float, float | None]:
+        """The ECAPA score and the second verifier's (None without one or with ``second=False``).
+
+        The second verifier hears all pieces joined (one embedding: Resemblyzer's LSTM is
+        slow on a CPU, and its utterance embedding averages windows anyway).
+        """
+        from .metrics import cosine as cosine_or_none
         from .speaker_verify import cosine
 
         start = time.monotonic()
-        scores = []
-        for piece in self.pieces if pieces is None else pieces:
+        scores, audios = [], []
+        rate = self.engine.sample_rate
+        for piece in self.pieces:
             audio = self.engine.speak_symbols(piece, style=style)
-            scores.append(cosine(self.verifier.embed(audio, self.engine.sample_rate), self.target))
+            scores.append(cosine(self.verifier.embed(audio, rate), self.target))
+            audios += [audio, np.zeros(rate // 5, np.float32)]
+        other = None
+        if second and self.second is not None:
+            other = cosine_or_none(self.second.embed(np.concatenate(audios), rate), self.second_target)
         self.calls += 1
         self.seconds += time.monotonic() - start
-        return float(np.mean(scores))
+        return float(np.mean(scores)), other
 
     @property
     def seconds_per_call(self) -> float:
@@ -58,15 +79,19 @@ def speech_pieces(engine: Any, texts: Sequence[str], max_symbols: int) -> list[s
     return pieces
 
 
-def target_embedding(verifier: Any, clips: Sequence[Any]) -> np.ndarray:
-    """The mean unit ECAPA embedding of recordings (anything with a ``path`` to an audio file)."""
+def target_embeddings(verifier: Any, second: Any, clips: Sequence[Any]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The mean unit ECAPA embedding of recordings (anything with a ``path`` to an audio file),
+    and the second verifier's (None without one)."""
+    from .metrics import mean_embedding
     from .speaker_verify import mean_unit
 
-    embeddings = []
+    embeddings, others = [], []
     for clip in clips:
         samples, rate = read_audio(clip.path)
         embeddings.append(verifier.embed(samples, rate))
-    return mean_unit(embeddings)
+        if second is not None:
+            others.append(second.embed(samples, rate))
+    return mean_unit(embeddings), (mean_embedding(others) if second is not None else None)
 
 
 class EmbeddingCache:
