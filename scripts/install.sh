@@ -13,7 +13,6 @@ APT_PACKAGES=(
   chromium                           # tests: the speak board in a real browser (driven by Playwright)
   pocketsphinx-testdata              # tests: real recordings of a second speaker (speaker verification)
   speech-dispatcher                  # the Linux desktop's speech service (voice export --format speech-dispatcher)
-  npm                                # fetches the instant voice's style vectors (kokoro-js) below
 )
 
 if command -v apt-get >/dev/null 2>&1; then
@@ -54,6 +53,11 @@ fi
 # The instant voice's style vectors ship in the npm package kokoro-js; only its voices/ folder is
 # kept, inside the venv, where voicebank looks for it (voicebank/engines/kokoro.py checks each file's sha256).
 KOKORO_JS=.venv/share/voicebank/kokoro-js
+if [ ! -d "$KOKORO_JS/voices" ] && ! command -v npm >/dev/null 2>&1 && [ "${SUDO-skip}" != "skip" ]; then
+  # Debian's npm conflicts with a Node.js that bundles its own npm: only when there is none
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends npm \
+    || echo "install.sh: could not install npm; the instant voice needs kokoro-js's voices (see docs/instant-voice.md)" >&2
+fi
 if [ ! -d "$KOKORO_JS/voices" ] && command -v npm >/dev/null 2>&1; then
   tmp=$(mktemp -d)
   (cd "$tmp" && npm pack --silent kokoro-js@1.2.1 >/dev/null && tar xzf kokoro-js-1.2.1.tgz)
