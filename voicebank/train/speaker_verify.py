@@ -74,6 +74,7 @@ class EcapaVerifier:
             from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN
         except ImportError as exc:
             raise MissingDependencyError("speechbrain (the ECAPA speaker verifier)", "train") from exc
+        _forget_lazy_integrations()
         self._torch = torch
         self._threads = threads
         self._features = Fbank(n_mels=_N_MELS)
@@ -139,3 +140,19 @@ def mean_unit(embeddings: Sequence[np.ndarray]) -> np.ndarray:
 def same_speaker(score: float, threshold: float = ECAPA_THRESHOLD) -> bool:
     """Whether a cosine score says "same speaker" at the calibrated threshold."""
     return score >= threshold
+
+
+def _forget_lazy_integrations() -> None:
+    """Take speechbrain's not-yet-loaded lazy stand-ins for optional integrations out of ``sys.modules``.
+
+    Importing speechbrain puts placeholders there (k2, spacy, flair, ...) whose attribute access
+    raises ImportError when the optional package is missing, so tools that walk every loaded
+    module (Hypothesis, debuggers, profilers) crash. None of them is used here; a real import
+    of one later still works or fails as it would have.
+    """
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("speechbrain.") and "lazy_module" in vars(module) and vars(module)["lazy_module"] is None:
+            del sys.modules[name]
+
