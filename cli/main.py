@@ -18,6 +18,7 @@ from . import record as record_cmd
 from . import serve as serve_cmd
 from . import speak as speak_cmd
 from . import train as train_cmd
+from . import verify as verify_cmd
 from . import voice as voice_cmd
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ speak_cmd.register(app)
 train_cmd.register(app)
 serve_cmd.register(app)
 voice_cmd.register(app)
+verify_cmd.register(app)
 app.add_typer(bench_cmd.app, name="bench")
 
 

@@ -96,13 +96,20 @@ def _play(chunks, player) -> None:  # type: ignore[no-untyped-def]
         typer.echo(f"first sound after {stats.first_audio_latency * 1000:.0f} ms", err=True)
 
 
-def _write(chunks, out: Path) -> None:  # type: ignore[no-untyped-def]
+def _write(chunks, out: Path, voice: Optional[str] = None) -> None:  # type: ignore[no-untyped-def]
     from voicebank.encode import write_audio
 
     seconds = write_audio(chunks, out)
     if seconds == 0:
         typer.echo("Nothing to say: the text holds no words, so no file was written.")
     else:
+        from voicebank.errors import MissingDependencyError
+        from voicebank.provenance.stamp import provenance_for, stamp_file
+
+        try:  # tags saying synthetic + which voice, and a signed sidecar
+            stamp_file(out, provenance_for(voice))
+        except MissingDependencyError as exc:
+            typer.echo(f"Note: {out} is not tagged as synthetic speech: {exc}", err=True)
         typer.echo(f"Wrote {out} ({seconds:.2f} s of speech).")
 
 
@@ -165,7 +172,7 @@ def speak(
             typer.echo(f"Note: {warning}", err=True)  # what the voice cannot read is skipped, not spelled out
         chunks = engine.stream(text, opts, pacing)
     if out is not None:
-        _write(chunks, out)
+        _write(chunks, out, voice)
     else:
         _play(chunks, player)
 
