@@ -149,21 +149,29 @@ def clone_cmd(
     base: Optional[Path] = typer.Option(None, "--base", help="The XTTS-v2 folder (default: look in the usual places)."),
     language: str = typer.Option("en", "--language", help="XTTS language code of the recordings."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (for computing the voice's latents)."),
+    without_consent: Optional[str] = typer.Option(
+        None, "--without-consent", metavar="REASON", help="Clone although the bank has no passing consent take; "
+        "the reason goes into the voice's card.",
+    ),
 ) -> None:
     """Make a zero-shot XTTS-v2 voice from a few takes of a bank (no training).
 
     The best chosen takes are copied into the voice folder and the base model computes the
     voice's conditioning once, so it is ready to speak. The XTTS-v2 weights are for
-    non-commercial use only, and so is the voice.
+    non-commercial use only, and so is the voice. The bank must hold the speaker's consent
+    (voicebank consent record BANK), or give --without-consent "reason" (it goes into the voice's card).
     """
     from voicebank.engines.xtts import XttsEngine
     from voicebank.engines.xtts_voice import make_voice_from_bank
     from voicebank.voice.xtts_card import LICENCE
     from voicebank.voice.bases import find_base
+    from voicebank.train.consent_gate import require_consent, write_clone_card
 
+    consent = require_consent(bank, without_consent)
     base_model = find_base("xtts_v2", base, purpose="speak")  # before anything is written
     folder = make_voice_from_bank(bank, out, n_refs=refs, base=base_model.path, language=language)
     engine = XttsEngine.from_folder(folder, device=device)
+    write_clone_card(folder, consent, bank, base_model.path, len(engine.voice.references) if engine.voice else refs)
     typer.echo(f"Voice       {folder} ({len(engine.voice.references) if engine.voice else refs} reference takes, "
                f"base {base_model.path})")
     typer.echo(f"Licence     {LICENCE}")

@@ -33,11 +33,21 @@ def finetune(
         None, "--max-steps", help="Stop at this step at the latest (counted from the start of the run)."
     ),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+    without_consent: Optional[str] = typer.Option(
+        None, "--without-consent", metavar="REASON", help="Train although the dataset carries no passing consent "
+        "(it was not made by 'train prepare' from a bank with the speaker's consent); the reason goes into the voice's card.",
+    ),
 ) -> None:
     """Fine-tune a voice on your dataset; stops early when held-out utterances stop improving.
 
     The best voice so far is always in OUT/model.pth, so an interrupted run still leaves a voice behind; continue it with --resume. Then: voicebank train export OUT --out DIR.
+
+    The dataset must carry the speaker's consent (made by 'voicebank train prepare' from a bank with their consent on file), or give --without-consent "reason"; either goes into the voice's card (OUT/card.json).
     """
+    from voicebank.train.consent_gate import dataset_consent, recorded_dataset, write_training_card
+
+    trained_on = dataset if dataset is not None else recorded_dataset(out) if resume else None
+    consent = dataset_consent(trained_on, without_consent) if trained_on is not None else None  # before any work
     from voicebank.train.finetune import finetune as run_finetune
 
     printer = _Printer()
@@ -54,6 +64,8 @@ def finetune(
             on_event=printer,
         )
     except KeyboardInterrupt:
+        if consent is not None and (out / "model.pth").is_file():
+            write_training_card(out, consent, trained_on)  # the voice kept so far is a voice: it gets its card
         typer.echo(
             f"\nInterrupted. Continue later with: voicebank train finetune --out {out} --resume "
             "(from the last checkpoint).",
@@ -61,6 +73,8 @@ def finetune(
         )
         raise
     printer.close()
+    if consent is not None:
+        write_training_card(getattr(result, "voice_dir", out), consent, trained_on)
     _print_result(result, dataset, out)
 
 

@@ -31,6 +31,10 @@ def instant(
                                "--no-guard follows ECAPA alone (see docs/instant-voice.md)."),
     threads: int = typer.Option(1, "--threads", min=1, help="CPU threads for speech and the verifiers."),
     as_json: bool = typer.Option(False, "--json", help="Print the voice's card as JSON."),
+    without_consent: Optional[str] = typer.Option(
+        None, "--without-consent", metavar="REASON", help="Make the voice although DATA carries no passing consent "
+        "(a plain folder of recordings never does); the reason goes into the voice's card.",
+    ),
 ) -> None:
     """Make an instant voice: Kokoro-82M with a voice searched to sound like the person.
 
@@ -38,17 +42,22 @@ def instant(
 
     Use it as a first voice while the trained one is made; compare both with 'voicebank train eval'.
 
+    DATA must carry the speaker's consent (a dataset made by 'voicebank train prepare' from a bank with their consent on file), or give --without-consent "reason"; either goes into the voice's card.
+
     Example:
 
       voicebank train instant ~/my-voice-data --out ~/voices/me-instant
     """
-    from voicebank.train.instant import InstantSettings, make_instant_voice
+    from voicebank.train.consent_gate import dataset_consent
+    from voicebank.train.instant import InstantSettings, find_clips, make_instant_voice
 
+    find_clips(data)  # data that is no use is refused as such, before consent is asked about
+    consent = dataset_consent(data, without_consent)  # before minutes of work
     settings = InstantSettings(
         minutes=minutes, seed=seed, max_steps=max_steps, threads=threads, guard=guard,
         voices=tuple(v.strip() for v in voices.split(",") if v.strip()) if voices else (),
     )
-    card = make_instant_voice(data, out, settings, name=name, on_event=None if as_json else _progress)
+    card = make_instant_voice(data, out, settings, name=name, on_event=None if as_json else _progress, consent=consent)
     if as_json:
         typer.echo(json.dumps(card, indent=2, ensure_ascii=False))
         return

@@ -27,6 +27,11 @@ def prepare(
         "(e.g. a learning curve) are judged on the same recordings. Replaces --eval-count.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    without_consent: Optional[str] = typer.Option(
+        None, "--without-consent", metavar="REASON", help="Make the dataset although the bank has no passing consent "
+        "take; the reason goes into the card of every voice made from it. Without it, a bank without the speaker's "
+        "consent is refused (record it: voicebank consent record BANK).",
+    ),
 ) -> None:
     """Make a training dataset from the chosen takes that pass QC, with a held-out split.
 
@@ -34,8 +39,14 @@ def prepare(
     written as 16-bit WAV with their normalised text. A few are held out and never trained
     on, so 'voicebank train eval' can compare the voice with your real recordings.
     Re-running into the same folder keeps the same held-out takes.
+
+    The bank must hold the speaker's consent (voicebank consent record BANK), or give
+    --without-consent "reason"; the dataset keeps it in consent.json for the voices made from it.
     """
+    from voicebank.train.consent_gate import require_consent, write_dataset_consent
     from voicebank.train.dataset import PrepareSettings, iter_prepare, read_id_list
+
+    consent = require_consent(bank, without_consent)  # before any work
 
     settings = PrepareSettings(
         sample_rate=sample_rate, eval_count=eval_count, eval_fraction=eval_fraction, min_eval=min_eval, seed=seed,
@@ -53,10 +64,15 @@ def prepare(
             if event.kind == "rejected" and not as_json:
                 typer.echo(f"  left out {event.prompt_id}: {event.message}", err=True)
             report = event.report or report
+        speaker = str(opened.meta.get("speaker", ""))
     assert report is not None
+    write_dataset_consent(report.path, consent, bank=bank, speaker=speaker, takes=report.train,
+                          minutes=report.train_minutes, held_out=report.eval)
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps({**report.to_dict(), "consent": consent}, indent=2, ensure_ascii=False))
         return
+    typer.echo(f"Consent     {consent['status']}: {consent.get('reason_without_consent') or consent['detail']} "
+               f"(kept in {report.path}/consent.json)")
     _print_report(report, bank)
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from voicebank.errors import UsageError
 
+if TYPE_CHECKING:
+    from voicebank.voice.card import VoiceCard
+
 app = typer.Typer(
     help=(
-        "Your voices: list them and export one for other programs (Android's sherpa-onnx engines, "
+        "Your voices: list them, show a voice's card (whose voice, their consent, its licence), and export one for other programs (Android's sherpa-onnx engines, "
         "the Linux desktop's speech-dispatcher)."
     ),
     no_args_is_help=True,
@@ -25,6 +28,49 @@ def list_cmd() -> None:
 
     for name in list_voices():
         typer.echo(name)
+
+
+@app.command("info")
+def info_cmd(
+    voice: str = typer.Argument("joe", help="The voice: a name from 'voicebank voice list', a voice folder, an .onnx file, or 'joe'."),
+    as_json: bool = typer.Option(False, "--json", help="Print the card as JSON."),
+) -> None:
+    """Show a voice's card: whose voice it is, their consent, what it was made from, its base model and licence.
+
+    Voices made by voicebank carry card.json; for an older voice the card is built from its
+    folder, and what cannot be known is shown as "unknown".
+    """
+    import json
+
+    from voicebank.voice.card import card_for
+
+    card = card_for(voice)
+    if as_json:
+        typer.echo(json.dumps(card.to_dict(), indent=2, ensure_ascii=False))
+        return
+    for label, value in _card_lines(card):
+        typer.echo(f"{label:<12}{value}")
+
+
+def _card_lines(card: "VoiceCard") -> list[tuple[str, str]]:
+    """The card as labelled lines for people (long values on one line each; terminals wrap them)."""
+    consent = card.consent
+    data = card.training_data
+    lines = [("Voice", f"{card.name} ({card.kind or 'unknown kind'})"), ("Speaker", card.speaker or "unknown")]
+    lines.append(("Consent", f"{card.consent_status}" + (f" ({consent['how']})" if consent.get("how") not in (None, "none") else "")))
+    if consent.get("reason_without_consent"):
+        lines.append(("", f"made without consent; the reason given: {consent['reason_without_consent']}"))
+    if consent.get("detail"):
+        lines.append(("", str(consent["detail"])))
+    if consent.get("checked_with"):
+        lines.append(("", f"checked with: {consent['checked_with']}"))
+    size = ", ".join(f"{k} {v}" for k, v in data.items() if k in ("takes", "minutes", "held_out"))
+    source = data.get("bank") or data.get("dataset") or data.get("data") or "unknown"
+    lines.append(("Trained on", f"{source}" + (f" ({size})" if size else "")))
+    lines += [("Made", f"{card.created or 'unknown'} with {card.toolkit or 'unknown'}"),
+              ("Base model", card.base_model or "unknown"), ("Licence", card.base_licence or "unknown")]
+    lines += [("Note" if i == 0 else "", note) for i, note in enumerate(card.notes)]
+    return lines
 
 
 @app.command("export")

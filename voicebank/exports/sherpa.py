@@ -10,6 +10,7 @@ The folder (written whole or not at all)::
     espeak-ng-data/   espeak-ng's data (sherpa-onnx 1.x phonemizes with it; 2.x ignores it)
     lang              the ISO 639-2 language code (SherpaTTS reads it when a voice is side-loaded)
     voicebank-export.json   what was exported, from what, and the voice's inference settings
+    card.json         the voice's card: speaker, consent, training data, licence (voicebank.voice.card)
 
 The source voice is only read.
 """
@@ -24,7 +25,7 @@ from typing import Any
 from ..durable import atomic_write_json, atomic_write_text
 from ..errors import ExportError
 from ..voice.registry import VoiceRef, file_sha256
-from .source import SourceVoice, check_onnx, check_out, check_phoneme_map, piper_voice, staged_folder
+from .source import SourceVoice, check_onnx, check_out, check_phoneme_map, piper_voice, staged_folder, write_card_copy
 from .word_lexicon import (
     WORD_LIST,
     LexiconFile,
@@ -99,6 +100,7 @@ def export_sherpa(
         if espeak_data:
             shutil.copytree(data_dir, tmp / "espeak-ng-data")
         atomic_write_json(tmp / "voicebank-export.json", _manifest(voice, metadata, lexicon, espeak_data))
+        write_card_copy(voice, tmp, FORMAT)
     return SherpaExport(out, voice.name, metadata, len(tokens), lexicon, espeak_data)
 
 

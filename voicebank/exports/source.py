@@ -45,6 +45,14 @@ def piper_voice(ref: VoiceRef, fmt: str) -> SourceVoice:
     return SourceVoice(files, config, None if files.stock else files.model.parent)
 
 
+def write_card_copy(voice: SourceVoice, folder: Path, fmt: str) -> None:
+    """The voice's card (consent, training data, licence) into the export, so it travels with the voice."""
+    from ..voice.card import card_for, carry_card, stock_card
+
+    card = stock_card() if voice.files.stock else card_for(voice.files.model)
+    carry_card(card, folder, f"exported for {fmt}")
+
+
 def _refuse_other_engines(folder: Path, fmt: str) -> None:
     from ..voice.xtts_card import is_xtts_voice, read_card
 

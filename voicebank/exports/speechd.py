@@ -9,7 +9,8 @@ Rate is mapped (speech-dispatcher's -100…+100 → ``--speed`` 0.5…2, exponen
 voice's own pace); pitch and volume are not (voicebank speaks the person's voice as it is).
 
 Files written to ``out`` (all or nothing): ``voicebank-generic.conf`` (the module),
-``speechd.conf.add`` (the ``AddModule`` line for speechd.conf) and ``voicebank-export.json``.
+``speechd.conf.add`` (the ``AddModule`` line for speechd.conf), ``voicebank-export.json`` and
+``card.json`` (the voice's card: speaker, consent, licence).
 :func:`install` puts them in the user's ``~/.config/speech-dispatcher/``.
 """
 
@@ -25,7 +26,9 @@ from pathlib import Path
 from ..durable import atomic_write_json, atomic_write_text
 from ..errors import ExportError
 from ..voice.registry import VoiceRef
-from .source import SourceVoice, check_onnx, check_out, piper_voice, require_phoneme_map, staged_folder
+from .source import (
+    SourceVoice, check_onnx, check_out, piper_voice, require_phoneme_map, staged_folder, write_card_copy,
+)
 
 FORMAT = "speech-dispatcher"
 MODULE = "voicebank"
@@ -66,6 +69,7 @@ def export_speechd(
             "schema_version": SCHEMA_VERSION, "format": FORMAT, "voice": voice.name,
             "source_model": str(voice.files.model), "module": MODULE, "command": command,
         })
+        write_card_copy(voice, tmp, FORMAT)
     installed = install(out / CONF_NAME, install_to) if install_to is not None else None
     return SpeechdExport(out, voice.name, out / CONF_NAME, add, command, installed)
 

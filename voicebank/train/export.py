@@ -5,8 +5,8 @@ written by :mod:`.finetune` into the files Piper, Home Assistant and our own eng
 and for checking the result speaks: load the weights, blend toward the base (``strength``),
 fold weight norm, trace the graph (:mod:`.export_graph`), check it speaks, match the pace
 (optional), write the config (:class:`~voicebank.voice.config.PiperVoiceConfig`). Every
-file is written through :mod:`voicebank.durable`. Not responsible for training or for the
-voice's card. :attr:`ExportResult.streamable` says whether our engine streams the voice in
+file is written through :mod:`voicebank.durable`; the voice's card (:mod:`voicebank.voice.card`)
+is carried into the exported folder. Not responsible for training. :attr:`ExportResult.streamable` says whether our engine streams the voice in
 windows.
 """
 
@@ -22,6 +22,7 @@ from typing import Any
 
 from ..durable import atomic_output
 from ..errors import DatasetError, ExportError, UsageError
+from ..voice.card import card_for, carry_card
 from ..voice.config import PiperVoiceConfig
 from ..voice.phonemes import phoneme_ids, piper_phoneme_id_map
 from ..voice.training_record import read_training_record
@@ -107,6 +108,7 @@ def export_voice(
         can_stream = streamable(graph)
     piper.save(json_path)
     _copy_train_log(voice, out)
+    carry_card(card_for(voice), out, f"exported as {stem}.onnx", kind="piper")
     return ExportResult(
         onnx_path=onnx_path,
         config_path=json_path,

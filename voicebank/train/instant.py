@@ -403,8 +403,12 @@ def make_instant_voice(
     name: str | None = None,
     on_event: Callable[[InstantEvent], None] | None = None,
     verifier: Any = None,
+    consent: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Search a style for the person in ``data`` and write the instant voice to ``out``; returns its card."""
+    """Search a style for the person in ``data`` and write the instant voice to ``out``; returns its card.
+
+    ``consent`` (from :mod:`.consent_gate`) goes into the voice card (``card.json``) written with it.
+    """
     settings = settings or InstantSettings()
     out = Path(out).expanduser()
     kokoro_card.check_target(out)  # refuse a wrong target before minutes of work
@@ -420,4 +424,11 @@ def make_instant_voice(
         "validation_recordings": [c.id for c in search.val_clips],
         "transcripts": search.kind == "dataset",
     }
-    return kokoro_card.write_voice(out, search.best, name=name or out.name, made_from=made_from, search=search.card_search)
+    card = None
+    if consent is not None:
+        from .consent_gate import training_card
+
+        card = training_card(name or out.name, "instant", consent, data=search.data, training_data={"takes": len(search.clips)},
+                             base_model=("Kokoro-82M", kokoro_card.LICENCE)).to_dict()
+    return kokoro_card.write_voice(out, search.best, name=name or out.name, made_from=made_from, search=search.card_search,
+                                   card=card)

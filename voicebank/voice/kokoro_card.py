@@ -30,6 +30,7 @@ import numpy as np
 from ..audio import PathLike
 from ..durable import atomic_write, atomic_write_json, fsync_dir, move, read_json
 from ..errors import CorruptFileError, EngineError, UsageError
+from .card import CARD_FILE
 
 VOICE_CARD = "voice.json"
 STYLE_FILE = "style.npy"
@@ -137,10 +138,12 @@ def write_voice(
     language: str = "en-us",
     made_from: dict[str, Any] | None = None,
     search: dict[str, Any] | None = None,
+    card: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write a voice folder whole: built beside ``out`` and moved into place, so ``out`` is never half a voice.
 
     An existing ``out`` is replaced only when it is an instant voice itself (or empty).
+    ``card`` is the voice card (:mod:`.card`), written into the folder with the rest.
     """
     out = Path(out).expanduser()
     check_target(out)
@@ -148,7 +151,7 @@ def write_voice(
     buf = io.BytesIO()
     np.save(buf, arr, allow_pickle=False)
     data = buf.getvalue()
-    card = {
+    voice_card = {
         "schema_version": SCHEMA_VERSION,
         "engine": "kokoro",
         "name": name,
@@ -166,7 +169,9 @@ def write_voice(
     try:
         tmp.mkdir()
         atomic_write(tmp / STYLE_FILE, data)
-        atomic_write_json(tmp / VOICE_CARD, card, indent=1)
+        atomic_write_json(tmp / VOICE_CARD, voice_card, indent=1)
+        if card is not None:
+            atomic_write_json(tmp / CARD_FILE, card, indent=2)
         fsync_dir(tmp)
         if out.exists():
             move(out, old)
@@ -177,7 +182,7 @@ def write_voice(
             move(old, out)
         raise
     shutil.rmtree(old, ignore_errors=True)
-    return card
+    return voice_card
 
 
 def check_target(out: Path) -> None:
