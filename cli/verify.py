@@ -56,7 +56,7 @@ def describe(report: VerifyReport) -> list[str]:
     if wm is None:
         lines = [f"Watermark: not checked ({report.watermark_error})."]
     elif wm.present is None:
-        lines = [f"Watermark: too short to judge reliably ({wm.seconds:.1f} s of audio). {wm.reason}".rstrip()]
+        lines = [f"Watermark: not judged - {wm.reason or 'too short to judge reliably'} ({wm.seconds:.1f} s of audio)."]
     elif wm.present:
         lines = [f"Watermark: PRESENT - this is synthetic speech made with voicebank (confidence {wm.confidence:.2f}, {wm.seconds:.1f} s judged)."]
     else:

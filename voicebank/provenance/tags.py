@@ -126,7 +126,9 @@ def _kind(path: Path) -> str:
     try:
         found = mutagen.File(str(path))
     except mutagen.MutagenError as exc:
-        raise AudioFormatError(f"Cannot read the tags of {path}: {exc}. Is it a complete audio file?") from exc
+        raise AudioFormatError(
+            f"Cannot tag {path}: it is not a complete {KNOWN_FORMATS} file ({exc}). Is it cut short, or another format?"
+        ) from exc
     kind = {"WAVE": "wav", "FLAC": "vorbis", "OggOpus": "vorbis", "OggVorbis": "vorbis", "MP3": "id3", "MP4": "mp4"}.get(
         type(found).__name__
     )

@@ -12,14 +12,17 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import AudioFormatError, UsageError, VoicebankError
+from .c2pa_sign import C2paCheck, read_c2pa
 from .sidecar import VALID, SidecarCheck, check_sidecar
 from .tags import ProvenanceInfo, read_tags
-from .watermark import Detection, detect
+
+if TYPE_CHECKING:
+    from .watermark import Detection
 
 MAX_DECODE_SECONDS = 600.0  # the watermark is judged on at most the first 10 minutes (memory and time stay bounded)
 
@@ -28,15 +31,6 @@ EXIT_JUDGED = 0
 EXIT_TOO_SHORT = 4
 EXIT_NO_DETECTOR = 5
 EXIT_TAMPERED = 6
-
-
-@dataclass(frozen=True)
-class C2paCheck:
-    """A C2PA manifest's verdict: ``none`` (no manifest), ``valid``, ``invalid``, or ``unavailable`` (why in detail)."""
-
-    verdict: str
-    detail: str = ""
-    info: ProvenanceInfo | None = None
 
 
 @dataclass
@@ -58,9 +52,12 @@ class VerifyReport:
     @property
     def voice(self) -> ProvenanceInfo | None:
         """Who made the file, from the most trustworthy source still there: the sidecar, C2PA, then the tags."""
-        if self.sidecar is not None and self.sidecar.verdict == VALID and self.sidecar.info:
-            return self.sidecar.info
-        return self.c2pa.info or self.tags or (self.sidecar.info if self.sidecar else None)
+        side = self.sidecar.info if self.sidecar is not None else None
+        if side and self.sidecar.verdict == VALID:
+            return side
+        if self.c2pa.info and self.c2pa.verdict == "valid":
+            return self.c2pa.info
+        return self.tags or side or self.c2pa.info
 
     @property
     def tampered(self) -> bool:
@@ -109,7 +106,9 @@ def inspect_file(path: str | os.PathLike[str]) -> VerifyReport:
         raise UsageError(f"No file at {path}. Give the path of an audio file to check.")
     samples, rate = decode_audio(path)
     report = VerifyReport(path)
-    try:
+    try:  # imported here: the detector brings torch, and the other checks work without it
+        from .watermark import detect
+
         report.watermark = detect(samples, rate)
     except (VoicebankError, NotImplementedError, ImportError) as exc:
         report.watermark_error = f"the watermark detector is not available: {str(exc) or type(exc).__name__}"
@@ -118,7 +117,7 @@ def inspect_file(path: str | os.PathLike[str]) -> VerifyReport:
     except VoicebankError as exc:
         report.tags_error = str(exc)
     report.sidecar = check_sidecar(path)
-    report.c2pa = _c2pa(path)
+    report.c2pa = read_c2pa(path)
     return report
 
 
@@ -152,11 +151,3 @@ def _run(cmd: list[str], path: Path) -> subprocess.CompletedProcess[bytes]:
         why = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise AudioFormatError(f"Cannot decode {path}: {why[-1] if why else 'ffmpeg failed'}. Is it a complete audio file?")
     return done
-
-
-def _c2pa(path: Path) -> C2paCheck:
-    try:
-        from .c2pa_sign import read_c2pa
-    except ImportError as exc:
-        return C2paCheck("unavailable", f"C2PA not available for this file: {exc}")
-    return read_c2pa(path)
