@@ -42,6 +42,9 @@ class SynthesisOptions:
     first_window: int = 32  # latent frames (256 samples each) in the first decoded window
     window: int = 256  # at most this many frames in the second window; later ones grow up to max_window
     max_window: int = 1024
+    # Draw the voice's noise from this seed, each sentence whole (narration: the same seed gives
+    # the same samples in any process); None: the engine's own unseeded, streamed synthesis.
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         if self.sample_format not in SAMPLE_FORMATS:
@@ -58,6 +61,8 @@ class SynthesisOptions:
             raise EngineError("sentence_silence must be between 0 and 10 seconds.")
         if not (1 <= self.first_window <= self.max_window and 1 <= self.window <= self.max_window):
             raise EngineError("Windows must be at least 1 frame and at most max_window.")
+        if self.seed is not None and not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
+            raise EngineError(f"seed must be a whole number from 0 to 2**63-1, not {self.seed!r}.")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

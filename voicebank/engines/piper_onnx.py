@@ -341,6 +341,11 @@ class PiperOnnxEngine(EngineBase):
         :class:`~.word_times.PhonemeTimes` it lets the stream time (on the first piece: all
         phonemes, or a first clause's; on the first piece after a first clause: the rest).
         """
+        if options.seed is not None:  # narration: the whole sentence, its noise from the seed
+            from .seeded import seeded_sentence
+
+            yield seeded_sentence(self, phonemes, options)
+            return
         k = self.first_clause_cut(phonemes, options)
         if k is None:
             if self.split is not None and len(self.phoneme_ids(phonemes)[0]) <= SHORT_IDS:

@@ -1,0 +1,242 @@
+"""The narration plan: a script's chapters → ordered chunk jobs (one sentence each) and pauses, with content hashes.
+
+A chunk is a whole sentence (batch synthesis is throughput, not latency): a sentence longer
+than ``NarrationSettings.max_chunk_chars`` is packed at clause boundaries up to that cap.
+Each chunk has a key, the sha256 of everything its audio depends on (voice id, the model's
+sha256, the text, the synthesis settings, the seed and :data:`SYNTH_VERSION`), so the cache
+(:mod:`.cache`) holds a chunk's audio under its key and a rerun finds what is done. The same
+sentence twice in a book is one job.
+
+How a chapter is assembled (:mod:`.narrate` → :func:`.master.assemble`): its ``pieces`` in
+order, each either a chunk's float32 samples or a pause in seconds (room tone, not digital
+silence): ``master.assemble(items: list[numpy.ndarray | float], rate, seed)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+from ..errors import UsageError
+
+SCHEMA_VERSION = 1
+# Bump when the samples a job produces change for the same inputs (seeded synthesis, engine
+# cut, checks that pick a take): every cached chunk is then synthesized again.
+SYNTH_VERSION = 1
+MAX_CHUNK_CHARS = 400  # the engine's own sentence cap: longer sentences are cut at clauses
+FORMATS = ("m4b", "mp3", "opus")
+
+
+@dataclass(frozen=True)
+class NarrationSettings:
+    """Everything a narration's audio depends on (the book aside); stored in the report."""
+
+    schema_version: int = SCHEMA_VERSION
+    voice: str = "joe"  # a voice reference (registry name, folder or .onnx path)
+    length_scale: float | None = None  # >1 slower; None: the voice's own
+    noise_scale: float | None = None  # None: the voice's own
+    noise_w_scale: float | None = None  # None: the voice's own
+    pause_sentence: float = 0.35  # seconds of room tone after a sentence
+    pause_paragraph: float = 0.8  # … after a paragraph (instead of the sentence pause)
+    pause_heading: float = 1.0  # … after a heading line
+    pause_chapter: float = 2.0  # … at a chapter's end (its head and tail are mastering's)
+    seed: int = 0  # the synthesis seed of every chunk (a failed chunk retries with seed+1000·k)
+    attempts: int = 3  # takes per chunk before it is kept as failed and reported
+    max_chunk_chars: int = MAX_CHUNK_CHARS
+    front_matter: bool = False  # read chapters the reader marked as front matter
+    back_matter: bool = False  # … and back matter
+    notes: bool = False  # read footnotes/endnotes at the chapter's end
+    watermark: bool = True  # an inaudible watermark in the output (issue 19's provenance)
+    mastering: dict[str, Any] = field(default_factory=dict)  # master.MasteringSettings.to_dict()
+    formats: tuple[str, ...] = ("m4b",)  # "m4b" plus per-chapter "mp3" or "opus"
+
+    def __post_init__(self) -> None:
+        for name in ("pause_sentence", "pause_paragraph", "pause_heading", "pause_chapter"):
+            value = getattr(self, name)
+            if not 0.0 <= float(value) <= 30.0:
+                raise UsageError(f"{name.replace('_', ' ')} must be between 0 and 30 seconds, not {value}.")
+        if not 1 <= self.attempts <= 20:
+            raise UsageError(f"attempts must be between 1 and 20, not {self.attempts}.")
+        if not 40 <= self.max_chunk_chars <= 2000:
+            raise UsageError(f"max_chunk_chars must be between 40 and 2000, not {self.max_chunk_chars}.")
+        unknown = [f for f in self.formats if f not in FORMATS]
+        if unknown:
+            raise UsageError(f"Unknown output format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}.")
+
+    def synthesis(self) -> dict[str, Any]:
+        """The per-call synthesis settings (``SynthesisOptions`` fields) every chunk uses."""
+        return {"length_scale": self.length_scale, "noise_scale": self.noise_scale, "noise_w_scale": self.noise_w_scale}
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["formats"] = list(self.formats)
+        return data
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> NarrationSettings:
+        known = {f.name for f in fields(NarrationSettings)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UsageError(f"Unknown narration setting(s): {', '.join(unknown)}.")
+        values = dict(data)
+        if "formats" in values:
+            values["formats"] = tuple(values["formats"])
+        return NarrationSettings(**values)
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """One chunk to synthesize: picklable, self-contained (a worker process or Ray task needs nothing else)."""
+
+    key: str  # sha256 hex of what the audio depends on (see :func:`chunk_key`)
+    chapter: int  # where it first occurs (0-based chapter, chunk index within the chapter)
+    index: int
+    text: str  # the words to say, as the script reads them
+    voice: str  # how a worker loads the voice: "joe" or a model path
+    synthesis: dict[str, Any]  # SynthesisOptions fields (length/noise scales)
+    seed: int
+    attempts: int = 3  # takes before a chunk that fails its checks is kept and reported
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One step of a chapter's timeline: a chunk (by key) or a pause."""
+
+    kind: Literal["chunk", "pause"]
+    key: str = ""  # the chunk's cache key (kind "chunk")
+    seconds: float = 0.0  # the pause's length (kind "pause")
+    after: str = ""  # what the pause follows: "sentence", "paragraph", "heading" or "chapter"
+
+
+@dataclass
+class PlannedChapter:
+    """A chapter to narrate: its title and timeline, and the text of each of its chunks."""
+
+    number: int  # 0-based among the chapters that are read
+    title: str
+    pieces: list[Piece] = field(default_factory=list)
+    texts: dict[int, str] = field(default_factory=dict)  # chunk index in this chapter → its text
+
+    def keys(self) -> list[str]:
+        return [p.key for p in self.pieces if p.kind == "chunk"]
+
+    def words(self) -> int:
+        return sum(len(t.split()) for t in self.texts.values())
+
+
+@dataclass
+class Plan:
+    """A whole book's narration: chapters in order and the distinct chunk jobs they need."""
+
+    settings: NarrationSettings
+    voice_id: str  # the voice's name and model hash, as keyed
+    chapters: list[PlannedChapter] = field(default_factory=list)
+    jobs: list[ChunkJob] = field(default_factory=list)  # one per distinct key, in reading order
+
+    def words(self) -> int:
+        return sum(c.words() for c in self.chapters)
+
+    def job_for(self) -> dict[str, ChunkJob]:
+        return {job.key: job for job in self.jobs}
+
+
+@dataclass(frozen=True)
+class VoiceIdentity:
+    """What keys depend on about the voice: how workers load it, its name and its model's sha256."""
+
+    ref: str
+    name: str
+    model_sha256: str
+
+
+def voice_identity(voice: str) -> VoiceIdentity:
+    """Resolve a voice reference here (the engine loads in the workers)."""
+    from ..voice.registry import file_sha256, resolve_voice
+
+    files = resolve_voice(voice)
+    ref = "joe" if files.stock else str(files.model.resolve())
+    return VoiceIdentity(ref=ref, name=files.name, model_sha256=file_sha256(files.model))
+
+
+def chunk_key(voice: VoiceIdentity, text: str, synthesis: dict[str, Any], seed: int) -> str:
+    """The content hash of a chunk's audio."""
+    blob = json.dumps(
+        {
+            "v": SYNTH_VERSION,
+            "voice": voice.name,
+            "model": voice.model_sha256,
+            "text": text,
+            "synthesis": synthesis,
+            "seed": seed,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def split_chunks(paragraph: str, max_chars: int) -> list[str]:
+    """A paragraph's chunks: its sentences, a long one packed at clause boundaries up to ``max_chars``."""
+    from ..text.split import chunk, sentences_of_paragraph
+
+    out: list[str] = []
+    for sentence in sentences_of_paragraph(paragraph):
+        out.extend(piece for piece in chunk(sentence, max_chars) if piece.strip())
+    return out
+
+
+def plan_script(script: Any, settings: NarrationSettings, voice: VoiceIdentity | None = None) -> Plan:
+    """Chapters → pieces (chunks and pauses) and the distinct jobs, for the chapters the settings read.
+
+    ``script`` is :class:`.script.Script`: chapters of heading and paragraph lines, already
+    normalized (the text as it will be read). ``voice``: resolved from the settings if not given.
+    """
+    voice = voice or voice_identity(settings.voice)
+    synthesis = settings.synthesis()
+    plan = Plan(settings=settings, voice_id=f"{voice.name}@{voice.model_sha256[:16]}")
+    seen: set[str] = set()
+    for chapter in _read_chapters(script, settings):
+        planned = PlannedChapter(number=len(plan.chapters), title=chapter.title)
+        for kind, text in _lines(chapter):
+            chunks = split_chunks(text, settings.max_chunk_chars)
+            for i, words in enumerate(chunks):
+                key = chunk_key(voice, words, synthesis, settings.seed)
+                index = len(planned.texts)
+                planned.texts[index] = words
+                planned.pieces.append(Piece("chunk", key=key))
+                if key not in seen:
+                    seen.add(key)
+                    plan.jobs.append(
+                        ChunkJob(key, planned.number, index, words, voice.ref, synthesis, settings.seed, settings.attempts)
+                    )
+                last = i == len(chunks) - 1
+                after = "heading" if kind == "heading" and last else "paragraph" if last else "sentence"
+                planned.pieces.append(Piece("pause", seconds=_pause(settings, after), after=after))
+        if planned.pieces:
+            planned.pieces[-1] = Piece("pause", seconds=settings.pause_chapter, after="chapter")
+            plan.chapters.append(planned)
+    return plan
+
+
+def _pause(settings: NarrationSettings, after: str) -> float:
+    return float(getattr(settings, f"pause_{after}"))
+
+
+def _read_chapters(script: Any, settings: NarrationSettings) -> list[Any]:
+    """The script's chapters that are read with these settings (front/back matter only when asked)."""
+    wanted = {"body"} | ({"front"} if settings.front_matter else set()) | ({"back"} if settings.back_matter else set())
+    return [c for c in script.chapters if getattr(c, "role", "body") in wanted]
+
+
+def _lines(chapter: Any) -> list[tuple[str, str]]:
+    """A script chapter's lines to read, in order, as (kind, text): the title's heading line first."""
+    out: list[tuple[str, str]] = []
+    for line in chapter.lines:
+        kind, text = line.kind, line.text
+        if kind == "note" and not getattr(line, "read", True):
+            continue
+        if text.strip():
+            out.append((kind, text))
+    return out
