@@ -1,0 +1,99 @@
+"""Plain-text books: chapters at heading-like lines ("Chapter 1", "CHAPTER ONE", "Part II"), paragraphs at blank lines.
+
+The source text is the file's own text (UTF-8, UTF-16 with a byte-order mark, or Windows-1252).
+A heading line starts a chapter and is its title and its first (heading) block; text before
+the first heading is a chapter of its own (front matter when it reads like a copyright page).
+Without any heading line the whole file is one chapter titled by the book's title.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import UsageError
+from .book import Book, Chapter, ChapterBuilder
+from .reader import ReadOptions, matter_for_title, split_markers
+
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|first|second|third|fourth|"
+    "fifth|sixth|seventh|eighth|ninth|tenth|last|final"
+)
+_HEADING = re.compile(
+    rf"^(?:(?:chapter|part|book|act|section)\s+(?:\d{{1,4}}|[ivxlcdm]{{1,8}}|(?:{_NUMBER_WORDS})(?:[- ](?:{_NUMBER_WORDS}))?)\b"
+    r"|(?:prologue|epilogue|interlude|preface|foreword|afterword|introduction)\b)"
+    r"(?:\s*[.:\-–—]\s*|\s+)?[^\n]{0,80}$",
+    re.IGNORECASE,
+)
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n|\n(?=[ \t]{2,}\S|\t)")
+_FRONT_HINT = re.compile(r"copyright|©|all rights reserved|isbn", re.IGNORECASE)
+_BINARY_CONTROLS = set(range(0, 9)) | {11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}
+
+
+def read_txt(path: Path, options: ReadOptions) -> Book:
+    """A plain-text book; its title is the file name (without suffix) made readable."""
+    text = decode_text(path)
+    title = path.stem.replace("_", " ").replace("-", " ").strip() or path.name
+    return Book(title=title, chapters=chapters_of_text(text, title))
+
+
+def decode_text(path: Path) -> str:
+    """The file's text; :class:`UsageError` for a binary file."""
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    sample = data[:65536]
+    controls = sum(1 for b in sample if b in _BINARY_CONTROLS)
+    if b"\x00" in sample or controls > len(sample) // 100:
+        raise UsageError(f"{path}: this is not a text file (it holds binary data); give the book as UTF-8 text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def chapters_of_text(text: str, title: str) -> list[Chapter]:
+    """Split text into chapters at heading lines and paragraphs at blank (or indented) lines."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    chapters: list[Chapter] = []
+    builder = ChapterBuilder()
+    lines: list[str] = []
+    previous_blank = True
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if previous_blank and stripped and _HEADING.match(stripped):
+            _paragraphs(builder, "\n".join(lines))
+            lines = []
+            if not builder.is_empty():
+                chapters.append(_finish_untitled(builder))
+            builder = ChapterBuilder(title=" ".join(stripped.split()))
+            builder.add("heading", split_markers(stripped))
+            previous_blank = True  # a heading may follow a heading ("Part II" then "Chapter 3")
+            continue
+        lines.append(line)
+        previous_blank = not stripped
+    _paragraphs(builder, "\n".join(lines))
+    if not builder.is_empty() or not chapters:
+        chapters.append(_finish_untitled(builder, title if not chapters else ""))
+    return chapters
+
+
+def _paragraphs(builder: ChapterBuilder, text: str) -> None:
+    for paragraph in _PARAGRAPH_BREAK.split(text):
+        if paragraph.strip():
+            builder.add("paragraph", split_markers(paragraph))
+
+
+def _finish_untitled(builder: ChapterBuilder, title: str = "") -> Chapter:
+    """A chapter without a heading line (the text before the first heading, or a file without any)."""
+    chapter = builder.chapter
+    if not chapter.title:
+        chapter.title = title
+        head = " ".join(b.text for b in chapter.blocks[:3])
+        matter = matter_for_title(chapter.blocks[0].text) if chapter.blocks else None
+        if matter:
+            chapter.role, chapter.role_reason = matter
+        elif not title and _FRONT_HINT.search(head):
+            chapter.role, chapter.role_reason = "front", "copyright page"
+    return builder.finish()
