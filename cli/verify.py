@@ -58,7 +58,7 @@ def describe(report: VerifyReport) -> list[str]:
     elif wm.present is None:
         lines = [f"Watermark: not judged - {wm.reason or 'too short to judge reliably'} ({wm.seconds:.1f} s of audio)."]
     elif wm.present:
-        lines = [f"Watermark: PRESENT - this is synthetic speech made with voicebank (confidence {wm.confidence:.2f}, {wm.seconds:.1f} s judged)."]
+        lines = [f"Watermark: PRESENT - marked as synthetic speech (confidence {wm.confidence:.2f}, {wm.seconds:.1f} s judged)."]
     else:
         lines = [f"Watermark: none found (confidence {wm.confidence:.2f}, {wm.seconds:.1f} s judged)."]
     tags = report.tags
