@@ -1,7 +1,7 @@
 """The signed sidecar ``FILE.provenance.json``: a file's sha256 and provenance, signed with this machine's Ed25519 key.
 
 The key pair is made on first use under the data folder (``keys/provenance-ed25519.pem``,
-mode 0600, and its public half beside it). A sidecar holds the file's name and sha256, the
+mode 0600; the public key is derived from it). A sidecar holds the file's name and sha256, the
 :class:`~.tags.ProvenanceInfo`, the signer's public key and an Ed25519 signature over all of
 that (canonical JSON: sorted keys, no spaces). :func:`check_sidecar` tells whether it is
 ``valid``, the file changed since signing, the signature is invalid (the sidecar was edited),
@@ -12,7 +12,6 @@ one is known here).
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..bank.layout import sha256_file
 from ..config import data_home
 from ..durable import atomic_write, atomic_write_json, partial_path, read_json_dict
 from ..errors import CorruptFileError, MissingDependencyError
@@ -71,7 +71,7 @@ def sign_file(path: str | os.PathLike[str], info: ProvenanceInfo) -> Path:
     body = {
         "schema_version": SCHEMA_VERSION,
         "file": path.name,
-        "sha256": _sha256(path),
+        "sha256": sha256_file(path),
         "provenance": info.to_dict(),
         "signed": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "public_key": _b64(_raw_public(key.public_key())),
@@ -99,7 +99,7 @@ def check_sidecar(path: str | os.PathLike[str]) -> SidecarCheck:
     if not _signature_holds(public, signature, _canonical(body)):
         return SidecarCheck(BAD_SIGNATURE, side, detail="the sidecar was edited after it was signed")
     signed = dict(info=info, signed=str(body.get("signed", "")), key=body["public_key"])
-    if body.get("sha256") != _sha256(path):
+    if body.get("sha256") != sha256_file(path):
         return SidecarCheck(CHANGED, side, detail="the audio's sha256 differs from the one signed", **signed)
     if body["public_key"] != public_key_b64():
         return SidecarCheck(UNKNOWN_KEY, side, detail="a valid signature, but not by this machine's key", **signed)
@@ -161,14 +161,6 @@ def _raw_public(public: Any) -> bytes:
 
 def _canonical(body: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _b64(data: bytes) -> str:

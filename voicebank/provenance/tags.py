@@ -101,13 +101,19 @@ def write_tags(path: str | os.PathLike[str], info: ProvenanceInfo) -> None:
         else:
             shutil.copyfile(path, tmp)
         shutil.copymode(path, tmp)
-        _WRITERS[kind](tmp, info)
+        audio = _mutagen().File(str(tmp))
+        if audio.tags is None:
+            audio.add_tags()
+        _WRITERS[kind](audio.tags, info)
+        audio.save()
 
 
 def read_tags(path: str | os.PathLike[str]) -> ProvenanceInfo | None:
     """The provenance tags of ``path``; None when it has none of ours."""
     path = Path(path)
-    return info_from_items(_READERS[_kind(path)](path))
+    kind = _kind(path)
+    tags = _mutagen().File(str(path)).tags
+    return info_from_items(_READERS[kind](tags) if tags is not None else {})
 
 
 def _mutagen() -> Any:
@@ -142,79 +148,53 @@ def _kind(path: Path) -> str:
 # --- Vorbis comments (FLAC, Opus, Vorbis) -----------------------------------------------------
 
 
-def _write_vorbis(path: Path, info: ProvenanceInfo) -> None:
-    audio = _mutagen().File(str(path))
-    if audio.tags is None:
-        audio.add_tags()
+def _write_vorbis(tags: Any, info: ProvenanceInfo) -> None:
     for key in (KEY_SYNTHETIC, *FIELD_KEYS.values()):
-        if key in audio.tags:
-            del audio.tags[key]
+        if key in tags:
+            del tags[key]
     for key, value in tag_items(info).items():
-        audio.tags[key] = [value]
-    audio.tags["COMMENT"] = [info.describe()]
-    audio.save()
+        tags[key] = [value]
+    tags["COMMENT"] = [info.describe()]
 
 
-def _read_vorbis(path: Path) -> dict[str, str]:
-    audio = _mutagen().File(str(path))
-    if audio.tags is None:
-        return {}
-    return {k.upper(): v[0] for k, v in audio.tags.as_dict().items() if v}
+def _read_vorbis(tags: Any) -> dict[str, str]:
+    return {k.upper(): v[0] for k, v in tags.as_dict().items() if v}
 
 
 # --- ID3 (MP3, and WAV's id3 chunk) ----------------------------------------------------------
 
 
-def _id3_holder(path: Path) -> Any:
-    audio = _mutagen().File(str(path))
-    if audio.tags is None:
-        audio.add_tags()
-    return audio
-
-
-def _write_id3(path: Path, info: ProvenanceInfo) -> None:
+def _write_id3(tags: Any, info: ProvenanceInfo) -> None:
     from mutagen.id3 import COMM, TXXX
 
-    audio = _id3_holder(path)
     for key in (KEY_SYNTHETIC, *FIELD_KEYS.values()):
-        audio.tags.delall(f"TXXX:{key}")
+        tags.delall(f"TXXX:{key}")
     for key, value in tag_items(info).items():
-        audio.tags.add(TXXX(encoding=3, desc=key, text=[value]))
-    audio.tags.add(COMM(encoding=3, lang="eng", desc="", text=[info.describe()]))
-    audio.save()
+        tags.add(TXXX(encoding=3, desc=key, text=[value]))
+    tags.add(COMM(encoding=3, lang="eng", desc="", text=[info.describe()]))
 
 
-def _read_id3(path: Path) -> dict[str, str]:
-    audio = _mutagen().File(str(path))
-    if audio.tags is None:
-        return {}
-    return {frame.desc.upper(): str(frame.text[0]) for frame in audio.tags.getall("TXXX") if frame.text}
+def _read_id3(tags: Any) -> dict[str, str]:
+    return {frame.desc.upper(): str(frame.text[0]) for frame in tags.getall("TXXX") if frame.text}
 
 
 # --- MP4 (M4A, M4B) --------------------------------------------------------------------------
 
 
-def _write_mp4(path: Path, info: ProvenanceInfo) -> None:
+def _write_mp4(tags: Any, info: ProvenanceInfo) -> None:
     from mutagen.mp4 import AtomDataType, MP4FreeForm
 
-    audio = _mutagen().File(str(path))
-    if audio.tags is None:
-        audio.add_tags()
     for key in (KEY_SYNTHETIC, *FIELD_KEYS.values()):
-        audio.tags.pop(MP4_PREFIX + key, None)
+        tags.pop(MP4_PREFIX + key, None)
     for key, value in tag_items(info).items():
-        audio.tags[MP4_PREFIX + key] = [MP4FreeForm(value.encode("utf-8"), dataformat=AtomDataType.UTF8)]
-    audio.tags["\xa9cmt"] = [info.describe()]
-    audio.save()
+        tags[MP4_PREFIX + key] = [MP4FreeForm(value.encode("utf-8"), dataformat=AtomDataType.UTF8)]
+    tags["\xa9cmt"] = [info.describe()]
 
 
-def _read_mp4(path: Path) -> dict[str, str]:
-    audio = _mutagen().File(str(path))
-    if audio.tags is None:
-        return {}
+def _read_mp4(tags: Any) -> dict[str, str]:
     return {
         k[len(MP4_PREFIX):].upper(): bytes(v[0]).decode("utf-8", "replace")
-        for k, v in audio.tags.items()
+        for k, v in tags.items()
         if k.startswith(MP4_PREFIX) and v
     }
 
