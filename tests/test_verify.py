@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -63,9 +64,11 @@ def test_real_recording_has_no_watermark(ljspeech: Path, home: Path) -> None:
 def test_short_clip_is_not_judged(spoken: Path, tmp_path: Path) -> None:
     short = tmp_path / "one-second.wav"
     ffmpeg("-i", str(spoken), "-t", "1", str(short))
-    proc = run("verify", str(short))
+    proc = run("verify", str(short), "--json")
     assert proc.returncode == EXIT_TOO_SHORT, proc.stdout + proc.stderr
-    assert "too short to judge" in proc.stdout
+    found = json.loads(proc.stdout)
+    assert found["judged"] is False and found["watermark"]["present"] is None
+    assert "too short to judge" in found["watermark"]["reason"] and found["sidecar"]["verdict"] == sidecar.MISSING
 
 
 def test_tampered_file_is_reported_changed(spoken: Path, tmp_path: Path) -> None:
