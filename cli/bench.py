@@ -57,3 +57,11 @@ def wyoming(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=Tr
     from voicebank.benchmarks.wyoming import main
 
     raise typer.Exit(main(list(args or []) + list(ctx.args)))
+
+
+@app.command("consent", context_settings=_PASS_THROUGH, add_help_option=False)
+def consent(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=True)) -> None:
+    """Calibrate the consent take's checks (speaker threshold, code words) on real speech found offline (--help for options)."""
+    from voicebank.benchmarks.consent import main
+
+    raise typer.Exit(main(list(args or []) + list(ctx.args)))

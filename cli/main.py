@@ -12,6 +12,7 @@ import typer
 
 from . import bank as bank_cmd
 from . import bench as bench_cmd
+from . import consent as consent_cmd
 from . import lexicon as lexicon_cmd
 from . import prompts as prompts_cmd
 from . import record as record_cmd
@@ -42,6 +43,7 @@ serve_cmd.register(app)
 voice_cmd.register(app)
 verify_cmd.register(app)
 app.add_typer(bench_cmd.app, name="bench")
+consent_cmd.register(app)
 
 
 # the operating system's errors a person can act on: the library should have named them (a

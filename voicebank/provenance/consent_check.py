@@ -18,6 +18,7 @@ Responsible for judging; not for storing (:mod:`.consent`).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,18 @@ def check_code_words(samples: "np.ndarray", rate: int, statement: "Statement") -
 def code_words_needed(n: int) -> int:
     """How many of ``n`` code words must be heard: all but one, and at least two (all of one or two)."""
     return n if n <= 2 else max(2, n - 1)
+
+
+def in_dictionary(word: str) -> bool:
+    """True when PocketSphinx's en-us dictionary knows ``word`` (lower case)."""
+    return _dictionary_decoder().lookup_word(word) is not None
+
+
+@functools.lru_cache(maxsize=1)
+def _dictionary_decoder() -> Any:
+    from pocketsphinx import Decoder
+
+    return Decoder(loglevel="FATAL")
 
 
 def heard_words(samples: "np.ndarray", rate: int, text: str) -> str:
