@@ -14,6 +14,7 @@ from . import bank as bank_cmd
 from . import bench as bench_cmd
 from . import consent as consent_cmd
 from . import lexicon as lexicon_cmd
+from . import narrate as narrate_cmd
 from . import prompts as prompts_cmd
 from . import record as record_cmd
 from . import serve as serve_cmd
@@ -38,6 +39,7 @@ app.add_typer(prompts_cmd.app, name="prompts")
 record_cmd.register(app)
 app.add_typer(lexicon_cmd.app, name="lexicon")
 speak_cmd.register(app)
+narrate_cmd.register(app)
 train_cmd.register(app)
 serve_cmd.register(app)
 voice_cmd.register(app)

@@ -7,9 +7,9 @@ sha256, the text, the synthesis settings, the seed and :data:`SYNTH_VERSION`), s
 (:mod:`.cache`) holds a chunk's audio under its key and a rerun finds what is done. The same
 sentence twice in a book is one job.
 
-How a chapter is assembled (:mod:`.narrate` → :func:`.master.assemble`): its ``pieces`` in
-order, each either a chunk's float32 samples or a pause in seconds (room tone, not digital
-silence): ``master.assemble(items: list[numpy.ndarray | float], rate, seed)``.
+How a chapter is assembled (:mod:`.narrate`): its ``pieces`` in order, a chunk followed by
+its pause, become :class:`.master.Piece` (samples, then seconds of room tone) for
+:func:`.master.assemble`.
 """
 
 from __future__ import annotations
@@ -116,8 +116,11 @@ class PlannedChapter:
 
     number: int  # 0-based among the chapters that are read
     title: str
+    source: int = 0  # its index among the script's chapters
     pieces: list[Piece] = field(default_factory=list)
     texts: dict[int, str] = field(default_factory=dict)  # chunk index in this chapter → its text
+    read_chars: int = 0  # source characters of the lines read
+    unread: list[tuple[str, int]] = field(default_factory=list)  # lines with no words to say: (text, chars)
 
     def keys(self) -> list[str]:
         return [p.key for p in self.pieces if p.kind == "chunk"]
@@ -190,17 +193,22 @@ def split_chunks(paragraph: str, max_chars: int) -> list[str]:
 def plan_script(script: Any, settings: NarrationSettings, voice: VoiceIdentity | None = None) -> Plan:
     """Chapters → pieces (chunks and pauses) and the distinct jobs, for the chapters the settings read.
 
-    ``script`` is :class:`.script.Script`: chapters of heading and paragraph lines, already
+    ``script`` is :class:`.script.Script`: chapters of heading, paragraph and note lines, already
     normalized (the text as it will be read). ``voice``: resolved from the settings if not given.
     """
     voice = voice or voice_identity(settings.voice)
     synthesis = settings.synthesis()
     plan = Plan(settings=settings, voice_id=f"{voice.name}@{voice.model_sha256[:16]}")
     seen: set[str] = set()
-    for chapter in _read_chapters(script, settings):
-        planned = PlannedChapter(number=len(plan.chapters), title=chapter.title)
-        for kind, text in _lines(chapter):
+    for source, chapter in enumerate(script.chapters):
+        planned = PlannedChapter(number=len(plan.chapters), title=chapter.title, source=source)
+        for line in chapter.lines:
+            kind, text = line.kind, line.text
             chunks = split_chunks(text, settings.max_chunk_chars)
+            if not chunks:
+                planned.unread.append((text, line.source_chars))
+                continue
+            planned.read_chars += line.source_chars
             for i, words in enumerate(chunks):
                 key = chunk_key(voice, words, synthesis, settings.seed)
                 index = len(planned.texts)
@@ -222,21 +230,3 @@ def plan_script(script: Any, settings: NarrationSettings, voice: VoiceIdentity |
 
 def _pause(settings: NarrationSettings, after: str) -> float:
     return float(getattr(settings, f"pause_{after}"))
-
-
-def _read_chapters(script: Any, settings: NarrationSettings) -> list[Any]:
-    """The script's chapters that are read with these settings (front/back matter only when asked)."""
-    wanted = {"body"} | ({"front"} if settings.front_matter else set()) | ({"back"} if settings.back_matter else set())
-    return [c for c in script.chapters if getattr(c, "role", "body") in wanted]
-
-
-def _lines(chapter: Any) -> list[tuple[str, str]]:
-    """A script chapter's lines to read, in order, as (kind, text): the title's heading line first."""
-    out: list[tuple[str, str]] = []
-    for line in chapter.lines:
-        kind, text = line.kind, line.text
-        if kind == "note" and not getattr(line, "read", True):
-            continue
-        if text.strip():
-            out.append((kind, text))
-    return out
