@@ -31,6 +31,7 @@ from .book import ALT_TEXT, NOTE_MARKER, Book, Chapter, ChapterBuilder, ChapterR
 from .reader import ReadOptions, matter_for_title, split_markers
 
 _EPUB_NS = "http://www.idpf.org/2007/ops"
+_FONT_SUFFIXES = (".otf", ".ttf", ".woff", ".woff2")
 _FONT_OBFUSCATION = {"http://www.idpf.org/2008/embedding", "http://ns.adobe.com/pdf/enc#RC"}
 _DRM_FILES = {"META-INF/rights.xml": "Adobe DRM", "META-INF/sinf.xml": "Apple FairPlay DRM",
               "META-INF/license.lcpl": "Readium LCP DRM"}  # fmt: skip
@@ -64,7 +65,10 @@ def read_epub(path: Path, options: ReadOptions) -> Book:
         raise MissingDependencyError("ebooklib (to read EPUB books)", "narrate") from e
     _check_archive(path)
     try:
-        book = epub.read_epub(str(path), {"ignore_ncx": False})
+        try:
+            book = epub.read_epub(str(path), {"ignore_ncx": True})  # the EPUB 3 nav; the NCX only without one
+        except Exception:  # a broken nav: the NCX may still hold the table of contents
+            book = epub.read_epub(str(path), {"ignore_ncx": False})
     except Exception as e:  # ebooklib raises EpubException, KeyError, lxml errors, ... for damaged books
         raise UsageError(
             f"{path}: the EPUB is damaged and cannot be read ({type(e).__name__}: {e}); "
@@ -91,24 +95,24 @@ def _check_archive(path: Path) -> None:
     for name, what in _DRM_FILES.items():
         if name in names:
             raise UsageError(f"{path}: the book is protected by {what} and cannot be read; use a DRM-free copy")
-    if encryption:
-        algorithms = set(re.findall(rb'Algorithm="([^"]+)"', encryption))
-        methods = {a.decode("utf-8", "replace") for a in algorithms} - _FONT_OBFUSCATION
-        if any(not m.startswith("http://www.w3.org/2000/09/xmldsig#") for m in methods) or (
-            methods and b"EncryptedData" in encryption and not _only_fonts(encryption)
-        ):
-            raise UsageError(
-                f"{path}: the book's text is encrypted (DRM) and cannot be read; use a DRM-free copy"
-            )
+    if encryption and _encrypts_text(encryption):
+        raise UsageError(f"{path}: the book's text is encrypted (DRM) and cannot be read; use a DRM-free copy")
 
 
-def _only_fonts(encryption: bytes) -> bool:
-    """Whether every encrypted file is a font (font obfuscation is not DRM)."""
+def _encrypts_text(encryption: bytes) -> bool:
+    """Whether META-INF/encryption.xml encrypts anything but fonts (font obfuscation is not DRM)."""
     from lxml import etree
 
-    root = etree.fromstring(encryption)
-    uris = [el.get("URI", "") for el in root.iter() if etree.QName(el).localname == "CipherReference"]
-    return all(u.lower().endswith((".otf", ".ttf", ".woff", ".woff2")) for u in uris)
+    try:
+        root = etree.fromstring(encryption, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return True  # unreadable encryption data: the content cannot be trusted to be plain
+    for data in (el for el in root.iter() if _local(el) == "encrypteddata"):
+        algorithm = next((el.get("Algorithm", "") for el in data.iter() if _local(el) == "encryptionmethod"), "")
+        uri = next((el.get("URI", "") for el in data.iter() if _local(el) == "cipherreference"), "")
+        if algorithm not in _FONT_OBFUSCATION and not uri.lower().endswith(_FONT_SUFFIXES):
+            return True
+    return False
 
 
 @dataclass
@@ -197,7 +201,7 @@ class _Epub:
                 (".xhtml", ".html", ".htm", ".xml")
             ):
                 continue
-            entries = [e for e in self.toc if e.file == item.file_name]
+            entries = [e for e in self.toc if _same_file(e.file, item.file_name)]
             doc = _Walker(self.options, entries).read(_parse_xhtml(item.get_content()))
             doc.in_toc = bool(entries)
             role = self._role(item, doc)
@@ -359,6 +363,12 @@ def _flatten_toc(toc: Any, depth: int = 0) -> Any:
 def _entry(href: str, title: str, depth: int) -> _TocEntry:
     file, _, fragment = unquote(href).partition("#")
     return _TocEntry(file, fragment, " ".join((title or "").split()), depth)
+
+
+def _same_file(href_file: str, file_name: str) -> bool:
+    """Whether a TOC entry's file is this manifest file (NCX links may be relative to the NCX's folder)."""
+    a, b = posixpath.normpath(href_file), posixpath.normpath(file_name)
+    return a == b or b.endswith("/" + a) or a.endswith("/" + b)
 
 
 def _file_of(href: str) -> str:

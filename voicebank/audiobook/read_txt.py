@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from ..errors import UsageError
-from .book import Book, Chapter, ChapterBuilder
+from .book import Book, Chapter, ChapterBuilder, excerpt
 from .reader import ReadOptions, matter_for_title, split_markers
 
 _NUMBER_WORDS = (
@@ -63,10 +63,11 @@ def chapters_of_text(text: str, title: str) -> list[Chapter]:
     for line in text.split("\n"):
         stripped = line.strip()
         if previous_blank and stripped and _HEADING.match(stripped):
+            first_line = next((x for x in lines if x.strip()), "")
             _paragraphs(builder, "\n".join(lines))
             lines = []
             if not builder.is_empty():
-                chapters.append(_finish_untitled(builder))
+                chapters.append(_finish_untitled(builder, excerpt(first_line, 60)))
             builder = ChapterBuilder(title=" ".join(stripped.split()))
             builder.add("heading", split_markers(stripped))
             previous_blank = True  # a heading may follow a heading ("Part II" then "Chapter 3")
@@ -75,7 +76,7 @@ def chapters_of_text(text: str, title: str) -> list[Chapter]:
         previous_blank = not stripped
     _paragraphs(builder, "\n".join(lines))
     if not builder.is_empty() or not chapters:
-        chapters.append(_finish_untitled(builder, title if not chapters else ""))
+        chapters.append(_finish_untitled(builder, title, whole=not chapters))
     return chapters
 
 
@@ -85,8 +86,8 @@ def _paragraphs(builder: ChapterBuilder, text: str) -> None:
             builder.add("paragraph", split_markers(paragraph))
 
 
-def _finish_untitled(builder: ChapterBuilder, title: str = "") -> Chapter:
-    """A chapter without a heading line (the text before the first heading, or a file without any)."""
+def _finish_untitled(builder: ChapterBuilder, title: str, whole: bool = False) -> Chapter:
+    """A chapter without a heading line: the text before the first heading, or a file without any."""
     chapter = builder.chapter
     if not chapter.title:
         chapter.title = title
@@ -94,6 +95,6 @@ def _finish_untitled(builder: ChapterBuilder, title: str = "") -> Chapter:
         matter = matter_for_title(chapter.blocks[0].text) if chapter.blocks else None
         if matter:
             chapter.role, chapter.role_reason = matter
-        elif not title and _FRONT_HINT.search(head):
+        elif not whole and _FRONT_HINT.search(head):
             chapter.role, chapter.role_reason = "front", "copyright page"
     return builder.finish()

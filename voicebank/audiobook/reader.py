@@ -87,8 +87,8 @@ def read_book(path: str | os.PathLike[str], options: ReadOptions | None = None) 
     if not any(c.blocks for c in book.chapters):
         skipped = sum(len(c.skipped) for c in book.chapters)
         hint = (
-            " (everything in it was skipped as front/back matter, notes or images: "
-            "see ReadOptions / --include-front-matter)"
+            " (everything in it was skipped as front/back matter, notes or images; "
+            "to read those, narrate with --front-matter, --back-matter or --notes)"
             if skipped
             else ""
         )
