@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from .audio import AudioChunk, to_int16
 from .durable import atomic_output, storage_error
 from .errors import EncoderError
@@ -279,6 +281,66 @@ def wav_header(rate: int, channels: int, data_bytes: int | None = None) -> bytes
     )
 
 
+def ffmpeg_tool(what: str, tool: str = "ffmpeg") -> str:
+    """Where ffmpeg (or ``tool="ffprobe"``) is; EncoderError saying how to install it, naming ``what`` needs it."""
+    found = shutil.which(tool)
+    if found is None:
+        raise EncoderError(
+            f"{what} needs {tool}, which is not installed. "
+            "On Debian or Ubuntu: sudo apt install ffmpeg (scripts/install.sh installs it)."
+        )
+    return found
+
+
+def run_ffmpeg(args: list[str], what: str, tool: str = "ffmpeg") -> bytes:
+    """Run ffmpeg (or ffprobe) once with ``args``: its standard output, or EncoderError with its message.
+
+    ``what`` says what it was doing, for the message ("Reading chapters of book.m4b").
+    """
+    exe = ffmpeg_tool(what, tool)
+    quiet = ["-nostdin", "-hide_banner"] if tool == "ffmpeg" else ["-hide_banner"]
+    try:
+        done = subprocess.run([exe, *quiet, "-loglevel", "error", *args], capture_output=True, check=False)
+    except OSError as exc:
+        raise EncoderError(f"{what}: {tool} could not be started ({exc}).") from exc
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip()[-500:]
+        raise EncoderError(f"{what}: {tool} failed (exit {done.returncode}): {message}")
+    return done.stdout
+
+
+def decode_blocks(
+    path: str | os.PathLike[str], rate: int, channels: int, frames: int = 1 << 18
+) -> Iterator[np.ndarray]:
+    """A file's first audio stream decoded by ffmpeg: float32 blocks of shape ``(frames, channels)`` (the last shorter).
+
+    A stream, so that hours of audio are never all in memory. EncoderError if ffmpeg fails.
+    """
+    exe = ffmpeg_tool(f"Reading {path}")
+    args = [exe, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", os.fspath(path), "-map", "0:a:0"]
+    args += ["-f", "f32le", "-ac", str(channels), "-ar", str(rate), "pipe:1"]
+    try:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as exc:
+        raise EncoderError(f"Reading {path}: ffmpeg could not be started ({exc}).") from exc
+    assert proc.stdout is not None and proc.stderr is not None
+    size = 4 * channels * frames
+    try:
+        while data := proc.stdout.read(size):
+            usable = len(data) - len(data) % (4 * channels)
+            yield np.frombuffer(data[:usable], np.float32).reshape(-1, channels)
+        err = proc.stderr.read()
+        if proc.wait() != 0:
+            message = err.decode(errors="replace").strip()[-500:]
+            raise EncoderError(f"Reading {path}: ffmpeg failed (exit {proc.returncode}): {message}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
 class FfmpegEncoder(Encoder):
     """FLAC, MP3, Opus and AAC through an ffmpeg subprocess (16-bit PCM in on stdin).
 
@@ -288,12 +350,7 @@ class FfmpegEncoder(Encoder):
 
     def __init__(self, fmt: AudioFileFormat, sample_rate: int | None = None, file: Path | None = None) -> None:
         super().__init__(fmt, sample_rate, file)
-        self._ffmpeg = shutil.which("ffmpeg")
-        if self._ffmpeg is None:
-            raise EncoderError(
-                f"Writing {fmt.name.upper()} needs ffmpeg, which is not installed. "
-                "On Debian or Ubuntu: sudo apt install ffmpeg (scripts/install.sh installs it)."
-            )
+        self._ffmpeg = ffmpeg_tool(f"Writing {fmt.name.upper()}")
         self._proc: subprocess.Popen[bytes] | None = None
         self._out: list[bytes] = []
         self._err: list[bytes] = []
