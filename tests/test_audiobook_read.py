@@ -133,7 +133,10 @@ Part II
 
 Chapter 2: The Second Lamp
 
-The second lamp cost $3.50, and Dr. Watts paid it.
+The second lamp cost $3.50, and Dr. Watts paid it. It was *very* dear.
+
+Book one of the series was
+long, and this line is no heading.
 """
 
 
@@ -155,6 +158,10 @@ def test_txt_chapters_at_heading_lines(tmp_path: Path) -> None:
     ]
     assert [(s.text, s.reason) for s in one.skipped] == [("[1]", NOTE_MARKER), ("*", NOTE_MARKER)]
     assert book.chapters[0].skipped[0].reason == "front matter: copyright page"
+    assert [b.text for b in book.chapters[3].blocks][1:] == [
+        "The second lamp cost $3.50, and Dr. Watts paid it. It was *very* dear.",
+        "Book one of the series was long, and this line is no heading.",
+    ]
     assert book.source_chars() == source_chars(TXT_BOOK)
     assert_accounted(book)
 
@@ -198,7 +205,7 @@ def test_markdown_headings_markup_images_and_footnotes(tmp_path: Path) -> None:
     path = tmp_path / "book.md"
     path.write_text(
         "Opening Words\n=============\n\nSome *emphasis* and a [link](http://example.com) here.[^a]\n\n"
-        "![A map of the bay](map.png)\n\n### A section\n\nMore text.\n\n"
+        "![A map of the bay](map.png)\n\n### A section\n\nMore text<sup>3</sup>.\n\n"
         "Second Chapter\n--------------\n\nThe end.\n\n[^a]: The note,\n    continued.\n",
         encoding="utf-8",
     )
@@ -212,7 +219,8 @@ def test_markdown_headings_markup_images_and_footnotes(tmp_path: Path) -> None:
         ("paragraph", "More text."),
     ]
     assert [(s.reason, s.text) for s in first.skipped] == [
-        (NOTE_MARKER, "[^a]"), (ALT_TEXT, "A map of the bay"), ("note (notes are not read)", "The note, continued.")
+        (NOTE_MARKER, "[^a]"), (ALT_TEXT, "A map of the bay"), (NOTE_MARKER, "3"),
+        ("note (notes are not read)", "The note, continued.")
     ]  # fmt: skip
     assert_accounted(book)
     read_all = read_book(path, ReadOptions(read_notes=True, read_alt_text=True))
@@ -294,7 +302,8 @@ def make_epub(path: Path, chapters: list[tuple[str, str]], *, toc: bool = True) 
 def test_epub_notes_markers_splits_and_image_chapter(tmp_path: Path) -> None:
     path = make_epub(tmp_path / "b.epub", [
         ("Contents", "<h1>Contents</h1><p>One, Two</p>"),
-        ("One", '<h1>One</h1><p>Text<sup>2</sup> and <a epub:type="noteref" href="#n1">[1]</a> more†.</p>'
+        ("One", '<h1>One</h1><p>Text<sup>2</sup> and <a epub:type="noteref" href="#n1">[1]</a> more†.'
+                '<span epub:type="pagebreak" id="p7">7</span></p>'
                 '<aside epub:type="footnote" id="n1"><p><a role="doc-backlink" href="#r">↩</a> A note.</p></aside>'
                 '<script>var x = 1;</script>'),
         ("Maps", '<img src="map.png" alt="A map of the coast"/>'),
@@ -307,7 +316,9 @@ def test_epub_notes_markers_splits_and_image_chapter(tmp_path: Path) -> None:
     one = book.chapters[2]
     assert [(b.kind, b.text) for b in one.blocks] == [("heading", "One"), ("paragraph", "Text and more."),
                                                       ("note", "A note.")]  # fmt: skip
-    assert sorted(s.text for s in one.skipped) == sorted(["2", "[1]", "↩", "†"])
+    assert sorted((s.text, s.reason) for s in one.skipped) == sorted(
+        [("2", NOTE_MARKER), ("[1]", NOTE_MARKER), ("↩", NOTE_MARKER), ("†", NOTE_MARKER), ("7", "page number")]
+    )
     maps = book.chapters[3]
     assert maps.blocks == [] and [(s.text, s.reason) for s in maps.skipped] == [("A map of the coast", ALT_TEXT)]
     assert_accounted(book)

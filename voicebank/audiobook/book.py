@@ -29,6 +29,7 @@ ChapterRole = Literal["body", "front", "back"]
 # Reasons a reader gives for what it skips (the narration report groups by them).
 NOTE_MARKER = "note marker"
 ALT_TEXT = "image alt text"
+PAGE_NUMBER = "page number"
 NOTE_NOT_READ = "note (notes are not read)"
 EXCERPT_CHARS = 80  # how much of a long skipped piece is kept as its excerpt
 

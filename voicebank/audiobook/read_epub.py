@@ -10,7 +10,7 @@ first heading, else the first words.
 
 Front and back matter is recognised from ``epub:type`` on the body or its top sections, the
 EPUB 3 landmarks, the EPUB 2 guide, and common titles ("Contents", "Copyright", ...).
-Note references (``epub:type="noteref"``, ``role="doc-noteref"``, ``<sup>`` numbers or
+Page-break markers (``epub:type="pagebreak"``) are skipped as page numbers. Note references (``epub:type="noteref"``, ``role="doc-noteref"``, ``<sup>`` numbers or
 symbols, "[1]") are dropped as note markers; footnotes and endnotes (``epub:type`` or ``role``
 footnote/endnote) become notes at the end of their chapter. A notes section in a document of
 its own is back matter ("Notes") and is read only with ``include_back_matter``.
@@ -27,8 +27,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from ..errors import MissingDependencyError, UsageError
-from .book import ALT_TEXT, NOTE_MARKER, Book, Chapter, ChapterBuilder, ChapterRole, Piece
-from .reader import ReadOptions, matter_for_title, split_markers
+from .book import ALT_TEXT, NOTE_MARKER, PAGE_NUMBER, Book, Chapter, ChapterBuilder, ChapterRole, Piece
+from .reader import SUP_MARKER, ReadOptions, matter_for_title, split_markers
 
 _EPUB_NS = "http://www.idpf.org/2007/ops"
 _FONT_SUFFIXES = (".otf", ".ttf", ".woff", ".woff2")
@@ -43,8 +43,9 @@ _BLOCK_TAGS = {
 _NOT_TEXT = {"script", "style", "head", "template", "noscript"}
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _NOTE_TYPES = {"footnote", "endnote", "rearnote", "note", "doc-footnote", "doc-endnote"}
+_PAGEBREAK_TYPES = {"pagebreak", "doc-pagebreak"}
+_COVER_TYPES = ("image/jpeg", "image/png")  # what an M4B can carry
 _NOTEREF_TYPES = {"noteref", "doc-noteref", "backlink", "doc-backlink"}
-_SUP_MARKER = re.compile(r"^[\[(]?(?:\d{1,3}|[*†‡§¶#]{1,3}|[a-z])[\])]?$")
 _BODY_TYPES = {"bodymatter", "chapter", "part", "preface", "foreword", "introduction", "prologue", "epilogue",
                "afterword", "conclusion", "preamble", "appendix", "text"}  # fmt: skip
 _FRONT_TYPES = {"cover": "cover", "titlepage": "title page", "title-page": "title page", "halftitlepage": "title page",
@@ -162,11 +163,11 @@ class _Epub:
         import ebooklib
 
         for item in self.book.get_items_of_type(ebooklib.ITEM_COVER):
-            if item.media_type.startswith("image/"):
+            if item.media_type in _COVER_TYPES:
                 return item.get_content(), item.media_type
-        for value, attrs in self.book.get_metadata("OPF", "cover"):  # EPUB 2: <meta name="cover" content="id">
+        for _, attrs in self.book.get_metadata("OPF", "cover"):  # EPUB 2: <meta name="cover" content="id">
             item = self.book.get_item_with_id((attrs or {}).get("content", ""))
-            if item is not None and getattr(item, "media_type", "").startswith("image/"):
+            if item is not None and getattr(item, "media_type", "") in _COVER_TYPES:
                 return item.get_content(), item.media_type
         return None, ""
 
@@ -317,7 +318,10 @@ class _Walker:
             notes.flush()
             self.parts[-1].notes.extend(pieces for _, pieces in notes.parts[0].blocks)
             return
-        if types & _NOTEREF_TYPES or (tag == "sup" and _SUP_MARKER.match(_text(el).strip())):
+        if types & _PAGEBREAK_TYPES:
+            self.pieces.append((_text(el), PAGE_NUMBER))
+            return
+        if types & _NOTEREF_TYPES or (tag == "sup" and SUP_MARKER.match(_text(el).strip())):
             self.pieces.append((_text(el), NOTE_MARKER))
             return
         if tag == "img":

@@ -20,14 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MissingDependencyError
-from .book import ALT_TEXT, Book, Chapter, ChapterBuilder, Piece
+from .book import ALT_TEXT, NOTE_MARKER, Book, Chapter, ChapterBuilder, Piece
 from .read_txt import decode_text
-from .reader import ReadOptions, matter_for_title, split_markers
+from .reader import SUP_MARKER, ReadOptions, matter_for_title, split_markers
 
 _META = re.compile(r"\A---[ \t]*\n((?:[^\n]*\n)*?)(?:---|\.\.\.)[ \t]*(?:\n|\Z)")
 _META_LINE = re.compile(r"^\s*([A-Za-z][\w-]*)\s*:\s*(.*?)\s*$")
 _FOOTNOTE_DEF = re.compile(r"^\[\^([^\]\s]{1,20})\]:[ \t]?(.*)$")
 _FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]{1,20})\]")
+_SUP_OPEN = re.compile(r"<sup\b[^>]*>$", re.IGNORECASE)
+_SUP_CLOSE = re.compile(r"</sup\s*>$", re.IGNORECASE)
 
 
 @dataclass
@@ -170,6 +172,7 @@ class _Reading:
 
     def pieces(self, children: list[Any], part: _Chapter | None) -> list[Piece]:
         out: list[Piece] = []
+        sup_start: int | None = None  # where an inline <sup> began in ``out``
         for child in children:
             if child.type == "text":
                 if part is not None:
@@ -181,7 +184,14 @@ class _Reading:
                 out.append((" ", None))
             elif child.type == "image":
                 out.append((f" {child.content} ", None if self.options.read_alt_text else ALT_TEXT))
-            # emphasis, links and inline HTML are markup: nothing to read or count
+            elif child.type == "html_inline" and _SUP_OPEN.match(child.content):
+                sup_start = len(out)
+            elif child.type == "html_inline" and _SUP_CLOSE.match(child.content) and sup_start is not None:
+                inside = "".join(text for text, _ in out[sup_start:])
+                if SUP_MARKER.match(inside.strip()):  # "<sup>1</sup>": a note marker, as in EPUB
+                    out[sup_start:] = [(inside, NOTE_MARKER)]
+                sup_start = None
+            # emphasis, links and other inline HTML are markup: nothing to read or count
         return out
 
     def place_notes(self, parts: list[_Chapter]) -> None:

@@ -1,9 +1,11 @@
 """Plain-text books: chapters at heading-like lines ("Chapter 1", "CHAPTER ONE", "Part II"), paragraphs at blank lines.
 
 The source text is the file's own text (UTF-8, UTF-16 with a byte-order mark, or Windows-1252).
-A heading line starts a chapter and is its title and its first (heading) block; text before
-the first heading is a chapter of its own (front matter when it reads like a copyright page).
-Without any heading line the whole file is one chapter titled by the book's title.
+A heading line follows a blank line (or the start, or another heading line) and is followed by
+one, unless it is in capitals; so a wrapped paragraph whose first line starts "Book one of the
+series…" stays text. A heading line starts a chapter and is its title and its first (heading)
+block; text before the first heading is a chapter of its own (front matter when it reads like
+a copyright page). Without any heading line the whole file is one chapter titled by the file.
 """
 
 from __future__ import annotations
@@ -60,9 +62,10 @@ def chapters_of_text(text: str, title: str) -> list[Chapter]:
     builder = ChapterBuilder()
     lines: list[str] = []
     previous_blank = True
-    for line in text.split("\n"):
+    all_lines = text.split("\n")
+    for i, line in enumerate(all_lines):
         stripped = line.strip()
-        if previous_blank and stripped and _HEADING.match(stripped):
+        if previous_blank and _is_heading(stripped, all_lines[i + 1] if i + 1 < len(all_lines) else ""):
             first_line = next((x for x in lines if x.strip()), "")
             _paragraphs(builder, "\n".join(lines))
             lines = []
@@ -78,6 +81,13 @@ def chapters_of_text(text: str, title: str) -> list[Chapter]:
     if not builder.is_empty() or not chapters:
         chapters.append(_finish_untitled(builder, title, whole=not chapters))
     return chapters
+
+
+def _is_heading(line: str, following: str) -> bool:
+    """A heading-like line standing alone: a blank line (or the end, or another heading) follows it."""
+    if not line or not _HEADING.match(line):
+        return False
+    return not following.strip() or bool(_HEADING.match(following.strip())) or line.isupper()
 
 
 def _paragraphs(builder: ChapterBuilder, text: str) -> None:

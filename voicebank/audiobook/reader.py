@@ -14,17 +14,22 @@ from pathlib import Path
 from ..errors import UsageError
 from .book import NOTE_MARKER, NOTE_NOT_READ, Book, Chapter, ChapterRole, Piece, ReadOptions, Skipped, excerpt
 
-__all__ = ["SUFFIXES", "ReadOptions", "apply_options", "matter_for_title", "read_book", "split_markers"]
+__all__ = ["SUFFIXES", "SUP_MARKER", "ReadOptions", "apply_options", "matter_for_title", "read_book", "split_markers"]
 
 SUFFIXES = {".txt": "txt", ".text": "txt", ".md": "markdown", ".markdown": "markdown", ".epub": "epub"}
 
 # Note markers in running text: "[1]", "[^note]", and "*", "†", "‡" glued to the end of a word
-# or sentence ("…the lamp.*"). "[sic]" and bullets ("* item") are text.
+# or sentence ("…the lamp.*"). "[sic]", bullets ("* item") and plain-text emphasis ("*very*",
+# matched first as the group "emphasis" so its closing star is not taken for a marker) are text.
 _MARKERS = re.compile(
-    r"\[\^[^\]\s]{1,20}\]"
+    r"(?P<emphasis>(?<![\w*])\*{1,2}(?=[^\s*])[^*\n]{1,200}?(?<=[^\s*])\*{1,2}(?![\w*]))"
+    r"|\[\^[^\]\s]{1,20}\]"
     r"|\[\d{1,3}\]"
     r"|(?<=[^\s*†‡])(?:\*{1,3}|[†‡]{1,3})(?=[\s.,;:!?\"')\]]|$)"
 )
+
+# The whole text of a superscript that is a note marker: "1", "[12]", "*", "†", "a".
+SUP_MARKER = re.compile(r"^[\[(]?(?:\d{1,3}|[*†‡§¶#]{1,3}|[a-z])[\])]?$")
 
 # Titles that mark a chapter as front or back matter (compared lower-case, without a trailing dot).
 _FRONT_TITLES = {
@@ -101,6 +106,8 @@ def split_markers(text: str) -> list[Piece]:
     pieces: list[Piece] = []
     pos = 0
     for m in _MARKERS.finditer(text):
+        if m.group("emphasis"):
+            continue  # stays in the text around it
         if m.start() > pos:
             pieces.append((text[pos : m.start()], None))
         pieces.append((m.group(0), NOTE_MARKER))
