@@ -120,7 +120,7 @@ def heard_words(samples: "np.ndarray", rate: int, text: str) -> str:
 
 def check_speaker(samples: "np.ndarray", rate: int, root: Path) -> dict[str, Any]:
     """Pass when the take's speaker embedding is close enough to the mean of the bank's takes."""
-    from ..train.metrics import SpeakerEncoder, cosine, mean_embedding
+    from ..train.metrics import cosine, mean_embedding
 
     refs = bank_reference_takes(root)
     if len(refs) < MIN_BANK_TAKES:
@@ -129,7 +129,7 @@ def check_speaker(samples: "np.ndarray", rate: int, root: Path) -> dict[str, Any
             "detail": (f"the bank has {len(refs)} usable take{'s' if len(refs) != 1 else ''} to compare the voice "
                        f"with: record at least {MIN_BANK_TAKES} takes first (voicebank record {root})"),
         }
-    encoder = SpeakerEncoder()
+    encoder = _speaker_encoder()
     take = encoder.embed(samples, rate)
     if take is None:
         return {"status": "fail", "bank_takes": len(refs), "threshold": SPEAKER_THRESHOLD,
@@ -145,6 +145,14 @@ def check_speaker(samples: "np.ndarray", rate: int, root: Path) -> dict[str, Any
                    f"{SPEAKER_THRESHOLD:.2f}): the statement must be read by the person whose voice is banked")
     return {"status": "pass" if ok else "fail", "similarity": round(score, 4), "threshold": SPEAKER_THRESHOLD,
             "bank_takes": len(refs), "detail": detail}
+
+
+@functools.lru_cache(maxsize=1)
+def _speaker_encoder() -> Any:
+    """Resemblyzer, loaded once per process (a recorder checks several takes)."""
+    from ..train.metrics import SpeakerEncoder
+
+    return SpeakerEncoder()
 
 
 def bank_reference_takes(root: Path) -> list[tuple["np.ndarray", int]]:
