@@ -438,3 +438,17 @@ def test_epub2_ncx_guide_and_continuation_files(tmp_path: Path) -> None:
     ]
     assert read.chapters[0].skipped[0].reason == "front matter: copyright page"
     assert_accounted(read)
+
+
+def test_epub_html_entities_and_empty_documents(tmp_path: Path) -> None:
+    path = make_epub(tmp_path / "raw.epub", [("One", "<p>placeholder</p>"), ("Two", "<p>placeholder</p>")])
+    with zipfile.ZipFile(path) as zf:
+        files = {name: zf.read(name) for name in zf.namelist()}
+    files["EPUB/c1.xhtml"] = (b'<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml">'
+                              b"<body><p>Tea&nbsp;at four &mdash; or five &amp; no later.</p></body></html>")  # fmt: skip
+    files["EPUB/c2.xhtml"] = b""
+    book = read_book(_zip(tmp_path / "entities.epub", files))
+    assert [(c.title, [b.text for b in c.blocks]) for c in book.chapters if c.role == "body"] == [
+        ("One", ["Tea at four — or five & no later."])
+    ]
+    assert_accounted(book)

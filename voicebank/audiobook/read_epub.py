@@ -18,6 +18,7 @@ its own is back matter ("Notes") and is read only with ``include_back_matter``.
 
 from __future__ import annotations
 
+import html.entities
 import posixpath
 import re
 import zipfile
@@ -31,6 +32,7 @@ from .book import ALT_TEXT, NOTE_MARKER, PAGE_NUMBER, Book, Chapter, ChapterBuil
 from .reader import SUP_MARKER, ReadOptions, matter_for_title, split_markers
 
 _EPUB_NS = "http://www.idpf.org/2007/ops"
+_ENTITY = re.compile(rb"&([A-Za-z][A-Za-z0-9]{1,31});")
 _FONT_SUFFIXES = (".otf", ".ttf", ".woff", ".woff2")
 _FONT_OBFUSCATION = {"http://www.idpf.org/2008/embedding", "http://ns.adobe.com/pdf/enc#RC"}
 _DRM_FILES = {"META-INF/rights.xml": "Adobe DRM", "META-INF/sinf.xml": "Apple FairPlay DRM",
@@ -184,6 +186,8 @@ class _Epub:
                 continue
             base = posixpath.dirname(nav.file_name)
             root = _parse_xhtml(nav.get_content())
+            if root is None:
+                continue
             for el in root.iter():
                 if _local(el) == "nav" and "landmarks" in _types(el):
                     for a in el.iter():
@@ -203,7 +207,10 @@ class _Epub:
             ):
                 continue
             entries = [e for e in self.toc if _same_file(e.file, item.file_name)]
-            doc = _Walker(self.options, entries).read(_parse_xhtml(item.get_content()))
+            root = _parse_xhtml(item.get_content())
+            if root is None:
+                continue  # an empty document: nothing to read or account for
+            doc = _Walker(self.options, entries).read(root)
             doc.in_toc = bool(entries)
             role = self._role(item, doc)
             if not doc.in_toc and not doc.has_heading and previous is not None and role is None and doc.builders:
@@ -380,13 +387,34 @@ def _file_of(href: str) -> str:
 
 
 def _parse_xhtml(content: bytes) -> Any:
+    """The document's element tree; None when there is nothing to parse.
+
+    HTML named entities (``&nbsp;``, ``&mdash;``), undefined in XML without the XHTML DTD, are
+    turned into character references first: the XML parser's recovery would otherwise drop
+    them and garble the text around them.
+    """
     from lxml import etree
     from lxml import html as lxml_html
 
+    content = _ENTITY.sub(_numeric_entity, content)
     try:
-        return etree.fromstring(content, etree.XMLParser(recover=True, resolve_entities=False, no_network=True))
+        root = etree.fromstring(content, etree.XMLParser(recover=True, resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError:
-        return lxml_html.fromstring(content)
+        root = None
+    if root is None:
+        try:
+            root = lxml_html.fromstring(content)
+        except (etree.ParserError, ValueError):
+            return None
+    return root
+
+
+def _numeric_entity(m: re.Match[bytes]) -> bytes:
+    name = m.group(1).decode("ascii")
+    if name in ("amp", "lt", "gt", "quot", "apos"):
+        return m.group(0)
+    value = html.entities.html5.get(name + ";")
+    return value.encode("ascii", "xmlcharrefreplace") if value else m.group(0)
 
 
 def _local(el: Any) -> Any:
