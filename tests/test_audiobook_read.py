@@ -452,3 +452,42 @@ def test_epub_html_entities_and_empty_documents(tmp_path: Path) -> None:
         ("One", ["Tea at four — or five & no later."])
     ]
     assert_accounted(book)
+
+
+_TAGS = ["p", "div", "span", "em", "sup", "h2", "li", "aside", "a", "script", "img", "br", "section", "b"]
+_ATTRS = ['', ' epub:type="noteref"', ' epub:type="footnote"', ' role="doc-endnote"', ' epub:type="pagebreak"',
+          ' alt="a picture"']  # fmt: skip
+_XTEXT = st.text(alphabet="ab1 .*[]†\n", max_size=8)
+
+
+@st.composite
+def xhtml_bodies(draw: st.DrawFn, depth: int = 0) -> str:
+    out = draw(_XTEXT)
+    for _ in range(draw(st.integers(0, 3 if depth < 3 else 0))):
+        tag, attrs = draw(st.sampled_from(_TAGS)), draw(st.sampled_from(_ATTRS))
+        if tag in ("img", "br"):
+            out += f"<{tag}{attrs}/>"
+        else:
+            out += f"<{tag}{attrs}>{draw(xhtml_bodies(depth + 1))}</{tag}>"
+        out += draw(_XTEXT)
+    return out
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=xhtml_bodies(), notes=st.booleans(), alt=st.booleans())
+def test_epub_walker_accounts_for_every_character(body: str, notes: bool, alt: bool) -> None:
+    """Any XHTML body: blocks plus skipped pieces cover its text (without <script>) and its alt text."""
+    from voicebank.audiobook.read_epub import _parse_xhtml, _Walker
+
+    xhtml = f'<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops"><body>{body}</body></html>'
+    root = _parse_xhtml(xhtml.encode())
+    for script in list(root.iter("{*}script")):  # not text: empty it, keep its tail
+        script.text = ""
+        for child in list(script):
+            script.remove(child)
+    expected = source_chars("".join(root.iter("{*}body").__next__().itertext()))
+    expected += sum(source_chars(el.get("alt", "")) for el in root.iter("{*}img"))
+    doc = _Walker(ReadOptions(read_notes=notes, read_alt_text=alt), []).read(_parse_xhtml(xhtml.encode()))
+    assert sum(b.chapter.source_chars for b in doc.builders) == expected
+    for builder in doc.builders:
+        assert builder.chapter.accounted_chars() == builder.chapter.source_chars

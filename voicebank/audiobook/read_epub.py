@@ -324,6 +324,7 @@ class _Walker:
             notes.walk(el, top=True)
             notes.flush()
             self.parts[-1].notes.extend(pieces for _, pieces in notes.parts[0].blocks)
+            self.parts[-1].notes.extend(notes.parts[0].notes)  # notes nested in this one
             return
         if types & _PAGEBREAK_TYPES:
             self.pieces.append((_text(el), PAGE_NUMBER))
@@ -431,4 +432,13 @@ def _types(el: Any) -> list[str]:
 
 
 def _text(el: Any) -> str:
-    return "".join(t for t in el.itertext())
+    """The element's source text: its text content without <script>/<style>, with images' alt text."""
+    tag = _local(el)
+    if tag == "img":
+        return f" {el.get('alt') or ''} "
+    parts = [el.text or ""] if tag not in _NOT_TEXT else []
+    for child in el if tag not in _NOT_TEXT else ():
+        if _local(child) is not None:
+            parts.append(_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
