@@ -491,3 +491,34 @@ def test_epub_walker_accounts_for_every_character(body: str, notes: bool, alt: b
     assert sum(b.chapter.source_chars for b in doc.builders) == expected
     for builder in doc.builders:
         assert builder.chapter.accounted_chars() == builder.chapter.source_chars
+
+
+def test_epub3_landmarks_and_section_types_mark_matter(tmp_path: Path) -> None:
+    path = make_epub(tmp_path / "marks.epub", [
+        ("Rights", "<p>Nobody may copy this.</p>"),
+        ("Thanks", '<section epub:type="backmatter acknowledgments"><p>To my cat.</p></section>'),
+        ("Foreword", '<section epub:type="frontmatter foreword"><p>A word first.</p></section>'),
+        ("Story", "<p>Once.</p>"),
+    ])  # fmt: skip
+    with zipfile.ZipFile(path) as zf:
+        files = {name: zf.read(name) for name in zf.namelist()}
+    files["EPUB/nav.xhtml"] = files["EPUB/nav.xhtml"].replace(
+        b"</body>",
+        b'<nav epub:type="landmarks"><ol><li><a epub:type="copyright-page" href="c1.xhtml">Rights</a></li>'
+        b'<li><a epub:type="bodymatter" href="c4.xhtml">Start</a></li></ol></nav></body>',
+    )
+    book = read_book(_zip(tmp_path / "landmarks.epub", files))
+    assert [(c.title, c.role, c.role_reason) for c in book.chapters][1:] == [
+        ("Rights", "front", "copyright page"),
+        ("Thanks", "back", "acknowledgments"),
+        ("Foreword", "body", ""),
+        ("Story", "body", ""),
+    ]
+
+
+def test_markdown_single_title_over_chapters(tmp_path: Path) -> None:
+    path = tmp_path / "titled.md"
+    path.write_text("# The Book\n\n## One\n\nFirst.\n\n## Two\n\nSecond.\n", encoding="utf-8")
+    book = read_book(path)
+    assert book.title == "The Book"
+    assert [(c.title, c.role) for c in book.chapters] == [("The Book", "front"), ("One", "body"), ("Two", "body")]

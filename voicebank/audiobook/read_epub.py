@@ -175,15 +175,13 @@ class _Epub:
 
     def _landmarks(self) -> dict[str, str]:
         """file name → landmark or guide type (EPUB 3 nav landmarks, EPUB 2 guide)."""
-        import ebooklib
+        from ebooklib import epub
 
         out: dict[str, str] = {}
         for ref in getattr(self.book, "guide", []) or []:
             if ref.get("href") and ref.get("type"):
                 out.setdefault(_file_of(ref["href"]), ref["type"].lower())
-        for nav in self.book.get_items_of_type(ebooklib.ITEM_NAVIGATION):
-            if not nav.file_name.endswith((".xhtml", ".html", ".htm")):
-                continue
+        for nav in (item for item in self.book.get_items() if isinstance(item, epub.EpubNav)):
             base = posixpath.dirname(nav.file_name)
             root = _parse_xhtml(nav.get_content())
             if root is None:

@@ -143,7 +143,7 @@ class _Reading:
         for i, token in enumerate(tokens):
             if token.type == "heading_open":
                 children = tokens[i + 1].children or []
-                if int(token.tag[1]) <= level:
+                if int(token.tag[1]) == level:  # (a single "# Title" over "##" chapters stays in the opening part)
                     title = " ".join(t for t, r in self.pieces(children, None) if r is None).strip()
                     parts.append(_Chapter(ChapterBuilder(title=" ".join(title.split())), token.map[0]))
                 self.add(parts[-1], "heading", children)
