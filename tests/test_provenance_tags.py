@@ -92,6 +92,13 @@ def test_unknown_format_is_refused_and_untouched(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["notes.wav"]
 
 
+def test_raw_pcm_gets_only_a_sidecar(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "speech.pcm"
+    write_audio(engine.stream("Raw samples."), path)
+    done = stamp_file(path, INFO)
+    assert not done.tagged and sidecar.check_sidecar(path).verdict == sidecar.VALID
+
+
 def test_sidecar_verdicts(speech: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = fresh(speech, ".flac", tmp_path)
     sidecar.sign_file(path, INFO)
