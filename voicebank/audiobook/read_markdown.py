@@ -64,10 +64,10 @@ def read_markdown(path: Path, options: ReadOptions) -> Book:
     level = _chapter_level(tokens)
     if not title and level == 2:
         title = _inline_text(tokens[1].children or [])
-    reading = _Reading(md, options, notes)
-    chapters = reading.chapters(tokens, level)
+    title = title or path.stem.replace("_", " ").replace("-", " ")
+    chapters = _Reading(md, options, notes).chapters(tokens, level, title)
     return Book(
-        title=title or path.stem.replace("_", " ").replace("-", " "),
+        title=title,
         author=meta.get("author", ""),
         language=meta.get("language", meta.get("lang", "en")) or "en",
         chapters=chapters,
@@ -94,7 +94,7 @@ def _take_footnotes(lines: list[str]) -> dict[str, _Note]:
         m = _FOOTNOTE_DEF.match(line)
         if m:
             current = notes.setdefault(m.group(1), _Note("", i))
-            current.text += m.group(2)
+            current.text += ("\n\n" if current.text else "") + m.group(2)  # a repeated label adds a paragraph
         elif current is not None and line.strip() and (line[:1] in " \t" or not _starts_block(line)):
             current.text += "\n" + line.strip()
         elif current is not None and not line.strip():
@@ -138,8 +138,8 @@ class _Reading:
         self.options = options
         self.notes = notes
 
-    def chapters(self, tokens: list[Any], level: int) -> list[Chapter]:
-        parts = [_Chapter(ChapterBuilder(), 0)]
+    def chapters(self, tokens: list[Any], level: int, book_title: str) -> list[Chapter]:
+        parts = [_Chapter(ChapterBuilder(title=book_title if not level else ""), 0)]  # no headings: one chapter
         for i, token in enumerate(tokens):
             if token.type == "heading_open":
                 children = tokens[i + 1].children or []

@@ -41,10 +41,14 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..durable import atomic_write_text
 from ..errors import UsageError
 from .book import BlockKind, Book, ChapterRole, Skipped, collapse, excerpt, source_chars
+
+if TYPE_CHECKING:
+    from ..text.lexicon import Lexicon
 
 MAGIC = "voicebank-script: 1"
 HEADER_KEYS = ("title", "author", "language", "source")
@@ -148,7 +152,7 @@ def apply_replacements(text: str, rules: list[Replacement]) -> str:
 def book_to_script(
     book: Book,
     *,
-    lexicon: object | None = None,
+    lexicon: Lexicon | None = None,
     book_lexicon_path: str | os.PathLike[str] | None = None,
     replacements_path: str | os.PathLike[str] | None = None,
 ) -> Script:
@@ -176,13 +180,13 @@ def book_to_script(
                 out.skipped.append(Skipped(warning.sample, lost, f"{warning.script} letters the voice cannot read"))
             if text:
                 out.lines.append(Line(block.kind, text, chars))
-            else:
+            elif chars:
                 out.skipped.append(Skipped(excerpt(block.text), chars, NOTHING_TO_SAY))
         script.chapters.append(out)
     return script
 
 
-def _merge_lexicons(lexicon: object | None, book_lexicon_path: str | os.PathLike[str] | None) -> object | None:
+def _merge_lexicons(lexicon: Lexicon | None, book_lexicon_path: str | os.PathLike[str] | None) -> Lexicon | None:
     from ..text.lexicon import Lexicon
 
     if book_lexicon_path is None:
@@ -190,7 +194,7 @@ def _merge_lexicons(lexicon: object | None, book_lexicon_path: str | os.PathLike
     if not Path(book_lexicon_path).is_file():
         raise UsageError(f"{book_lexicon_path}: no such lexicon file; check the path")
     book_lexicon = Lexicon.load(book_lexicon_path)
-    entries = list(lexicon.items()) if isinstance(lexicon, Lexicon) else []
+    entries = lexicon.items() if lexicon is not None else []
     return Lexicon([*entries, *book_lexicon.items()])  # later entries win
 
 
