@@ -522,3 +522,8 @@ def test_markdown_single_title_over_chapters(tmp_path: Path) -> None:
     book = read_book(path)
     assert book.title == "The Book"
     assert [(c.title, c.role) for c in book.chapters] == [("The Book", "front"), ("One", "body"), ("Two", "body")]
+
+
+def test_epub_text_outside_the_toc_is_not_merged_into_front_matter(tmp_path: Path) -> None:
+    book = read_book(make_epub(tmp_path / "no-toc.epub", [("", "<p>Plain text, no heading.</p>")], toc=False))
+    assert [(c.title, c.role) for c in book.chapters] == [("Contents", "front"), ("Plain text, no heading.", "body")]

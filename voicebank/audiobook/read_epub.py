@@ -151,9 +151,7 @@ class _Epub:
         authors = [v for v, _ in self.book.get_metadata("DC", "creator")]
         language = (self._meta("language") or "en").strip()
         cover, mime = self._cover()
-        chapters: list[Chapter] = []
-        for doc in self._documents():
-            chapters.extend(doc)
+        chapters = self._documents()
         return Book(title=title, author=", ".join(a.strip() for a in authors if a), language=language,
                     chapters=chapters, cover=cover, cover_mime=mime)  # fmt: skip
 
@@ -195,14 +193,11 @@ class _Epub:
                                 out[_file_of(href)] = t
         return out
 
-    def _documents(self) -> list[list[Chapter]]:
-        out: list[list[Chapter]] = []
-        previous: ChapterBuilder | None = None
+    def _documents(self) -> list[Chapter]:
+        out: list[Chapter] = []
         for idref, linear in self.book.spine:
             item = self.book.get_item_with_id(idref)
-            if item is None or not hasattr(item, "get_content") or not item.file_name.endswith(
-                (".xhtml", ".html", ".htm", ".xml")
-            ):
+            if item is None or not item.file_name.endswith((".xhtml", ".html", ".htm", ".xml")):
                 continue
             entries = [e for e in self.toc if _same_file(e.file, item.file_name)]
             root = _parse_xhtml(item.get_content())
@@ -211,10 +206,11 @@ class _Epub:
             doc = _Walker(self.options, entries).read(root)
             doc.in_toc = bool(entries)
             role = self._role(item, doc)
-            if not doc.in_toc and not doc.has_heading and previous is not None and role is None and doc.builders:
+            previous = out[-1] if out else None
+            if (not doc.in_toc and not doc.has_heading and role is None and linear != "no"
+                    and previous is not None and previous.role == "body"):  # fmt: skip
                 _merge(previous, doc.builders)  # a converter's continuation file
                 continue
-            chapters = []
             for builder in doc.builders:
                 if builder.is_empty() and not doc.in_toc:
                     continue
@@ -226,10 +222,7 @@ class _Epub:
                     chapter.role, chapter.role_reason = matter
                     if not doc.in_toc and matter[1] in ("cover", "contents"):
                         chapter.title = matter[1].capitalize()
-                chapters.append(chapter)
-            if doc.builders:
-                previous = doc.builders[-1]
-            out.append(chapters)
+                out.append(chapter)
         return out
 
     def _role(self, item: Any, doc: _Doc) -> tuple[ChapterRole, str] | None:
@@ -259,12 +252,12 @@ class _Epub:
         return None
 
 
-def _merge(previous: ChapterBuilder, builders: list[ChapterBuilder]) -> None:
+def _merge(previous: Chapter, builders: list[ChapterBuilder]) -> None:
     for builder in builders:
-        chapter = builder.chapter
-        previous.chapter.blocks.extend(chapter.blocks)
-        previous.chapter.skipped.extend(chapter.skipped)
-        previous.chapter.source_chars += chapter.source_chars
+        previous.blocks.extend(builder.chapter.blocks)
+        previous.skipped.extend(builder.chapter.skipped)
+        previous.source_chars += builder.chapter.source_chars
+    previous.blocks.sort(key=lambda b: b.kind == "note")  # notes stay at the chapter's end (a stable sort)
 
 
 @dataclass
