@@ -98,6 +98,7 @@ def test_the_banks_speaker_reading_the_statement_passes_and_the_bank_is_untouche
     assert checks["speaker"]["status"] == "pass" and checks["speaker"]["bank_takes"] == len(BANK_CLIPS)
     assert checks["watermark"]["status"] in ("pass", "not available")  # a real recording carries no mark
     assert consent_status(root).ok
+    assert (root / "consent" / ".speaker-embeddings.json").is_file()  # the bank's takes are embedded once
     assert _records_digest(root) == before  # prompts, takes, manifest and journal untouched
     stored = root / "consent" / status.record["audio"]["file"]
     back, back_rate = sf.read(str(stored), dtype="float32")

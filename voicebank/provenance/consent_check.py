@@ -31,6 +31,8 @@ SPEAKER_THRESHOLD = 0.78  # cosine to the bank's mean embedding (docs/consent.md
 MIN_BANK_TAKES = 5  # takes of at least MIN_REFERENCE_S the bank needs before a speaker can be compared
 MAX_BANK_TAKES = 30  # the longest takes up to this many make the bank's mean embedding
 MIN_REFERENCE_S = 1.0
+ENCODER_NAME = "resemblyzer"  # the bank takes' embeddings are cached under this name
+EMBEDDINGS_CACHE = ".speaker-embeddings.json"  # in BANK/consent/: {take sha256: embedding}
 # Phones that stand for "anything else" in the code-word grammar (see heard_words).
 FILLER_PHONES = ("AH", "IY", "AA", "S", "T", "N", "M", "L", "R", "K", "EH", "ER")
 
@@ -122,19 +124,19 @@ def check_speaker(samples: "np.ndarray", rate: int, root: Path) -> dict[str, Any
     """Pass when the take's speaker embedding is close enough to the mean of the bank's takes."""
     from ..train.metrics import cosine, mean_embedding
 
-    refs = bank_reference_takes(root)
+    encoder = _speaker_encoder()
+    refs = [e for e in bank_reference_embeddings(root, encoder) if e is not None]
     if len(refs) < MIN_BANK_TAKES:
         return {
             "status": "waiting", "bank_takes": len(refs), "threshold": SPEAKER_THRESHOLD,
             "detail": (f"the bank has {len(refs)} usable take{'s' if len(refs) != 1 else ''} to compare the voice "
                        f"with: record at least {MIN_BANK_TAKES} takes first (voicebank record {root})"),
         }
-    encoder = _speaker_encoder()
     take = encoder.embed(samples, rate)
     if take is None:
         return {"status": "fail", "bank_takes": len(refs), "threshold": SPEAKER_THRESHOLD,
                 "detail": "no speech found in the take to compare with the bank's voice"}
-    ref = mean_embedding([encoder.embed(x, r) for x, r in refs])
+    ref = mean_embedding(refs)
     score = cosine(take, ref)
     if score is None:
         return {"status": "fail", "bank_takes": len(refs), "threshold": SPEAKER_THRESHOLD,
@@ -155,24 +157,38 @@ def _speaker_encoder() -> Any:
     return SpeakerEncoder()
 
 
-def bank_reference_takes(root: Path) -> list[tuple["np.ndarray", int]]:
-    """The bank's takes to compare with: chosen takes (else accepted ones), not rejected, long enough.
+def bank_reference_embeddings(root: Path, encoder: Any) -> list["np.ndarray | None"]:
+    """Embeddings of the bank's takes to compare with: chosen takes (else accepted ones), long enough.
 
     The longest :data:`MAX_BANK_TAKES` are used. The bank is read without a lock (a recorder may
-    hold it) and is never changed.
+    hold it) and is never changed; each take's embedding is kept in ``consent/`` under the take
+    file's sha256 (:data:`EMBEDDINGS_CACHE`), so a second attempt embeds only the new take.
     """
+    import numpy as np
+
     from ..audio import to_mono
     from ..bank.store import Bank
+    from ..durable import atomic_write_json, read_json_dict
+    from .consent import CONSENT_DIR
 
+    cache_path = root / CONSENT_DIR / EMBEDDINGS_CACHE
+    cache = read_json_dict(cache_path, what="speaker-embedding cache") if cache_path.is_file() else {}
+    known = cache.get("takes", {}) if cache.get("encoder") == ENCODER_NAME else {}
+    out, added = [], 0
     with Bank.open(root, writable=False) as bank:
         chosen = [t for t in (bank.chosen_take(p) for p in bank.chosen) if t is not None]
         pool = chosen or [t for t in bank.takes.values() if t.status == "accepted"]
         pool = [t for t in pool if t.status != "rejected" and t.duration >= MIN_REFERENCE_S]
-        pool = sorted(pool, key=lambda t: (-t.duration, t.id))[:MAX_BANK_TAKES]
-        out = []
-        for take in pool:
-            data, rate = bank.read_take(take)
-            out.append((to_mono(data), rate))
+        for take in sorted(pool, key=lambda t: (-t.duration, t.id))[:MAX_BANK_TAKES]:
+            if take.sha256 not in known:
+                data, rate = bank.read_take(take)
+                e = encoder.embed(to_mono(data), rate)
+                known[take.sha256] = None if e is None else [round(float(v), 7) for v in e]
+                added += 1
+            e = known[take.sha256]
+            out.append(None if e is None else np.asarray(e, dtype=np.float64))
+    if added and cache_path.parent.is_dir():
+        atomic_write_json(cache_path, {"encoder": ENCODER_NAME, "takes": known}, indent=None)
     return out
 
 
