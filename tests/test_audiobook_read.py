@@ -527,3 +527,19 @@ def test_markdown_single_title_over_chapters(tmp_path: Path) -> None:
 def test_epub_text_outside_the_toc_is_not_merged_into_front_matter(tmp_path: Path) -> None:
     book = read_book(make_epub(tmp_path / "no-toc.epub", [("", "<p>Plain text, no heading.</p>")], toc=False))
     assert [(c.title, c.role) for c in book.chapters] == [("Contents", "front"), ("Plain text, no heading.", "body")]
+
+
+def test_txt_project_gutenberg_header_and_licence_are_matter(tmp_path: Path) -> None:
+    text = ("The Project Gutenberg eBook of Lamps\n\nRelease date: 1 May 2020\n\n"
+            "*** START OF THE PROJECT GUTENBERG EBOOK LAMPS ***\n\nCHAPTER I\n\nA lamp.\n\n"
+            "*** END OF THE PROJECT GUTENBERG EBOOK LAMPS ***\n\nSection 1. General Terms of Use.\n")  # fmt: skip
+    path = tmp_path / "lamps.txt"
+    path.write_text(text, encoding="utf-16")
+    book = read_book(path)
+    assert [(c.title, c.role, [b.text for b in c.blocks]) for c in book.chapters] == [
+        ("Project Gutenberg header", "front", []),
+        ("CHAPTER I", "body", ["CHAPTER I", "A lamp."]),
+        ("Project Gutenberg licence", "back", []),
+    ]
+    assert book.source_chars() == source_chars(text)
+    assert_accounted(book)

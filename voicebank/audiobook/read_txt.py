@@ -6,6 +6,8 @@ one, unless it is in capitals; so a wrapped paragraph whose first line starts "B
 series…" stays text. A heading line starts a chapter and is its title and its first (heading)
 block; text before the first heading is a chapter of its own (front matter when it reads like
 a copyright page). Without any heading line the whole file is one chapter titled by the file.
+In a Project Gutenberg file, the header before "*** START OF THE PROJECT GUTENBERG EBOOK" and
+the licence from "*** END OF ..." on are front and back matter.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 from pathlib import Path
 
 from ..errors import UsageError
-from .book import Book, Chapter, ChapterBuilder, excerpt
+from .book import Book, Chapter, ChapterBuilder, ChapterRole, excerpt
 from .reader import ReadOptions, matter_for_title, split_markers
 
 _NUMBER_WORDS = (
@@ -29,15 +31,36 @@ _HEADING = re.compile(
     re.IGNORECASE,
 )
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n|\n(?=[ \t]{2,}\S|\t)")
+_GUTENBERG_START = re.compile(r"^\*{3} ?START OF (?:THE|THIS) PROJECT GUTENBERG E?BOOK[^\n]*$", re.I | re.M)
+_GUTENBERG_END = re.compile(r"^\*{3} ?END OF (?:THE|THIS) PROJECT GUTENBERG E?BOOK", re.I | re.M)
 _FRONT_HINT = re.compile(r"copyright|©|all rights reserved|isbn", re.IGNORECASE)
 _BINARY_CONTROLS = set(range(0, 9)) | {11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}
 
 
 def read_txt(path: Path, options: ReadOptions) -> Book:
     """A plain-text book; its title is the file name (without suffix) made readable."""
-    text = decode_text(path)
+    text = decode_text(path).replace("\r\n", "\n").replace("\r", "\n")
     title = path.stem.replace("_", " ").replace("-", " ").strip() or path.name
-    return Book(title=title, chapters=chapters_of_text(text, title))
+    start, end = _gutenberg_bounds(text)
+    chapters = chapters_of_text(text[start:end], title)
+    if start:
+        chapters.insert(0, _licence(text[:start], "Project Gutenberg header", "front"))
+    if end < len(text):
+        chapters.append(_licence(text[end:], "Project Gutenberg licence", "back"))
+    return Book(title=title, chapters=chapters)
+
+
+def _gutenberg_bounds(text: str) -> tuple[int, int]:
+    """Where the book proper starts and ends in a Project Gutenberg file (its whole text otherwise)."""
+    start = _GUTENBERG_START.search(text)
+    end = _GUTENBERG_END.search(text, start.end() if start else 0)
+    return (start.end() if start else 0), (end.start() if end else len(text))
+
+
+def _licence(text: str, title: str, role: ChapterRole) -> Chapter:
+    builder = ChapterBuilder(title=title, role=role, role_reason="Project Gutenberg licence")
+    builder.add("paragraph", [(text, None)])
+    return builder.finish()
 
 
 def decode_text(path: Path) -> str:
