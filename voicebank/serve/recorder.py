@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from ..errors import RequestError, UsageError
 from ..record.session import RecordingSession
 from . import recorder_uploads as uploads
+from .recorder_consent import ConsentRoutes
 from .recorder_state import MODES, BankSlot, RecorderBanks, state_json, take_json
 from .speech import error_json
 
@@ -57,6 +58,7 @@ class Recorder:
     def __init__(self, server: SpeechServer) -> None:
         self.settings = server.settings
         self.banks = RecorderBanks(server.settings)
+        self.consent = ConsentRoutes(self)  # the consent step (recorder_consent)
 
     async def _on_bank(self, request: Request, work: Callable[[BankSlot], T]) -> T:
         """``work(slot)`` on the request's bank: under its lock, in a worker thread (never cut short by a client leaving)."""
@@ -164,6 +166,7 @@ class Recorder:
             Route(base + "/{bank}/messages", self.add_message, methods=["POST"]),
             Route(base + "/{bank}/uploads/{upload_id}", self.upload, methods=["PUT"]),
             Route(base + "/{bank}/takes/{take_id}.wav", self.take_audio, methods=["GET"]),
+            *self.consent.routes(base),
         ]
 
 

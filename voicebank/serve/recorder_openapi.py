@@ -124,10 +124,54 @@ def recorder_paths() -> dict[str, Any]:
                     "responses": {"200": saved, "201": saved,
                                   **_errors("400", "401", "404", "409", "413", "415", "422", "429")}},
         },
+        **_consent_paths(audio),
         "/v1/record/banks/{bank}/takes/{take_id}.wav": {
             "get": {"summary": "A take's audio, for playback", "parameters": [_BANK_P, _param("take_id", "path", {"type": "string"})],
                     "responses": {"200": {"description": "16-bit WAV.", "content": {"audio/wav": {"schema": audio}}},
                                   **_errors("401", "404", "409", "429")}},
+        },
+    }
+
+
+_VERDICT = {
+    "type": "object",
+    "required": ["ok", "how", "verdict", "detail"],
+    "properties": {
+        "ok": {"type": "boolean"}, "how": {"type": "string", "enum": ["recorded", "recorded-by-proxy", "written", "none"]},
+        "verdict": {"type": "string"}, "detail": {"type": "string"}, "checks": {"type": "object"},
+        "operator": {"type": ["string", "null"]}, "date": {"type": ["string", "null"]},
+        "available": {"type": "boolean"}, "speaker": {"type": "string"},
+    },
+}
+
+
+def _consent_paths(audio: dict[str, Any]) -> dict[str, Any]:
+    """The consent step's operations (:mod:`.recorder_consent`)."""
+    name = {"type": ["string", "null"], "maxLength": 200}
+    statement = {"type": "object", "properties": {
+        "id": {"type": "string"}, "text": {"type": "string"}, "code_words": {"type": "array", "items": {"type": "string"}},
+        "speaker": {"type": "string"}, "date": {"type": "string"}, "operator": {"type": ["string", "null"]}}}
+    return {
+        "/v1/record/banks/{bank}/consent": {
+            "get": {"summary": "The bank's consent now, and its speaker's name", "parameters": [_BANK_P],
+                    "responses": {"200": _json("The consent status.", _VERDICT), **_errors("401", "404", "409", "429")}},
+        },
+        "/v1/record/banks/{bank}/consent/statements": {
+            "post": {"summary": "A consent statement to read (the server picks the code words)", "parameters": [_BANK_P],
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["speaker"],
+                         "properties": {"speaker": {"type": "string", "minLength": 1, "maxLength": 200}, "operator": name}}}}},
+                     "responses": {"201": _json("The statement.", statement), **_errors("400", "401", "404", "413", "429")}},
+        },
+        "/v1/record/banks/{bank}/consent/statements/{statement_id}": {
+            "put": {"summary": "The take of a statement: stored in the bank's consent folder and checked",
+                    "parameters": [_BANK_P, _param("statement_id", "path", {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"}),
+                                   _param("X-Content-SHA256", "header", {"type": "string", "pattern": "^[0-9a-f]{64}$"}),
+                                   _param("X-Capture", "header", {"type": "string"}, required=False)],
+                    "requestBody": {"required": True, "content": {
+                        t: {"schema": audio} for t in ("audio/wav", "audio/flac", "application/octet-stream")}},
+                    "responses": {"200": _json("The verdict (a retry).", _VERDICT), "201": _json("The verdict.", _VERDICT),
+                                  **_errors("400", "401", "404", "409", "413", "415", "422", "429")}},
         },
     }
 

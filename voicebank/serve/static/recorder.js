@@ -6,6 +6,7 @@ import { Microphone, encodeWav } from "./recorder-capture.js";
 import { LevelMeter } from "./recorder-meter.js";
 import { UploadQueue } from "./recorder-uploads.js";
 import { Session, fetchJson } from "./recorder-session.js";
+import { ConsentStep } from "./recorder-consent.js";
 
 const COUNT_MS = 450; // each of 3, 2, 1: short, so the breath taken stays natural
 const MIN_TAKE_S = 0.3;
@@ -15,6 +16,8 @@ const ui = Object.fromEntries([
   "mode-script", "mode-messages", "change-bank", "progress-bar", "progress-text", "break", "break-done",
   "message-form", "message-text", "prompt-label", "prompt-text", "count", "meter-bar", "clip", "record", "take",
   "verdict", "advice", "playback", "accept", "redo", "back", "skip", "later", "next", "count-in", "hold",
+  "consent", "consent-form", "consent-speaker", "consent-operator", "consent-later", "consent-read", "consent-text",
+  "consent-record", "consent-verdict-title", "consent-verdict-detail", "consent-done",
 ].map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), $(id)]));
 
 const params = new URLSearchParams(location.search);
@@ -23,6 +26,7 @@ const meter = new LevelMeter({ bar: ui.meterBar, clip: ui.clip, tap });
 const mic = new Microphone({ onLevel: (peak) => meter.show(peak) });
 const session = new Session({ onState: render, onError: say });
 const uploads = new UploadQueue({ onChange: showSaved, onSaved: takeSaved, onRefused: takeRefused });
+const consent = new ConsentStep({ ui, mic, say, canRecord: () => phase === "idle", tap });
 
 let phase = "idle"; // idle | counting | recording | saving
 let waitingFor = null; // upload id of the take shown as "saving"
@@ -83,6 +87,7 @@ async function openBank(name, mode = "script") {
   url.searchParams.set("mode", mode);
   history.replaceState(null, "", url);
   if (!(await session.open(name, mode))) return;
+  if (name !== consent.bank || ui.session.hidden) await consent.open(name); // first: the speaker's consent
   ui.banks.hidden = true;
   ui.session.hidden = false;
   ui.modeScript.setAttribute("aria-pressed", String(mode === "script"));
@@ -169,7 +174,7 @@ function setPhase(next) {
 
 // ------------------------------------------------------------------ recording
 async function startRecording() {
-  if (phase !== "idle" || !session.state || !session.state.prompt) return;
+  if (phase !== "idle" || consent.busy || !session.state || !session.state.prompt) return;
   try {
     await mic.open();
   } catch (error) {
