@@ -95,7 +95,7 @@ def read_book(path: str | os.PathLike[str], options: ReadOptions | None = None) 
             " (everything in it was skipped as front/back matter, notes or images; "
             "to read those, narrate with --front-matter, --back-matter or --notes)"
             if skipped
-            else ""
+            else " (a book of images only, such as scanned pages or a comic, cannot be narrated)"
         )
         raise UsageError(f"{path}: the book has no text to read{hint}")
     return book
