@@ -206,3 +206,50 @@ def test_written_consent_needs_reason_and_witness_and_a_bank(tmp_path: Path) -> 
     with pytest.raises(ConsentError, match="attests"):
         save_written(tmp_path / "b", reason="cannot speak", attested_by="")
     assert consent_status(tmp_path / "b").how == "none"
+
+
+def _read_until(proc: subprocess.Popen[bytes], marker: bytes, seen: bytearray, timeout: float = 120.0) -> None:
+    """Read the program's output until ``marker`` appears (it waits for a key there)."""
+    import os
+    import select
+    import time
+
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(proc.stdout.fileno(), 4096) if ready else b""
+        assert chunk, f"no {marker!r} from the recorder; it said: {seen.decode(errors='replace')}"
+        seen += chunk
+
+
+@pytest.mark.slow
+def test_cli_records_the_statement_from_the_microphone(pulse_server, ljspeech: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The terminal path end to end: statement shown, Enter starts, a real clip is heard through the sound system, Enter stops."""
+    root = _bank(tmp_path, ljspeech, BANK_CLIPS)
+    proc = subprocess.Popen(VOICEBANK + ["consent", "record", str(root), "--seed", "1", "--date", "2026-12-05"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=pulse_server.env)
+    assert proc.stdin is not None
+    seen = bytearray()
+    try:
+        _read_until(proc, b"Press Enter", seen)
+        proc.stdin.write(b"\n")
+        proc.stdin.flush()
+        _read_until(proc, b"Recording", seen)
+        pulse_server.play(ljspeech / "wavs" / f"{HELD_OUT}.wav")
+        proc.stdin.write(b"\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = (bytes(seen) + out).decode()
+    assert "Traceback" not in text + err.decode(), err.decode()
+    statement = new_statement("Linda Johnson", date="2026-12-05", seed=1)
+    assert statement.text in text  # shown in full (and in large letters above it)
+    assert proc.returncode == 1 and "NOT PASSED" in text  # a real voice, but not reading the statement
+    [record] = attempts(root)
+    assert record["code_words"] == list(statement.code_words)
+    assert record["checks"]["speaker"]["status"] == "pass"  # the bank's own voice came through the microphone
+    assert record["audio"]["seconds"] >= sf.info(str(ljspeech / "wavs" / f"{HELD_OUT}.wav")).duration
+    assert not any((root / "consent" / ".spool").glob("*.json"))  # the capture's spool is gone once saved

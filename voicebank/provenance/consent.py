@@ -116,8 +116,9 @@ def save_take(
 ) -> ConsentStatus:
     """Store the consent take in the bank (durably), check it, record and return the verdict.
 
-    The audio is on disk before its record; a take that fails its checks is kept too (every
-    attempt is), and the latest record decides :func:`consent_status`.
+    The take is checked, then its audio is written, then its record (a take without a record
+    is never the latest); a take that fails its checks is kept too (every attempt is), and the
+    latest record decides :func:`consent_status`.
     """
     import numpy as np
 
@@ -134,10 +135,10 @@ def save_take(
             f"The consent take is {x.shape[0] / float(rate):.1f} s long: too short to hold the statement. "
             "Record it again, reading the whole statement."
         )
-    rid = _new_id()
     folder = _consent_dir(root)
+    checks = run_checks(root, x, int(rate), statement)  # first: a check that cannot run leaves no file
+    rid = _new_id()
     audio = _write_audio(folder / f"{rid}.flac", x, int(rate), statement)
-    checks = run_checks(root, x, int(rate), statement)
     record = _take_record(rid, statement, operator, audio, checks)
     _write_record(folder, record)
     return _status_of(root, record)
