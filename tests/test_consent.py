@@ -144,6 +144,24 @@ def test_the_stock_voice_reading_the_statement_fails(lj_bank: tuple[Path, Path],
     assert len(attempts(root)) == before + 1  # every attempt is kept
 
 
+def test_the_speakers_own_take_carrying_our_watermark_fails(lj_bank: tuple[Path, Path]) -> None:
+    """Check 3 alone: the right voice and the right words, but marked as made by voicebank."""
+    from voicebank.errors import MissingDependencyError
+    from voicebank.provenance import watermark
+
+    root, lj = lj_bank
+    x, rate = _clip(lj / "wavs" / f"{HELD_OUT}.wav")
+    try:
+        marked = watermark.mark(x, rate)
+    except (NotImplementedError, MissingDependencyError) as exc:
+        pytest.skip(f"the watermark is not available here: {exc}")
+    status = save_take(root, marked, rate, STATEMENT)
+    checks = status.record["checks"]
+    assert checks["code_words"]["status"] == "pass" and checks["speaker"]["status"] == "pass"
+    assert checks["watermark"]["status"] == "fail" and not status.ok
+    assert "synthetic" in status.detail
+
+
 def test_too_few_takes_waits_then_passes_once_the_bank_has_enough(tmp_path: Path, ljspeech: Path) -> None:
     root = _bank(tmp_path, ljspeech, BANK_CLIPS[:2])
     status = save_take(root, *_clip(ljspeech / "wavs" / f"{HELD_OUT}.wav"), STATEMENT, operator="Sam (partner)")
@@ -181,6 +199,7 @@ def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return proc
 
 
+@pytest.mark.slow
 def test_cli_status_record_from_file_and_written_consent(tmp_path: Path, ljspeech: Path) -> None:
     root = _bank(tmp_path, ljspeech, BANK_CLIPS[:1])
     none = _run("consent", "status", root)
