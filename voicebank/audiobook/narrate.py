@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..durable import atomic_output
+from ..durable import atomic_write
 from ..errors import UsageError
 from .cache import ChunkCache, ensure_writable
 from .local import cached_outcomes, default_workers, run_local
@@ -268,11 +269,19 @@ def chapter_pieces(chapter: PlannedChapter, cache: ChunkCache) -> tuple[list[Any
 
 
 def write_pcm(path: Path, samples: np.ndarray, rate: int) -> None:
-    """A chapter's final samples as a 32-bit float WAV, atomically (bit-exact)."""
-    import soundfile as sf
+    """A chapter's final samples as a 32-bit float WAV, atomically; the same samples give the same bytes.
 
-    with atomic_output(path) as tmp:
-        sf.write(str(tmp), np.asarray(samples, dtype=np.float32), rate, subtype="FLOAT", format="WAV")
+    Written here rather than by libsndfile, whose float WAVs carry a PEAK chunk with the time of writing.
+    """
+    data = np.ascontiguousarray(samples, dtype="<f4").tobytes()
+    fmt = struct.pack("<HHIIHHH", 3, 1, rate, rate * 4, 4, 32, 0)  # IEEE float, mono, cbSize 0
+    fact = struct.pack("<I", len(data) // 4)
+    body = b"WAVE" + _chunk(b"fmt ", fmt) + _chunk(b"fact", fact) + _chunk(b"data", data)
+    atomic_write(path, b"RIFF" + struct.pack("<I", len(body)) + body)
+
+
+def _chunk(tag: bytes, payload: bytes) -> bytes:
+    return tag + struct.pack("<I", len(payload)) + payload + (b"\0" if len(payload) % 2 else b"")
 
 
 def _write_outputs(
