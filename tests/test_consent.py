@@ -272,3 +272,19 @@ def test_cli_records_the_statement_from_the_microphone(pulse_server, ljspeech: P
     assert record["checks"]["speaker"]["status"] == "pass"  # the bank's own voice came through the microphone
     assert record["audio"]["seconds"] >= sf.info(str(ljspeech / "wavs" / f"{HELD_OUT}.wav")).duration
     assert not any((root / "consent" / ".spool").glob("*.json"))  # the capture's spool is gone once saved
+
+
+def test_bad_takes_and_statements_are_refused_and_leave_nothing(tmp_path: Path) -> None:
+    from voicebank.errors import AudioFormatError
+
+    Bank.create(tmp_path / "b").close()
+    speech = np.zeros(16000 * 5, dtype=np.float32)
+    with pytest.raises(ConsentError, match="dictionary"):
+        save_take(tmp_path / "b", speech, 16000, Statement("say xqzzyv now", ("xqzzyv",), "A", "2026-12-05"))
+    with pytest.raises(ConsentError, match="does not contain"):
+        save_take(tmp_path / "b", speech, 16000, Statement("no code here", ("zebra",), "A", "2026-12-05"))
+    with pytest.raises(AudioFormatError, match="too short"):
+        save_take(tmp_path / "b", speech[:8000], 16000, new_statement("A", seed=1))
+    with pytest.raises(AudioFormatError, match="no usable audio"):
+        save_take(tmp_path / "b", np.full(48000, np.nan, dtype=np.float32), 16000, new_statement("A", seed=1))
+    assert attempts(tmp_path / "b") == [] and not list((tmp_path / "b").rglob("*.flac"))

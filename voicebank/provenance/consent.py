@@ -127,6 +127,8 @@ def save_take(
 
     root = _bank_root(bank_dir)
     _check_statement(statement)
+    if int(rate) < 8000:
+        raise AudioFormatError(f"A consent take at {rate} Hz is too coarse to check; record at 16000 Hz or more.")
     x = to_mono(np.asarray(samples, dtype=np.float32))
     if x.size == 0 or not np.all(np.isfinite(x)):
         raise AudioFormatError("The consent take holds no usable audio (empty, or invalid samples); nothing was saved.")
@@ -237,8 +239,14 @@ def _new_id() -> str:
 def _check_statement(statement: Statement) -> None:
     from ..train.metrics import wer_words
 
+    from .consent_check import in_dictionary
+
     if not statement.code_words:
         raise ConsentError("The statement has no code words to check.")
+    unknown = [w for word in statement.code_words for w in wer_words(word) if not in_dictionary(w)]
+    if unknown:
+        raise ConsentError(f"The code word(s) {', '.join(unknown)} are not in the recognizer's dictionary, so they "
+                           "could never be heard; make the statement with new_statement().")
     said = set(wer_words(statement.text))
     missing = [w for w in statement.code_words if not set(wer_words(w)) <= said]
     if missing:
@@ -319,8 +327,8 @@ def _status_of(root: Path, record: dict[str, Any]) -> ConsentStatus:
             _check_audio_file(root / CONSENT_DIR / record["audio"]["file"], record["audio"]["sha256"])
         except CorruptFileError as exc:
             ok, detail = False, str(exc)
-    if not ok and how != "written":
+    if not ok and record.get("verdict") == "incomplete":
+        detail += f" Once the bank has them, check this take again with: voicebank consent check {root}"
+    elif not ok and how != "written":
         detail += f" Record it again with: voicebank consent record {root}"
-        if record.get("verdict") == "incomplete":
-            detail += f" (or, after recording more takes: voicebank consent check {root})"
     return ConsentStatus(ok, how, detail, record)
