@@ -18,8 +18,9 @@ HELP = (
     "takes (record at least a few takes first), and (3) it is not speech synthesized by voicebank (its watermark). "
     "Every attempt is kept in BANK/consent/; the latest one counts. Training ('voicebank train ...') refuses a bank "
     "without a passing consent.\n\n"
-    "A partner or clinician operating the recorder for you: add --operator NAME. A person who can no longer speak: "
-    "'consent written' records the reason and who attests the consent."
+    "A partner or clinician operating the recorder for you: add --operator NAME. Recording on another device: "
+    "'consent statement' issues the statement, then 'consent record --from-file' checks the recording. A person "
+    "who can no longer speak: 'consent written' records the reason and who attests the consent."
 )
 app = typer.Typer(help=HELP, no_args_is_help=True)
 
@@ -29,37 +30,51 @@ def record(
     bank: Path = typer.Argument(..., help="The bank folder (its takes are the voice the statement is compared with).", show_default=False),
     speaker: Optional[str] = typer.Option(None, "--speaker", help="The speaker's name as it should be read (default: the name the bank was made with)."),
     operator: Optional[str] = typer.Option(None, "--operator", help="Who operates the recorder, when it is not the speaker (a partner, a clinician): recorded with the consent."),
-    from_file: Optional[Path] = typer.Option(None, "--from-file", help="Use an existing recording of the statement (WAV/FLAC) instead of the microphone; give the same --date and --seed it was read with."),
-    date: Optional[str] = typer.Option(None, "--date", help="The date the statement names, YYYY-MM-DD (default: today)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Make the code phrase repeatable (for a prepared recording with --from-file); default: a fresh random phrase."),
+    from_file: Optional[Path] = typer.Option(None, "--from-file", help="Check a recording made elsewhere (WAV/FLAC) of the statement that 'voicebank consent statement BANK' issued, instead of using the microphone."),
     device: Optional[str] = typer.Option(None, "--device", help="Microphone: a device number or part of its name (see 'voicebank record --list-devices')."),
     samplerate: Optional[int] = typer.Option(None, "--samplerate", help="Recording rate in Hz (default: the microphone's own)."),
 ) -> None:
     """Show the consent statement, record it being read aloud, check it and keep it in the bank."""
-    from voicebank.provenance.consent import new_statement, save_take
+    from voicebank.provenance.consent import issued_statement, new_statement, save_take
 
-    name = speaker or _bank_speaker(bank)
-    statement = new_statement(name, date=date, seed=seed)
+    capture = None
     if from_file is not None:
         from voicebank.audio import read_audio, to_mono
 
+        statement = issued_statement(bank)
         data, rate = read_audio(from_file)
         samples = to_mono(data)
         typer.echo(f"Checking {from_file} as a reading of:\n  {statement.text}")
     else:
         from voicebank.audio import to_mono
 
+        statement = new_statement(speaker or _bank_speaker(bank))
         capture = _record_live(bank, statement.text, device, samplerate)
         samples, rate = to_mono(capture.samples), capture.sample_rate
     typer.echo("Checking the take (code words, voice, watermark)...")
     status = save_take(bank, samples, rate, statement, operator=operator)
-    if from_file is None:
+    if capture is not None:
         capture.discard_spool()  # the take is in the bank now
     _print_checks(status.record or {})
     typer.secho(("PASSED: " if status.ok else "NOT PASSED: ") + status.detail,
                 fg=typer.colors.GREEN if status.ok else typer.colors.RED)
     if not status.ok:
         raise typer.Exit(1)
+
+
+@app.command("statement")
+def statement(
+    bank: Path = typer.Argument(..., help="The bank folder.", show_default=False),
+    speaker: Optional[str] = typer.Option(None, "--speaker", help="The speaker's name as it should be read (default: the name the bank was made with)."),
+) -> None:
+    """Issue a statement with a fresh code phrase, for a recording made elsewhere (then: consent record --from-file)."""
+    from voicebank.provenance.consent import issue_statement
+
+    issued = issue_statement(bank, speaker or _bank_speaker(bank))
+    _show(issued.text)
+    typer.echo(f"Record it being read aloud (any recorder), then check it with:\n"
+               f"  voicebank consent record {bank} --from-file RECORDING.wav\n"
+               "Issuing a new statement replaces this one.")
 
 
 @app.command("written")
@@ -132,23 +147,29 @@ def _print_checks(record: dict) -> None:  # type: ignore[type-arg]
         typer.echo(f"  {name.replace('_', ' ')}: {c.get('status')} - {c.get('detail')}")
 
 
-def _record_live(bank: Path, text: str, device: Optional[str], samplerate: Optional[int]) -> Any:
-    """Show ``text`` in large letters and record it from the microphone (Enter starts, Enter stops).
-
-    The capture is spooled to BANK/consent/.spool while it is recorded (kept until it is saved).
-    """
+def _show(text: str) -> None:
+    """The statement in large letters, then as ordinary text."""
     import shutil
 
-    from voicebank.errors import UsageError
-    from voicebank.provenance.consent import CONSENT_DIR
     from voicebank.record.bigtext import render
-    from voicebank.record.capture import CaptureSettings, Recorder
 
     width = shutil.get_terminal_size((100, 30)).columns
     typer.echo("\nPlease read this statement aloud, in your normal voice:\n")
     for line in render(text, max(20, width - 2)) or [text]:
         typer.echo(line)
     typer.echo(f"\n  {text}\n")
+
+
+def _record_live(bank: Path, text: str, device: Optional[str], samplerate: Optional[int]) -> Any:
+    """Show ``text`` in large letters and record it from the microphone (Enter starts, Enter stops).
+
+    The capture is spooled to BANK/consent/.spool while it is recorded (kept until it is saved).
+    """
+    from voicebank.errors import UsageError
+    from voicebank.provenance.consent import CONSENT_DIR
+    from voicebank.record.capture import CaptureSettings, Recorder
+
+    _show(text)
     spool = bank / CONSENT_DIR / ".spool"
     spool.mkdir(parents=True, exist_ok=True)
     settings = CaptureSettings(device=device, sample_rate=samplerate, max_take_s=90.0)

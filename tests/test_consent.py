@@ -204,11 +204,17 @@ def test_cli_status_record_from_file_and_written_consent(tmp_path: Path, ljspeec
     root = _bank(tmp_path, ljspeech, BANK_CLIPS[:1])
     none = _run("consent", "status", root)
     assert none.returncode == 1 and "No consent is on file" in none.stdout
-    # a real recording that does not read the statement: kept, and refused
-    rec = _run("consent", "record", root, "--from-file", ljspeech / "wavs" / f"{HELD_OUT}.wav",
-               "--operator", "Dr Lee", "--seed", "1", "--date", "2026-12-05")
+    wav = ljspeech / "wavs" / f"{HELD_OUT}.wav"
+    unissued = _run("consent", "record", root, "--from-file", wav)
+    assert unissued.returncode == 2 and "consent statement" in unissued.stderr  # a file needs an issued statement
+    issued = _run("consent", "statement", root)
+    assert issued.returncode == 0 and "Linda Johnson" in issued.stdout  # the bank's speaker name is read into it
+    # a real recording that does not read the issued statement: kept, and refused
+    rec = _run("consent", "record", root, "--from-file", wav, "--operator", "Dr Lee")
     assert rec.returncode == 1 and "NOT PASSED" in rec.stdout and "not heard" in rec.stdout, rec.stdout
-    assert "Linda Johnson" in rec.stdout  # the bank's speaker name is read into the statement
+    [take] = attempts(root)
+    assert take["how"] == "recorded-by-proxy" and take["operator"] == "Dr Lee"
+    assert take["statement"] in issued.stdout.replace("\n", " ")
     written = _run("consent", "written", root, "--reason", "can no longer speak", "--attested-by", "Dr Lee, neurologist")
     assert written.returncode == 0, written.stderr
     ok = _run("consent", "status", root)
@@ -246,7 +252,7 @@ def _read_until(proc: subprocess.Popen[bytes], marker: bytes, seen: bytearray, t
 def test_cli_records_the_statement_from_the_microphone(pulse_server, ljspeech: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The terminal path end to end: statement shown, Enter starts, a real clip is heard through the sound system, Enter stops."""
     root = _bank(tmp_path, ljspeech, BANK_CLIPS)
-    proc = subprocess.Popen(VOICEBANK + ["consent", "record", str(root), "--seed", "1", "--date", "2026-12-05"],
+    proc = subprocess.Popen(VOICEBANK + ["consent", "record", str(root)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=pulse_server.env)
     assert proc.stdin is not None
     seen = bytearray()
@@ -264,11 +270,9 @@ def test_cli_records_the_statement_from_the_microphone(pulse_server, ljspeech: P
             proc.kill()
     text = (bytes(seen) + out).decode()
     assert "Traceback" not in text + err.decode(), err.decode()
-    statement = new_statement("Linda Johnson", date="2026-12-05", seed=1)
-    assert statement.text in text  # shown in full (and in large letters above it)
     assert proc.returncode == 1 and "NOT PASSED" in text  # a real voice, but not reading the statement
     [record] = attempts(root)
-    assert record["code_words"] == list(statement.code_words)
+    assert record["statement"] in text and "Linda Johnson" in record["statement"]  # shown (in large letters too)
     assert record["checks"]["speaker"]["status"] == "pass"  # the bank's own voice came through the microphone
     assert record["audio"]["seconds"] >= sf.info(str(ljspeech / "wavs" / f"{HELD_OUT}.wav")).duration
     assert not any((root / "consent" / ".spool").glob("*.json"))  # the capture's spool is gone once saved

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date as Date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 CONSENT_DIR = "consent"  # inside the bank folder
+ISSUED = ".issued-statement.json"  # in CONSENT_DIR: the statement issued for a recording made elsewhere
 SCHEMA_VERSION = 1
 HOW = ("recorded", "recorded-by-proxy", "written", "none")
 CODE_WORD_COUNT = 3
@@ -104,6 +105,33 @@ def _parse_date(text: str) -> Date:
         return Date.fromisoformat(text)
     except ValueError as exc:
         raise ConsentError(f"The date {text!r} is not a date in the form YYYY-MM-DD.") from exc
+
+
+def issue_statement(bank_dir: str | os.PathLike[str], speaker: str) -> Statement:
+    """A fresh statement for a recording made elsewhere (a phone, another program), kept in the bank.
+
+    :func:`issued_statement` gives it back when that recording is brought in; issuing again
+    replaces it, so only the latest code phrase counts.
+    """
+    root = _bank_root(bank_dir)
+    statement = new_statement(speaker)
+    atomic_write_json(_consent_dir(root) / ISSUED, {"schema_version": SCHEMA_VERSION, **asdict(statement)})
+    return statement
+
+
+def issued_statement(bank_dir: str | os.PathLike[str]) -> Statement:
+    """The statement last issued by :func:`issue_statement` for this bank."""
+    root = _bank_root(bank_dir)
+    path = root / CONSENT_DIR / ISSUED
+    if not path.is_file():
+        raise ConsentError(f"No statement has been issued for {root}: show one with 'voicebank consent statement "
+                           f"{root}', record it being read, then bring the recording in with --from-file.")
+    data = read_json_dict(path, what="issued consent statement")
+    try:
+        return Statement(text=data["text"], code_words=tuple(data["code_words"]), speaker=data["speaker"],
+                         date=data["date"])
+    except (KeyError, TypeError) as exc:
+        raise CorruptFileError(f"The issued consent statement {path} is damaged ({exc}); issue a new one.") from exc
 
 
 def save_take(
