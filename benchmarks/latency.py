@@ -6,6 +6,9 @@ run, at each thread setting (ONNX Runtime ``intra_op_num_threads``; ``inter_op``
 * **voicebank**: :meth:`PiperOnnxEngine.stream` (windowed flow/decoder, first-clause mode
   on for long sentences); also ``voicebank-no-first-clause`` on the long input, i.e. with the
   first-clause mode off, to show what it buys;
+* **voicebank-watermark** (with ``--watermark``): the same engine wrapped in
+  :class:`~voicebank.engines.marked.MarkedEngine`, as ``speak`` and ``serve`` use it, so the
+  watermark's cost on time to first audio is read off one run (``comparison.watermark``);
 * **piper**: ``piper-tts``'s own ``PiperVoice.synthesize`` generator, unmodified except
   that its ONNX Runtime session is built here to set the thread counts.
 
@@ -144,6 +147,7 @@ def run_latency(
     wpm: float = 40.0,
     prosody: bool = True,
     inputs: dict[str, str] | None = None,
+    watermark: bool = False,
 ) -> dict[str, Any]:
     """Run the benchmark and return its results as a JSON-ready dict."""
     from voicebank.engines import SynthesisOptions, load_engine
@@ -168,6 +172,14 @@ def run_latency(
         configs.append(("voicebank", t, lambda text, t=t: ours_run(t, text), None))
         configs.append(("piper", t, lambda text, t=t: piper_run(t, text), None))
         configs.append(("voicebank-no-first-clause", t, lambda text, t=t: ours_run(t, text, no_head), "long"))
+    if watermark:
+        from voicebank.engines.marked import MarkedEngine
+
+        marked = {t: MarkedEngine(load_engine(voice, threads=t)) for t in threads}
+        for t in threads:
+            marked[t].load()
+            configs.append(("voicebank-watermark", t, lambda text, t=t: _time_chunks(
+                lambda: marked[t].stream(text), lambda c: c.frames, marked[t].sample_rate), None))
 
     for name, text in texts.items():  # warm-up: first calls allocate arenas and caches
         for _, _, fn, only in configs:
@@ -198,6 +210,8 @@ def run_latency(
         "results": results,
     }
     out["comparison"] = _compare(results, texts)
+    if watermark:
+        out["comparison"]["watermark"] = _watermark_cost(results, texts)
     if prosody:
         out["first_clause"] = first_clause_prosody(ours[threads[0]], texts.get("long", INPUTS["long"]))
     if typing:
@@ -234,6 +248,21 @@ def _compare(results: dict[str, Any], texts: dict[str, str]) -> dict[str, Any]:
         rtf_o, rtf_p = total_ours / audio_ours, total_piper / audio_piper
         comp["all_inputs_rtf"] = {"voicebank": round(rtf_o, 4), "piper": round(rtf_p, 4), "ratio": round(rtf_o / rtf_p, 3)}
     return comp
+
+
+def _watermark_cost(results: dict[str, Any], texts: dict[str, str]) -> dict[str, Any]:
+    """Time to first audio and RTF with the mark against without, thread setting by thread setting."""
+    out: dict[str, Any] = {}
+    for tk, per_in in results["voicebank-watermark"].items():
+        for name in texts:
+            plain, marked = results["voicebank"][tk][name], per_in[name]
+            out.setdefault(tk, {})[name] = {
+                "ttfa_ms_p50": {"unmarked": plain["ttfa_ms_p50"], "marked": marked["ttfa_ms_p50"],
+                                "extra": round(marked["ttfa_ms_p50"] - plain["ttfa_ms_p50"], 1)},
+                "rtf_p50": {"unmarked": plain["rtf_p50"], "marked": marked["rtf_p50"]},
+                "underrun_ms_max_marked": marked["underrun_ms_max"],
+            }
+    return out
 
 
 def _acceptance(out: dict[str, Any]) -> dict[str, Any]:
@@ -431,6 +460,10 @@ def _text_report(res: dict[str, Any]) -> str:
             lines.append(f"RTF over all inputs: ours {comp['voicebank']} piper {comp['piper']} ratio {comp['ratio']}")
         elif name == "typing_medium":
             lines.append(f"typing medium: Enter→audio {comp['enter_to_first_audio_ms_p50']} ratio {comp['ratio']}")
+        elif name == "watermark":
+            for tk, per in comp.items():
+                extra = {n: v["ttfa_ms_p50"]["extra"] for n, v in per.items()}
+                lines.append(f"watermark {tk}: TTFA p50 extra ms {extra}")
         else:
             t, r = comp["ttfa_ms_p50"], comp["rtf_p50"]
             lines.append(
@@ -451,6 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--typing-runs", type=int, default=3, help="typing replays per thread setting (default 3)")
     p.add_argument("--wpm", type=float, default=40.0, help="typing speed in words per minute (default 40)")
     p.add_argument("--no-prosody", action="store_true", help="skip the first-clause prosody measurement")
+    p.add_argument("--watermark", action="store_true", help="also time the watermarked stream (what speak and serve send) beside the unmarked one")
     return p
 
 
@@ -465,6 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         typing_runs=max(1, args.typing_runs),
         wpm=args.wpm,
         prosody=not args.no_prosody,
+        watermark=args.watermark,
     )
     print(json.dumps(res, indent=2) if args.json else _text_report(res))
     return 0

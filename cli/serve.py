@@ -62,6 +62,9 @@ def serve(
         False, "--zeroconf", help="Announce Wyoming on the network (mDNS _wyoming._tcp) so Home Assistant finds it by itself. "
         "Off by default, as in wyoming-piper: an announcement is a deliberate act, and it needs --wyoming-host on the network."),
     zeroconf_name: str = typer.Option("voicebank", help="The name --zeroconf announces (what Home Assistant shows)."),
+    watermark: bool = typer.Option(
+        True, "--watermark/--no-watermark", help="Mark all speech as synthetic with an inaudible watermark "
+        "('voicebank verify FILE' finds it; docs/watermark.md). On unless you turn it off."),
 ) -> None:
     """Start the server and keep it running until Ctrl+C."""
     if lan and no_auth:
@@ -71,7 +74,7 @@ def serve(
         raise UsageError("--lan puts the HTTP server on the network, and --wyoming-only has none. Wyoming goes on the network "
                          "only with --wyoming-host 0.0.0.0 (it has no token: see --help).")
     if wyo is not None and wyoming_only:
-        _serve_wyoming_only(wyo, voice)
+        _serve_wyoming_only(wyo, voice, watermark)
         return
     try:
         import uvicorn  # noqa: F401  (checked here: its absence is named before anything starts)
@@ -102,6 +105,7 @@ def serve(
         host=host, port=port, token=token, voice=voice, max_streams=max_streams, lan=lan, tls=tls,
         device_days=device_days, rate=rate, burst=burst, cors_origins=tuple(cors_origin or ()),
         banks_dir=banks_dir, banks=banks, evaluations=tuple(p.resolve() for p in evaluation or ()),
+        watermark=watermark,
     )
     sock = _bind(host, port)
     app = create_app(settings)
@@ -299,8 +303,9 @@ def _start_wyoming(plan: _WyomingPlan, engines: Any, settings: Any) -> None:
     _say_wyoming(plan, sock)
 
 
-def _serve_wyoming_only(plan: _WyomingPlan, voice: str) -> None:
+def _serve_wyoming_only(plan: _WyomingPlan, voice: str, watermark: bool = True) -> None:
     import asyncio
+    from functools import partial
 
     from voicebank.serve.app import EngineCache, _load_engine
     from voicebank.serve.wyoming_server import serve as serve_wyoming
@@ -308,7 +313,7 @@ def _serve_wyoming_only(plan: _WyomingPlan, voice: str) -> None:
     voice = _checked_voice(voice)
     sock = _bind(plan.host, plan.port, "--wyoming")
     sock.listen(64)  # clients that come while the voice loads wait in the queue instead of being refused
-    engines = EngineCache(_load_engine)
+    engines = EngineCache(partial(_load_engine, watermark=watermark))
     engines.get(voice)  # the default voice loads now, not in the first request's time to first audio
     _say_wyoming(plan, sock)
     typer.echo(f"Speaking with {voice} by default. Stop with Ctrl+C.")

@@ -24,6 +24,15 @@ def _engine(voice: Optional[str], threads: int):  # type: ignore[no-untyped-def]
         return load_engine(voice, threads=threads, lexicon=Lexicon())
 
 
+def _marked(engine, watermark: bool):  # type: ignore[no-untyped-def]
+    """The engine whose audio carries the watermark (docs/watermark.md), unless the person turned it off."""
+    if not watermark:
+        return engine
+    from voicebank.engines.marked import MarkedEngine
+
+    return MarkedEngine(engine)
+
+
 def _options(speed: float):  # type: ignore[no-untyped-def]
     from voicebank.engines import SynthesisOptions
 
@@ -131,6 +140,10 @@ def speak(
         None, "--history", help="Keep the lines typed in the interactive prompt (Up recalls them next time): "
         "on, off, or clear (delete those kept). Off unless you turn it on."
     ),
+    watermark: bool = typer.Option(
+        True, "--watermark/--no-watermark", help="Mark the audio as synthetic with an inaudible watermark "
+        "('voicebank verify FILE' finds it; docs/watermark.md). On unless you turn it off."
+    ),
 ) -> None:
     """Speak text in a voice: plays at once (sentence by sentence, first sound within a fraction of a second).
 
@@ -158,19 +171,19 @@ def speak(
         found = PhraseBook().resolve(phrase)
         if found.notice:  # a recorded message whose recording is gone: its words are spoken
             typer.echo(f"Note: {found.notice}", err=True)
-        chunks = found.chunks(engine, opts, pacing)
+        chunks = found.chunks(_marked(engine, watermark), opts, pacing)  # a recorded message plays as recorded
     elif text is None:
         from .speak_interactive import run_interactive
 
         engine.load()  # every session now, so the first line is as quick as the next
-        run_interactive(engine, opts, device)
+        run_interactive(engine, opts, device)  # its type-ahead reads the raw engine: not marked yet
         return
     else:
         from voicebank.text import unreadable
 
         for warning in unreadable(text, lexicon=getattr(engine, "lexicon", None)):
             typer.echo(f"Note: {warning}", err=True)  # what the voice cannot read is skipped, not spelled out
-        chunks = engine.stream(text, opts, pacing)
+        chunks = _marked(engine, watermark).stream(text, opts, pacing)
     if out is not None:
         _write(chunks, out, voice)
     else:

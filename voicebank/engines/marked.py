@@ -63,6 +63,7 @@ class MarkedEngine:
         self.inner = inner
         self.name = inner.name
         self.sample_rate = inner.sample_rate
+        watermark_core.preload()  # torch and the network load beside whatever the caller does next
 
     def __getattr__(self, attr: str) -> Any:
         if attr in _UNMARKED_PATHS:

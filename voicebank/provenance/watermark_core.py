@@ -16,9 +16,14 @@ thread count is left alone (``torch.set_num_threads`` acts on the calling thread
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import io
+import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import types
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import numpy as np
@@ -33,26 +38,53 @@ _worker: ThreadPoolExecutor | None = None
 _model: Any = None
 
 
+_NETWORK_MODULE = "perth.perth_net.perth_net_implicit.model.perth_net"
+
+
+def _import_network() -> tuple[Any, Path]:
+    """PerthNet and its bundled weights' folder, without perth's package ``__init__`` files.
+
+    Those import librosa (numba, llvmlite, much of scipy) and pkg_resources only for perth's own
+    wrapper class, which is not used here: skipping them halves the import time. Empty stand-in
+    packages are in ``sys.modules`` only during the import, and the modules imported through them are
+forgotten after it, so a later ``import perth`` runs as usual.
+    """
+    spec = importlib.util.find_spec("perth")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("No module named 'perth'", name="perth")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    if "perth" in sys.modules:  # imported the ordinary way already: nothing left to save
+        return importlib.import_module(_NETWORK_MODULE).PerthNet, root / "perth_net" / "pretrained"
+    for name, folder in (("perth", root), ("perth.perth_net", root / "perth_net")):
+        sys.modules[name] = types.ModuleType(name)
+        sys.modules[name].__path__ = [str(folder)]
+    try:
+        module = importlib.import_module(_NETWORK_MODULE)
+    finally:  # forget every perth module imported this way (the classes stay alive through `module`)
+        for name in [n for n in sys.modules if n == "perth" or n.startswith("perth.")]:
+            del sys.modules[name]
+    return module.PerthNet, root / "perth_net" / "pretrained"
+
+
 def _load() -> Any:
-    """Build the network (on the worker thread) under the names perth needs."""
+    """Build the network (on the worker thread)."""
     import torch
 
     torch.set_num_threads(1)  # this worker thread only
     try:
-        from perth.perth_net import PREPACKAGED_MODELS_DIR
-        from perth.perth_net.perth_net_implicit.model.perth_net import PerthNet
-    except ImportError as e:  # perth imports torchaudio, yaml and pkg_resources without declaring them
+        perth_net, weights = _import_network()
+    except ImportError as e:  # perth imports torchaudio and yaml without declaring them
         raise MissingDependencyError(f"The audio watermark (resemble-perth; {e.name or e} is missing)", "trust") from e
     with contextlib.redirect_stdout(io.StringIO()):  # it prints a line when it loads
-        net = PerthNet.load("implicit", PREPACKAGED_MODELS_DIR)
+        net = perth_net.load("implicit", str(weights))
     net.eval()
     if net.hp.sample_rate != PERTH_RATE:
         raise MissingDependencyError(f"resemble-perth with a {PERTH_RATE} Hz network (this one: {net.hp.sample_rate} Hz)", "trust")
     return net
 
 
-def _run(fn: Callable[..., T], *args: Any) -> T:
-    """Run ``fn(model, *args)`` on the watermark's own thread, loading the model on first use."""
+def _submit(fn: Callable[..., T], *args: Any) -> Future[T]:
+    """Queue ``fn(model, *args)`` on the watermark's own thread, loading the model on first use."""
     global _worker
     with _lock:
         if _worker is None:
@@ -65,12 +97,21 @@ def _run(fn: Callable[..., T], *args: Any) -> T:
             _model = _load()
         return fn(_model, *args)
 
-    return worker.submit(call).result()
+    return worker.submit(call)
+
+
+def _run(fn: Callable[..., T], *args: Any) -> T:
+    return _submit(fn, *args).result()
 
 
 def load() -> None:
-    """Load the network now (it takes about a second) rather than on the first mark."""
+    """Load the network now (torch and the weights take a second or more) rather than on the first mark."""
     _run(lambda model: None)
+
+
+def preload() -> None:
+    """Start loading the network in the background (while a voice loads); the first mark waits for it."""
+    _submit(lambda model: None)
 
 
 def _to_perth(samples: np.ndarray, rate: int) -> np.ndarray:

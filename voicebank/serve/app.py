@@ -14,6 +14,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import anyio
@@ -41,17 +42,19 @@ log = logging.getLogger("voicebank.serve")
 EngineFactory = Callable[[str], Engine]
 
 
-def _load_engine(voice: str) -> Engine:
+def _load_engine(voice: str, watermark: bool = False) -> Engine:
     from ..engines import load_engine
+    from ..engines.marked import MarkedEngine
     from ..errors import CorruptFileError, LexiconError
 
     try:
-        return load_engine(voice)
+        engine = load_engine(voice)
     except (CorruptFileError, LexiconError) as exc:  # a damaged lexicon must not silence the person
         from ..text.lexicon import Lexicon
 
         log.warning("%s Speaking without the person's pronunciations until it is fixed.", exc)
-        return load_engine(voice, lexicon=Lexicon())
+        engine = load_engine(voice, lexicon=Lexicon())
+    return MarkedEngine(engine) if watermark else engine  # every route speaks through this factory
 
 
 class EngineCache:
@@ -78,7 +81,7 @@ def _shares_threads(engine: Engine) -> bool:
     """Whether one instance may stream on several threads at once (the Piper engine's sessions and espeak are guarded)."""
     from ..engines.piper_onnx import PiperOnnxEngine
 
-    return isinstance(engine, PiperOnnxEngine)
+    return isinstance(getattr(engine, "inner", engine), PiperOnnxEngine)  # a MarkedEngine's marker is per stream
 
 
 class StreamSlots:
@@ -253,7 +256,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: ServeSettings, engine_factory: EngineFactory | None = None) -> Starlette:
     """The ASGI app for ``settings``; ``engine_factory(voice)`` loads a voice (default: :func:`voicebank.engines.load_engine`)."""
-    server = SpeechServer(settings, engine_factory or _load_engine)
+    server = SpeechServer(settings, engine_factory or partial(_load_engine, watermark=settings.watermark))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

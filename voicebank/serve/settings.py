@@ -51,6 +51,9 @@ class ServeSettings:
     max_take_seconds: float = 120.0  # a longer uploaded take is refused (413 too_long)
     max_upload_bytes: int = 48 * 1024 * 1024  # 120 s of 32-bit stereo at 48 kHz fits with room
     evaluations: tuple[Path, ...] = ()  # `train eval` folders the listening test (/listen) offers (--eval)
+    # every route's audio carries the watermark (docs/watermark.md): `voicebank serve` turns it on unless
+    # --no-watermark; off here so that an app built in code (the tests) speaks the engine's exact samples
+    watermark: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_streams <= 256:
