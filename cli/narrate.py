@@ -76,8 +76,9 @@ def narrate(
         with bars:
             result = run(book, settings, out_dir, ray=ray, workers=workers, progress=bars.event,
                          cache_dir=cache, lexicon=lexicon, replacements=replace)  # fmt: skip
-    except KeyboardInterrupt:
-        typer.echo(f"\nStopped: {bars.done} of {bars.total} chunks are done and kept. "
+    except KeyboardInterrupt as stop:
+        done, total = getattr(stop, "done", bars.done), getattr(stop, "total", bars.total)
+        typer.echo(f"\nStopped: {done} of {total} sentences are done and kept. "
                    "Run the same command again to go on from there.", err=True)  # fmt: skip
         raise typer.Exit(130) from None
     _summary(result, as_json)

@@ -41,6 +41,14 @@ HEAD_S = 0.75  # room tone before a chapter's first word (ACX asks for 0.5-1 s; 
 AUDIO_S_PER_WORKER_S = 3.3
 
 
+class NarrationStopped(KeyboardInterrupt):
+    """Ctrl-C during synthesis: the chunks in hand were finished and committed; ``done`` of ``total`` are kept."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__(f"{done} of {total} chunks done")
+        self.done, self.total = done, total
+
+
 @dataclass
 class NarrationResult:
     """What a narration made: where its files are, its report, and how long each stage took."""
@@ -145,8 +153,8 @@ def narrate(
 
     ``ray``: ``"auto"`` or a cluster address to run chunks as Ray tasks (the cache must then be
     on storage every node sees); None: local worker processes (``workers``, default one per CPU).
-    ``progress`` receives :class:`.progress.NarrationEvent` s. Raises ``KeyboardInterrupt`` when
-    interrupted (what was committed stays).
+    ``progress`` receives :class:`.progress.NarrationEvent` s. Ctrl-C raises :class:`NarrationStopped`
+    (a ``KeyboardInterrupt``) once the chunks in hand are committed.
     """
     emit = progress or (lambda event: None)
     timings: dict[str, float] = {}
@@ -165,7 +173,11 @@ def narrate(
     ChunkCache(cache_root).remove_stale_temporaries()
     t2 = time.perf_counter()
     timings.update(read=t1 - t0, plan=t2 - t1)
-    outcomes, already = _synthesize(plan, str(cache_root), ray, workers, emit)
+    try:
+        outcomes, already = _synthesize(plan, str(cache_root), ray, workers, emit)
+    except KeyboardInterrupt:
+        cache = ChunkCache(cache_root)
+        raise NarrationStopped(sum(1 for job in plan.jobs if cache.has(job.key)), len(plan.jobs)) from None
     t3 = time.perf_counter()
     timings["synthesize"] = t3 - t2
     timings["synth_worker"] = sum(o.synth_s for o in outcomes)
