@@ -41,8 +41,11 @@ def _personal(folder: Path) -> Path:
 
 
 def test_the_stock_voice_has_a_card_with_its_licence(home: Path) -> None:
+    from voicebank.voice.registry import stock_voice
+
     card = card_for("joe")
-    assert card == card_for(None) and card.kind == "piper" and card.consent["status"] == "public-dataset"
+    assert card == card_for(None) == card_for(stock_voice().model), "by name or by its file"
+    assert card.kind == "piper" and card.consent["status"] == "public-dataset"
     assert "non-commercial" in card.base_licence and "CC0" in card.base_licence
     code, shown = _info("joe")
     assert code == 0 and "Consent     public-dataset" in shown and "Licence" in shown and "non-commercial" in shown

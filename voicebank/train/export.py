@@ -88,6 +88,7 @@ def export_voice(
     voice = Path(voice_dir).expanduser()
     out = Path(out_dir).expanduser()
     model_path, config_path = _voice_files(voice)
+    card = card_for(voice)  # read before any work: a damaged card is refused with nothing written
     stem = _safe_name(name or voice.resolve().name)
     model, config, state = _load_model(model_path, config_path)
     meta = state.get("voicebank") or {}
@@ -108,7 +109,7 @@ def export_voice(
         can_stream = streamable(graph)
     piper.save(json_path)
     _copy_train_log(voice, out)
-    carry_card(card_for(voice), out, f"exported as {stem}.onnx", kind="piper")
+    carry_card(card, out, f"exported as {stem}.onnx", kind="piper")
     return ExportResult(
         onnx_path=onnx_path,
         config_path=json_path,

@@ -146,7 +146,20 @@ def card_for(voice_ref: str | os.PathLike[str] | None) -> VoiceCard:
         resolve_voice(voice_ref)  # raises the registry's clear "unknown voice" message
         raise EngineError(f"No voice folder at {voice_ref}.")
     found = read_card(folder)
+    if found is None and _is_stock_folder(folder):
+        return stock_card()
     return found if found is not None else inferred_card(folder)
+
+
+def _is_stock_folder(folder: Path) -> bool:
+    """The stock voice given by its package folder or its .onnx file (it ships without a card)."""
+    from ..errors import MissingDependencyError
+    from .registry import stock_voice
+
+    try:
+        return stock_voice(verify=False).model.parent.resolve() == Path(folder).resolve()
+    except (MissingDependencyError, EngineError):
+        return False
 
 
 def stock_card() -> VoiceCard:
