@@ -158,6 +158,22 @@ def test_acx_report_fails_clearly_bad_audio(book, tmp_path: Path, fault: str) ->
     assert any(expected in reason for reason in report["reasons"]), report["reasons"]
 
 
+def test_codec_overshoot_is_found_in_the_encoded_file_and_lowered(tmp_path: Path) -> None:
+    from voicebank.audiobook.master import limit
+    from voicebank.audiobook.outputs import ENCODED_PEAK_DB
+
+    rate = 22050
+    t = np.arange(rate // 3) / rate
+    bursts = [np.zeros(rate // 2)]
+    for freq in (180.0, 440.0, 1200.0, 3000.0):  # square waves: the worst case for a codec's overshoot
+        bursts += [0.5 * np.sign(np.sin(2 * np.pi * freq * t)), np.zeros(rate // 2)]
+    x = limit(np.concatenate(bursts), rate, SETTINGS).astype(np.float32)  # true peak -4 dBTP
+    write_audio([AudioChunk(x, rate)], tmp_path / "plain.mp3")
+    assert acx_report(tmp_path / "plain.mp3")["peak_dbfs"] > -3.0  # MP3 alone pushes it over ACX's limit
+    [path] = write_chapter_files([ChapterAudio("Bursts", x)], rate, BookMeta("t"), tmp_path / "out", "mp3")
+    assert acx_report(path)["peak_dbfs"] <= ENCODED_PEAK_DB + 0.05
+
+
 def test_measure_in_blocks_equals_measure_at_once(book) -> None:  # type: ignore[no-untyped-def]
     from voicebank.audiobook.acx import Meter
 

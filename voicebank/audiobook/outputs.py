@@ -22,7 +22,7 @@ import numpy as np
 
 from ..audio import AudioChunk
 from ..durable import atomic_output, storage_error
-from ..encode import FORMATS, AudioFileFormat, check_output_path, get_encoder, run_ffmpeg
+from ..encode import FORMATS, AudioFileFormat, check_output_path, decode_blocks, get_encoder, run_ffmpeg
 from ..errors import AudioFormatError, EncoderError, MissingDependencyError
 
 GENRE = "Audiobook"
@@ -31,6 +31,13 @@ GENRE = "Audiobook"
 M4B_CODEC = ("-c:a", "aac", "-aac_coder", "fast")
 ACX_MP3 = replace(FORMATS["mp3"], rate=44100, codec=("-c:a", "libmp3lame", "-b:a", "192k"))  # ACX's upload format
 CHAPTER_FORMATS = ("mp3", "opus")
+# Encoded peaks are held under this (ACX: -3 dBFS): lossy codecs overshoot the limiter's
+# ceiling by up to ~2 dB at a few transients, which are found in the encoded file and lowered
+ENCODED_PEAK_DB = -3.3
+_TAME_HOLD_S = 0.02  # a lowered transient: this long each side at the lower gain,
+_TAME_RAMP_S = 0.01  # ... with raised-cosine ramps this long
+_TAME_ROUNDS = 3
+_TAME_MAX = 1000  # more overs than this: not mastered audio, left as it is
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 _FFMETA_SPECIAL = re.compile(r"([=;#\\\n])")
 
@@ -85,7 +92,7 @@ def write_m4b(
     _make_folder(path.parent)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.stem}.partial.") as work:
         audio = Path(work) / "audio.m4a"
-        _encode(chapters, rate, spec, audio)
+        _encode_checked(chapters, rate, spec, audio)
         marks = Path(work) / "chapters.txt"
         marks.write_text(ffmetadata(chapters, rate, meta), encoding="utf-8")
         args = ["-i", str(audio), "-f", "ffmetadata", "-i", str(marks)]
@@ -132,7 +139,7 @@ def write_chapter_files(
         target = folder / name
         check_output_path(target, spec.name)
         with atomic_output(target) as tmp:
-            _encode([chapter], rate, spec, tmp)
+            _encode_checked([chapter], rate, spec, tmp)
             _tag(tmp, spec.name, meta, chapter.title, number, len(chapters))
         paths.append(target)
     return paths
@@ -185,6 +192,62 @@ def _encode(chapters: list[ChapterAudio], rate: int, spec: AudioFileFormat, file
     except BaseException:
         encoder.abort()
         raise
+
+
+def _encode_checked(chapters: list[ChapterAudio], rate: int, spec: AudioFileFormat, file: Path) -> None:
+    """:func:`_encode`, then the peaks the codec pushed over :data:`ENCODED_PEAK_DB` lowered and encoded again.
+
+    The encoded file is decoded and scanned; each transient over the limit gets a short local
+    dip of its excess (up to ``_TAME_ROUNDS`` times; what is left shows in the ACX report).
+    """
+    for round_ in range(_TAME_ROUNDS + 1):
+        _encode(chapters, rate, spec, file)
+        overs = [] if round_ == _TAME_ROUNDS else _overs(file, spec.rate or rate)
+        if not overs:
+            return
+        chapters = _tamed(chapters, rate, overs)
+
+
+def _overs(file: Path, rate: int) -> list[tuple[float, float]]:
+    """(seconds, dB over :data:`ENCODED_PEAK_DB`) of each 10 ms of the decoded file that passes it."""
+    limit = 10 ** (ENCODED_PEAK_DB / 20)
+    overs: dict[int, float] = {}
+    at = 0
+    for block in decode_blocks(file, rate, 1):
+        x = np.abs(block[:, 0])
+        where = np.flatnonzero(x > limit)
+        if where.size:
+            slots = (at + where) * 100 // rate
+            firsts = np.flatnonzero(np.r_[True, slots[1:] != slots[:-1]])
+            excess = np.maximum.reduceat(20 * np.log10(x[where] / limit), firsts)
+            for slot, db in zip(slots[firsts].tolist(), excess.tolist()):
+                overs[slot] = max(overs.get(slot, 0.0), db)
+        at += len(x)
+    if len(overs) > _TAME_MAX:
+        return []  # not a codec's overshoot: audio that was never mastered (the ACX report will say)
+    return [(slot / 100 + 0.005, excess) for slot, excess in sorted(overs.items())]
+
+
+def _tamed(chapters: list[ChapterAudio], rate: int, overs: list[tuple[float, float]]) -> list[ChapterAudio]:
+    """The chapters with a short dip in gain at each over (its excess and 0.3 dB more)."""
+    hold, ramp = round(_TAME_HOLD_S * rate), max(1, round(_TAME_RAMP_S * rate))
+    edge = np.sin(0.5 * np.pi * (np.arange(ramp) + 0.5) / ramp) ** 2  # 0 → 1
+    out, start = [], 0
+    for chapter in chapters:
+        size = len(chapter.samples)
+        gain = np.ones(size)
+        for seconds, excess in overs:
+            centre = round(seconds * rate) - start
+            if not -hold - ramp <= centre < size + hold + ramp:
+                continue
+            depth = 1 - 10 ** (-(excess + 0.3) / 20)
+            shape = np.concatenate([edge, np.ones(2 * hold + 1), edge[::-1]])  # 0 → 1 → 0
+            lo = centre - hold - ramp
+            a, b = max(0, lo), min(size, lo + shape.size)
+            np.minimum(gain[a:b], 1 - depth * shape[a - lo : b - lo], out=gain[a:b])
+        out.append(replace(chapter, samples=(chapter.samples * gain).astype(np.float32)))
+        start += size
+    return out
 
 
 def _tag(path: Path, fmt: str, meta: BookMeta, title: str, number: int, total: int) -> None:
