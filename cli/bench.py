@@ -19,6 +19,14 @@ def latency(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=Tr
     raise typer.Exit(main(list(args or []) + list(ctx.args)))
 
 
+@app.command("narrate", context_settings=_PASS_THROUGH, add_help_option=False)
+def narrate(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=True)) -> None:
+    """The whole narration pipeline on the sample book: real-time multiple, each stage's share, plain piper beside it (--help for options)."""
+    from voicebank.benchmarks.narrate import main
+
+    raise typer.Exit(main(list(args or []) + list(ctx.args)))
+
+
 @app.command("qc", context_settings=_PASS_THROUGH, add_help_option=False)
 def qc(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=True)) -> None:
     """Time of the quality checks on one 15-second 48 kHz take (--help for options)."""
@@ -47,6 +55,14 @@ def serve(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=True
 def verifier(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=True)) -> None:
     """Calibrate the speaker verifiers on real same- and different-speaker pairs: scores, EER, threshold (--help for options)."""
     from voicebank.benchmarks.verifier import main
+
+    raise typer.Exit(main(list(args or []) + list(ctx.args)))
+
+
+@app.command("watermark", context_settings=_PASS_THROUGH, add_help_option=False)
+def watermark(ctx: typer.Context, args: List[str] = typer.Argument(None, hidden=True)) -> None:
+    """The watermark: detection (clean, MP3, 16 kHz), false positives on real speech, cost, latency, audibility (--help for options)."""
+    from voicebank.benchmarks.watermark import main
 
     raise typer.Exit(main(list(args or []) + list(ctx.args)))
 

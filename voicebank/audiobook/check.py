@@ -12,7 +12,7 @@ recognizer) and must cost a small fraction of synthesis, so:
   babble or stuck audio;
 * **words**: PocketSphinx (its bundled en-us models) decodes the chunk with a grammar made
   of the chunk's own words plus a loop of a few phones that stands for "anything else",
-  at half frame rate. Words the audio does not hold are then missing from the hypothesis
+  scoring every third frame. Words the audio does not hold are then missing from the hypothesis
   and count as errors; a free large-vocabulary decode costs 2-6 times more for the same
   decision. The decoder uses batch cepstral mean normalisation, so its answer depends on
   this chunk alone, never on the chunks decoded before (needed for bit-identical reruns).
@@ -122,9 +122,11 @@ def _load_decoder() -> Any:
         from pocketsphinx import Decoder
     except ImportError as exc:
         raise MissingDependencyError("pocketsphinx (the word check of narrated chunks)", "narrate") from exc
-    # ds=2: half frame rate; fwdflat/bestpath off: one pass is enough for a small grammar;
-    # cmn=batch: each utterance normalised on its own (no state from earlier chunks).
-    dec = Decoder(samprate=ASR_RATE, loglevel="FATAL", cmn="batch", ds=2, fwdflat=False, bestpath=False)
+    # ds=3: a third of the frames scored; fwdflat/bestpath off: one pass is enough for a small
+    # grammar; cmn=batch: each utterance normalised on its own (no state from earlier chunks).
+    dec = Decoder(
+        samprate=ASR_RATE, loglevel="FATAL", cmn="batch", ds=3, maxhmmpf=2000, fwdflat=False, bestpath=False
+    )
     for i, phone in enumerate(GARBAGE_PHONES):
         dec.add_word(_garbage_word(phone), phone, i == len(GARBAGE_PHONES) - 1)  # rebuild once, at the end
     return dec
