@@ -147,14 +147,14 @@ def _limited(x: np.ndarray, env: np.ndarray, rate: int, settings: MasteringSetti
     minimum, then two moving averages, an S-shaped ramp never above what any sample in its
     reach needs.
     """
-    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+    from scipy.ndimage import minimum_filter1d
 
     aim = 10 ** ((settings.true_peak_db - _AIM_UNDER_DB) / 20)
     width = max(1, round(settings.lookahead_ms * rate / 1000))
     hold = max(0, round(settings.release_ms * rate / 1000))
     need = np.minimum(1.0, aim / np.maximum(env, 1e-12))
     gain = _window(minimum_filter1d, need, hold, 2 * width - 2)
-    gain = _window(uniform_filter1d, _window(uniform_filter1d, gain, width - 1, 0), width - 1, 0)
+    gain = _trailing_mean(_trailing_mean(gain, width), width)
     return x * np.minimum(gain, 1.0)  # a running mean of values <= 1 may round a hair above 1
 
 
@@ -291,6 +291,14 @@ def _faded(samples: np.ndarray, fade: int) -> np.ndarray:
     out[:n] *= ramp
     out[-n:] *= ramp[::-1]
     return out
+
+
+def _trailing_mean(x: np.ndarray, width: int) -> np.ndarray:
+    """The mean of ``x[n - width + 1 .. n]`` for each n (1.0 before the start), by a running sum."""
+    if width <= 1:
+        return x
+    sums = np.concatenate([[0.0], np.cumsum(np.concatenate([np.ones(width - 1), x]))])
+    return (sums[width:] - sums[:-width]) / width
 
 
 def _window(fn: Callable[..., np.ndarray], x: np.ndarray, before: int, after: int) -> np.ndarray:
