@@ -40,6 +40,17 @@ def cached_outcomes(jobs: Sequence[ChunkJob], cache_dir: str) -> tuple[list[Chun
     return done, todo
 
 
+def start_from_cache(
+    jobs: Sequence[ChunkJob], cache_dir: str, on_outcome: OnOutcome | None
+) -> tuple[list[ChunkOutcome], list[ChunkJob]]:
+    """What every runner does first: the committed chunks' outcomes (each handed to ``on_outcome``) and the jobs left."""
+    done, todo = cached_outcomes(jobs, cache_dir)
+    for outcome in done:
+        if on_outcome:
+            on_outcome(outcome)
+    return done, todo
+
+
 def run_local(
     jobs: Sequence[ChunkJob],
     cache_dir: str,
@@ -51,12 +62,7 @@ def run_local(
     ``on_outcome`` is called in this thread for each outcome as it arrives. Ctrl-C
     (``KeyboardInterrupt``) cancels what has not started and is raised again.
     """
-    done, todo = cached_outcomes(jobs, cache_dir)
-    outcomes: list[ChunkOutcome] = []
-    for outcome in done:
-        outcomes.append(outcome)
-        if on_outcome:
-            on_outcome(outcome)
+    outcomes, todo = start_from_cache(jobs, cache_dir, on_outcome)
     if not todo:
         return outcomes
     n = max(1, min(workers or default_workers(), len(todo)))

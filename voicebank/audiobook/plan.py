@@ -3,7 +3,7 @@
 A chunk is a whole sentence (batch synthesis is throughput, not latency): a sentence longer
 than ``NarrationSettings.max_chunk_chars`` is packed at clause boundaries up to that cap.
 Each chunk has a key, the sha256 of everything its audio depends on (voice id, the model's
-sha256, the text, the synthesis settings, the seed and :data:`SYNTH_VERSION`), so the cache
+sha256, the voice's lexicon, the text, the synthesis settings, the seed and :data:`SYNTH_VERSION`), so the cache
 (:mod:`.cache`) holds a chunk's audio under its key and a rerun finds what is done. The same
 sentence twice in a book is one job.
 
@@ -98,6 +98,7 @@ class ChunkJob:
     synthesis: dict[str, Any]  # SynthesisOptions fields (length/noise scales)
     seed: int
     attempts: int = 3  # takes before a chunk that fails its checks is kept and reported
+    lexicon: str = ""  # the voice's lexicon as JSON ("" for none): words typed into a script in written form
 
 
 @dataclass(frozen=True)
@@ -152,15 +153,20 @@ class VoiceIdentity:
     ref: str
     name: str
     model_sha256: str
+    lexicon: str = ""  # the voice's lexicon (global entries, then the voice folder's) as JSON; "" when empty
 
 
 def voice_identity(voice: str) -> VoiceIdentity:
     """Resolve a voice reference here (the engine loads in the workers)."""
     from ..voice.registry import file_sha256, resolve_voice
 
+    from ..text import Lexicon
+
     files = resolve_voice(voice)
     ref = "joe" if files.stock else str(files.model.resolve())
-    return VoiceIdentity(ref=ref, name=files.name, model_sha256=file_sha256(files.model))
+    lexicon = Lexicon.for_voice(None if files.stock else files.model.parent)
+    words = json.dumps(lexicon.to_dict(), sort_keys=True, ensure_ascii=False) if len(lexicon) else ""
+    return VoiceIdentity(ref=ref, name=files.name, model_sha256=file_sha256(files.model), lexicon=words)
 
 
 def chunk_key(voice: VoiceIdentity, text: str, synthesis: dict[str, Any], seed: int) -> str:
@@ -173,6 +179,7 @@ def chunk_key(voice: VoiceIdentity, text: str, synthesis: dict[str, Any], seed: 
             "text": text,
             "synthesis": synthesis,
             "seed": seed,
+            "lexicon": voice.lexicon,
         },
         sort_keys=True,
         ensure_ascii=False,
@@ -217,7 +224,7 @@ def plan_script(script: Any, settings: NarrationSettings, voice: VoiceIdentity |
                 if key not in seen:
                     seen.add(key)
                     plan.jobs.append(
-                        ChunkJob(key, planned.number, index, words, voice.ref, synthesis, settings.seed, settings.attempts)
+                        ChunkJob(key, planned.number, index, words, voice.ref, synthesis, settings.seed, settings.attempts, voice.lexicon)
                     )
                 last = i == len(chunks) - 1
                 after = "heading" if kind == "heading" and last else "paragraph" if last else "sentence"

@@ -9,6 +9,7 @@ report: never silently kept.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ from .plan import ChunkJob
 
 RETRY_SEED_STEP = 1000  # attempt k uses seed + 1000·k
 
-_ENGINES: dict[str, Any] = {}
+_ENGINES: dict[tuple[str, str], Any] = {}
 _CHECKERS: dict[str, Any] = {}
 
 
@@ -47,15 +48,20 @@ class ChunkOutcome:
         return data
 
 
-def engine_for(voice: str) -> Any:
-    """This process's engine for ``voice`` (loaded once; one thread; no lexicon: the script's text is final)."""
-    engine = _ENGINES.get(voice)
+def engine_for(voice: str, lexicon: str = "") -> Any:
+    """This process's engine for ``voice`` with the job's lexicon (loaded once; one ONNX Runtime thread).
+
+    The lexicon travels in the job, never read from this machine's files, so every worker
+    (a Ray node too) speaks a chunk alike.
+    """
+    engine = _ENGINES.get((voice, lexicon))
     if engine is None:
         from ..engines import load_engine
         from ..text import Lexicon
 
-        engine = load_engine(voice, threads=1, lexicon=Lexicon())
-        _ENGINES[voice] = engine
+        words = Lexicon.from_dict(json.loads(lexicon)) if lexicon else Lexicon()
+        engine = load_engine(voice, threads=1, lexicon=words)
+        _ENGINES[(voice, lexicon)] = engine
     return engine
 
 
@@ -74,7 +80,7 @@ def synthesize(job: ChunkJob, seed: int) -> tuple[np.ndarray, int]:
     """One take of a chunk: float32 samples at the voice's rate, bit-identical for the same seed."""
     from ..engines.base import SynthesisOptions
 
-    engine = engine_for(job.voice)
+    engine = engine_for(job.voice, job.lexicon)
     options = SynthesisOptions(**job.synthesis, seed=seed, first_clause=False)
     chunk = engine.synthesize(job.text, options)
     return np.asarray(chunk.samples, dtype=np.float32), int(chunk.sample_rate)
