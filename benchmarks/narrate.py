@@ -8,6 +8,9 @@ figures → report. It prints:
 
 * ``audio_s`` (the chapters' length), ``wall_s`` (the whole call, process start-up of the
   workers included) and ``realtime_x`` = audio / wall (the issue asks at least 15 on 2 cores);
+* ``cpu_s``: CPU seconds of this process and its workers and encoders, and ``cpu_s_per_audio_s``
+  (less sensitive than wall time to other work on the machine: at most ``cores / 15`` for
+  15 times real time);
 * ``stages``: each stage's share of the wall time (they sum to 1). The synthesize stage is
   split into ``synthesize`` and ``check`` in proportion to the workers' own synthesis and
   check seconds; ``other`` is what no stage claims (the report, bookkeeping);
@@ -49,9 +52,9 @@ def run_narrate_bench(book: Path, voice: str = "joe", workers: int | None = None
         raise UsageError(f"{book}: no such book; give one with --book (the sample book ships in the source tree only)")
     with tempfile.TemporaryDirectory(prefix="voicebank-bench-narrate-") as tmp:
         out = keep or Path(tmp) / "out"
-        t0 = time.perf_counter()
+        cpu0, t0 = _cpu_s(), time.perf_counter()
         result = narrate(book, NarrationSettings(voice=voice), out, workers=workers)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
         audio = sum(sf.info(str(p)).duration for p in result.pcm)
         texts = [job.text for job in result.plan.jobs]
         peer_result = _peer(texts, voice, Path(tmp)) if peer else None
@@ -69,6 +72,8 @@ def run_narrate_bench(book: Path, voice: str = "joe", workers: int | None = None
         "audio_s": round(audio, 2),
         "wall_s": round(wall, 2),
         "realtime_x": round(realtime, 2),
+        "cpu_s": round(cpu, 2),
+        "cpu_s_per_audio_s": round(cpu / audio, 4) if audio else None,
         "target_x": TARGET_X,
         "meets_target": realtime >= TARGET_X,
         "stages": {k: round(v / wall, 4) for k, v in stage_s.items()},
@@ -131,6 +136,14 @@ def _piper_files(voice: str) -> tuple[Path, Path]:
     return Path(files.model), Path(files.config)
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the workers, ffmpeg)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -142,7 +155,8 @@ def _text_report(res: dict[str, Any]) -> str:
     lines = [
         f"narrated {res['chunks']} chunks of {Path(res['book']).name} with {res['voice']} on {res['workers']} workers:",
         f"  audio {res['audio_s']:.1f} s in {res['wall_s']:.1f} s wall = {res['realtime_x']:.1f}x real time "
-        f"(target {res['target_x']:.0f}x: {'met' if res['meets_target'] else 'NOT met'})",
+        f"(target {res['target_x']:.0f}x: {'met' if res['meets_target'] else 'NOT met'}); "
+        f"{res['cpu_s_per_audio_s']} CPU s per audio s",
         "  stages: " + ", ".join(f"{k} {v:.1%}" for k, v in res["stages"].items()),
         f"  in the workers: synthesis {res['worker']['synth_s_per_audio_s']} s and checks "
         f"{res['worker']['check_s_per_audio_s']} s per audio second",

@@ -37,7 +37,7 @@ def test_bench_narrate_json(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     res = json.loads(done.stdout)
-    for key in ("audio_s", "wall_s", "realtime_x", "target_x", "meets_target", "stages", "stage_s", "worker",
+    for key in ("audio_s", "wall_s", "realtime_x", "cpu_s", "cpu_s_per_audio_s", "target_x", "meets_target", "stages", "stage_s", "worker",
                 "peer", "chunks", "failed_chunks", "machine"):  # fmt: skip
         assert key in res, key
     assert set(res["stages"]) == {"read", "plan", "synthesize", "check", "assemble", "master", "encode", "acx", "other"}
