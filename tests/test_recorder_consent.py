@@ -58,6 +58,8 @@ def server(home: Path, tmp_path: Path) -> Iterator[tuple[httpx.Client, Path]]:
 def test_a_statement_is_made_by_the_server_and_its_take_is_checked_once(server: tuple[httpx.Client, Path],
                                                                       ljspeech: Path) -> None:
     http, banks = server
+    early = http.post("/v1/record/banks/anna/consent/check")
+    assert early.status_code == 400 and "voicebank consent record" in early.json()["error"]["message"], early.text
     status = http.get("/v1/record/banks/anna/consent").json()
     assert status["available"] and status["ok"] is False and status["speaker"] == "Anna Example"
 
@@ -84,6 +86,9 @@ def test_a_statement_is_made_by_the_server_and_its_take_is_checked_once(server: 
     kept = json.loads(records[0].read_text(encoding="utf-8"))
     assert kept["operator"] == "Pat Nurse" and kept["code_words"] == statement["code_words"]
     assert http.get("/v1/record/banks/anna/consent").json()["verdict"] == "fail"
+    checked = http.post("/v1/record/banks/anna/consent/check")
+    assert checked.status_code == 200 and checked.json()["verdict"] == "fail", checked.text
+    assert len(list((banks / "anna" / "consent").glob("*.json"))) == 2, "a check again is a new attempt on the same take"
 
 
 def test_bad_consent_requests_are_refused_plainly(server: tuple[httpx.Client, Path], ljspeech: Path) -> None:

@@ -57,10 +57,11 @@ def verdict_json(status: Any) -> dict[str, Any]:
     record = status.record or {}
     checks = record.get("checks") if isinstance(record.get("checks"), dict) else {}
     detail = str(status.detail or "")
-    page_detail = detail.split(" Record it again with:")[0].strip()  # the terminal's advice; the page has buttons
+    for advice in (" Record it again with:", " Once the bank has them, check"):  # the terminal's advice; the page has buttons
+        detail = detail.split(advice)[0]
     return {
         "ok": bool(status.ok), "how": status.how, "verdict": record.get("verdict") or ("pass" if status.ok else "none"),
-        "detail": page_detail,
+        "detail": detail.strip(),
         "checks": {str(k): {"status": v.get("status"), "detail": v.get("detail")} for k, v in checks.items()
                    if isinstance(v, dict)},
         "operator": record.get("operator"), "date": record.get("date"),
@@ -143,6 +144,21 @@ class ConsentRoutes:
         issued.answers[sha] = answer
         return JSONResponse(answer, status_code=201, headers=_NO_STORE)
 
+    async def check(self, request: Request) -> Response:
+        """Check the latest consent take again (after more takes were recorded: the voice check needs them)."""
+        slot = self._slot(request)
+
+        def run() -> dict[str, Any]:
+            from ..provenance.consent import recheck
+
+            try:
+                return verdict_json(recheck(slot.path))
+            except VoicebankError as exc:
+                raise refusal(exc) from exc
+
+        async with self.locks.setdefault(slot.name, anyio.Lock()):
+            return JSONResponse(await anyio.to_thread.run_sync(run), headers=_NO_STORE)
+
     @staticmethod
     def _save(slot: BankSlot, issued: Issued, up: uploads.Upload) -> dict[str, Any]:
         from ..provenance.consent import save_take
@@ -157,6 +173,7 @@ class ConsentRoutes:
         return [
             Route(base + "/{bank}/consent", self.status, methods=["GET"]),
             Route(base + "/{bank}/consent/statements", self.new, methods=["POST"]),
+            Route(base + "/{bank}/consent/check", self.check, methods=["POST"]),
             Route(base + "/{bank}/consent/statements/{statement_id}", self.take, methods=["PUT"]),
         ]
 

@@ -163,6 +163,11 @@ def _consent_paths(audio: dict[str, Any]) -> dict[str, Any]:
                          "properties": {"speaker": {"type": "string", "minLength": 1, "maxLength": 200}, "operator": name}}}}},
                      "responses": {"201": _json("The statement.", statement), **_errors("400", "401", "404", "413", "429")}},
         },
+        "/v1/record/banks/{bank}/consent/check": {
+            "post": {"summary": "Check the latest consent take again (once the bank has takes to compare the voice with)",
+                     "parameters": [_BANK_P],
+                     "responses": {"200": _json("The verdict.", _VERDICT), **_errors("400", "401", "404", "409", "429")}},
+        },
         "/v1/record/banks/{bank}/consent/statements/{statement_id}": {
             "put": {"summary": "The take of a statement: stored in the bank's consent folder and checked",
                     "parameters": [_BANK_P, _param("statement_id", "path", {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"}),

@@ -16,7 +16,8 @@ const TITLES = {
 const NEXT = {
   pass: "Thank you. Go on to the sentences.",
   fail: "Press Record the statement and read it again, clearly and whole.",
-  incomplete: "Record some sentences now: the voice check runs once the bank has recordings to compare with.",
+  incomplete: "Record some sentences now (five or more), then press Check the consent take again: the voice check "
+    + "needs recordings to compare with.",
 };
 
 export class ConsentStep {
@@ -34,6 +35,7 @@ export class ConsentStep {
     ui.consentLater.addEventListener("click", () => this.later());
     ui.consentDone.addEventListener("click", () => this.close());
     ui.consentRecord.addEventListener("click", () => this.toggle());
+    ui.consentCheck.addEventListener("click", () => this.check());
   }
 
   get busy() {
@@ -70,6 +72,28 @@ export class ConsentStep {
     this.ui.consentForm.hidden = !form;
     this.ui.consentRead.hidden = !read;
     this.ui.consentDone.hidden = !done;
+  }
+
+  // After more takes: the waiting voice check runs again on the take already recorded.
+  async check() {
+    if (this.busy) return;
+    this.setPhase("sending");
+    this.say("Checking the consent take again…");
+    try {
+      this.answer(await fetchJson(`${this.base()}/check`, { method: "POST", body: {} }));
+    } catch (error) {
+      this.setPhase("idle");
+      this.say(`Could not check the consent take: ${error.message}`);
+    }
+  }
+
+  answer(answer) {
+    this.setPhase("idle");
+    this.verdict(answer);
+    this.say(`${TITLES[answer.verdict] || TITLES.fail}.`);
+    this.show({ form: false, read: answer.verdict === "fail", done: answer.verdict !== "fail" });
+    this.ui.consentVerdictTitle.focus();
+    if (this.tap) this.tap.consent = answer;
   }
 
   async ask(event) {
@@ -143,12 +167,7 @@ export class ConsentStep {
       this.say("The consent take was not saved. Press Record the statement to try again.");
       return;
     }
-    this.setPhase("idle");
-    this.verdict(answer);
-    this.say(`${TITLES[answer.verdict] || TITLES.fail}.`);
-    this.show({ form: false, read: answer.verdict === "fail", done: answer.verdict !== "fail" });
-    this.ui.consentVerdictTitle.focus();
-    if (this.tap) this.tap.consent = answer;
+    this.answer(answer);
   }
 
   // The verdict in the live region: a title a screen reader announces, the reason, and what to do next.
@@ -157,6 +176,7 @@ export class ConsentStep {
     this.ui.consent.dataset.verdict = kind;
     this.ui.consentVerdictTitle.textContent = answer ? prefix + TITLES[kind] : "";
     this.ui.consentVerdictDetail.textContent = answer ? `${answer.detail || ""} ${NEXT[kind]}`.trim() : "";
+    this.ui.consentCheck.hidden = kind !== "incomplete";
   }
 
   setPhase(next) {
@@ -166,6 +186,7 @@ export class ConsentStep {
     r.classList.toggle("on", next === "recording");
     r.setAttribute("aria-pressed", String(next === "recording"));
     r.disabled = next === "sending";
+    this.ui.consentCheck.disabled = next !== "idle";
   }
 
   later() {

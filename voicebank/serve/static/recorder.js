@@ -17,7 +17,7 @@ const ui = Object.fromEntries([
   "message-form", "message-text", "prompt-label", "prompt-text", "count", "meter-bar", "clip", "record", "take",
   "verdict", "advice", "playback", "accept", "redo", "back", "skip", "later", "next", "count-in", "hold",
   "consent", "consent-form", "consent-speaker", "consent-operator", "consent-later", "consent-read", "consent-text",
-  "consent-record", "consent-verdict-title", "consent-verdict-detail", "consent-done",
+  "consent-record", "consent-verdict-title", "consent-verdict-detail", "consent-check", "consent-done",
 ].map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), $(id)]));
 
 const params = new URLSearchParams(location.search);
