@@ -20,7 +20,7 @@ from voicebank.audiobook.master import (
     rms_db,
     true_peak,
 )
-from voicebank.errors import AudioFormatError
+from voicebank.errors import AudioFormatError, UsageError
 
 SETTINGS = MasteringSettings(watermark=False)  # the watermark is another helper's; tested with it off
 SENTENCES = [
@@ -125,6 +125,8 @@ def test_settings_round_trip_and_ignore_unknown_keys() -> None:
     data = settings.to_dict()
     assert data["schema_version"] == 1
     assert MasteringSettings.from_dict({**data, "from_a_newer_version": 1}) == settings
+    with pytest.raises(UsageError, match="true_peak_db 3"):
+        MasteringSettings.from_dict({**data, "true_peak_db": 3.0})
 
 
 @pytest.mark.parametrize(

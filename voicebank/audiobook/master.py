@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import AudioFormatError, MissingDependencyError
+from ..errors import AudioFormatError, MissingDependencyError, UsageError
 
 SCHEMA_VERSION = 1
 GATE_SECONDS = 0.4  # BS.1770's gating block: shorter audio has no integrated loudness
@@ -44,11 +44,26 @@ class MasteringSettings:
     watermark: bool = True  # mark the result with voicebank.provenance.watermark (the last step)
     schema_version: int = SCHEMA_VERSION
 
+    def __post_init__(self) -> None:
+        times_ok = self.fade_ms >= 0 and self.lookahead_ms > 0 and self.release_ms >= 0
+        checks = [
+            (-40.0 <= self.loudness_lufs <= -6.0, f"loudness_lufs {self.loudness_lufs} (use -40 to -6; ACX: about -20)"),
+            (self.rms_min_db < self.rms_max_db, f"rms_min_db {self.rms_min_db} is not under rms_max_db {self.rms_max_db}"),
+            (-20.0 <= self.true_peak_db <= 0.0, f"true_peak_db {self.true_peak_db} (use -20 to 0 dBTP)"),
+            (self.room_tone_db <= -40.0, f"room_tone_db {self.room_tone_db} (room tone is quiet: -40 dB or lower)"),
+            (times_ok, "fade_ms, lookahead_ms and release_ms must be 0 or more (look-ahead above 0)"),
+            (1 <= self.oversample <= 16, f"oversample {self.oversample} (use 1 to 16)"),
+        ]
+        wrong = [why for ok, why in checks if not ok]
+        if wrong:
+            raise UsageError("Mastering settings out of range: " + "; ".join(wrong) + ".")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MasteringSettings:
+        """Settings from their JSON (keys a newer voicebank added are ignored)."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
