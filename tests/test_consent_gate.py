@@ -60,17 +60,44 @@ def test_prepare_refuses_a_bank_without_consent_and_says_why_and_how_to_go_on(ba
     assert not (tmp_path / "data").exists(), "nothing is written"
 
 
-@pytest.mark.slow
-def test_with_a_reason_prepare_goes_on_and_the_reason_reaches_the_voice_card(bank: Path, home: Path, tmp_path: Path) -> None:
-    data = tmp_path / "data"
+@pytest.fixture(scope="module")
+def prepared(bank: Path, home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bank's dataset, made with a reason instead of consent (through the CLI)."""
+    data = tmp_path_factory.mktemp("prepared") / "data"
     proc = _run(home, "train", "prepare", bank, data, "--without-consent", REASON, "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["consent"]["reason_without_consent"] == REASON
-    kept = json.loads((data / "consent.json").read_text(encoding="utf-8"))
+    return data
+
+
+def test_with_a_reason_prepare_goes_on_and_keeps_the_reason_with_the_dataset(bank: Path, prepared: Path) -> None:
+    kept = json.loads((prepared / "consent.json").read_text(encoding="utf-8"))
     assert kept["consent"]["status"] == "without-consent" and kept["consent"]["reason_without_consent"] == REASON
     assert kept["speaker"] == "Linda" and kept["training_data"]["bank"] == str(bank.resolve())
     assert kept["training_data"]["takes"] + kept["training_data"]["held_out"] == 6
 
+
+@pytest.mark.slow
+def test_the_reason_reaches_a_trained_voices_card_and_its_export(bank: Path, prepared: Path, home: Path,
+                                                                tmp_path: Path) -> None:
+    pytest.importorskip("TTS", reason="the train extra (coqui-tts) is not installed")
+    voice = tmp_path / "voice"
+    proc = _run(home, "train", "finetune", "--recipe", "vits-tiny", "--dataset", prepared, "--out", voice,
+                "--max-steps", "1", "--threads", "1", "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    card = json.loads((voice / "card.json").read_text(encoding="utf-8"))
+    assert card["kind"] == "vits" and card["consent"]["reason_without_consent"] == REASON and card["speaker"] == "Linda"
+    assert card["base_model"] == "none (trained from scratch)" and card["training_data"]["dataset"] == str(prepared.resolve())
+    proc = _run(home, "train", "export", voice, "--out", tmp_path / "exported")
+    assert proc.returncode == 0, proc.stderr
+    shown = _run(home, "voice", "info", tmp_path / "exported").stdout
+    assert shown.splitlines()[0] == "Voice       voice (piper)", shown
+    assert f"the reason given: {REASON}" in shown and "Note        exported as voice.onnx" in shown, shown
+
+
+@pytest.mark.slow
+def test_the_reason_reaches_an_instant_voices_card(bank: Path, prepared: Path, home: Path, tmp_path: Path) -> None:
+    data = prepared
     from tests.test_kokoro import _installed
 
     _installed()
