@@ -1,12 +1,11 @@
 """`voicebank narrate` end to end on the sample book with the stock voice: M4B with chapters, the report, resume, the script.
 
 One narration of ``samples/book`` (module-scoped, the real command in a subprocess) is shared by
-the tests here; reruns against its output folder only assemble (every chunk is cached).
+the tests here. Resuming (and a rerun giving the same bytes) is tests/test_narrate_resume.py's.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -26,10 +25,6 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
     proc = subprocess.run(VOICEBANK + args, capture_output=True, text=True, env=env, timeout=600)
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
     return proc
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -85,18 +80,6 @@ def test_report_accounts_for_every_character(narrated: dict[str, Any]) -> None:
         assert row["read"] + sum(row["skipped"].values()) == row["source"], row
     text = (narrated["out"] / "report.md").read_text()
     assert f"{chars['source']} source characters: {chars['read']} read, {chars['skipped']} skipped" in text
-
-
-@pytest.mark.slow
-def test_rerun_uses_the_cache_and_gives_the_same_audio(narrated: dict[str, Any], env: dict[str, str]) -> None:
-    out = narrated["out"]
-    before = {p.name: sha256(p) for p in sorted((out / "pcm").glob("*.wav"))}
-    proc = run(["narrate", str(BOOK), "--out", str(out), "--format", "m4b"], env)
-    assert proc.returncode == 0, proc.stderr
-    distinct = narrated["report"]["chunks"]["distinct"]
-    assert f"Resuming: {distinct} of {distinct} sentences already done." in proc.stderr
-    assert f"{distinct} sentences were already done, 0 made now" in proc.stdout
-    assert {p.name: sha256(p) for p in sorted((out / "pcm").glob("*.wav"))} == before
 
 
 @pytest.mark.slow

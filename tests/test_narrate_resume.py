@@ -53,10 +53,10 @@ def committed(out: Path) -> int:
     return len(list((out / "cache" / "chunks").glob("*/*.npz")))
 
 
-def finish(proc: subprocess.Popen[bytes]) -> str:
+def finish(proc: subprocess.Popen[bytes]) -> tuple[str, str]:
     stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr.decode() + stdout.decode()
-    return stdout.decode()
+    return stdout.decode(), stderr.decode()
 
 
 @pytest.mark.slow
@@ -85,9 +85,11 @@ def test_killed_three_times_then_rerun_is_bit_identical(home: Path, tmp_path: Pa
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
-    stdout = finish(narrate(book, out, env))
+    stdout, stderr = finish(narrate(book, out, env))
     done = int(stdout.split(" sentences were already done")[0].rsplit("(", 1)[1])
     assert 3 <= done < distinct
+    assert f"Resuming: {done} of {distinct} sentences already done." in stderr
+    assert f"{done} sentences were already done, {distinct - done} made now" in stdout
 
     for wav in sorted((reference / "pcm").glob("*.wav")):
         assert (out / "pcm" / wav.name).read_bytes() == wav.read_bytes(), wav.name

@@ -81,10 +81,24 @@ class ChunkCache:
             path.unlink(missing_ok=True)  # a damaged chunk is made again, not trusted
             return None
 
+    def meta(self, key: str) -> dict[str, Any] | None:
+        """What was recorded about a committed chunk (its samples are not read); None when there is none."""
+        path = self.path(key)
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                meta = json.loads(bytes(npz["meta"]).decode("utf-8"))
+                meta.setdefault("frames", int(npz["audio"].shape[0]))
+            return dict(meta)
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, OSError, UnicodeDecodeError, EOFError):
+            path.unlink(missing_ok=True)  # a damaged chunk is made again, not trusted
+            return None
+
     def put(self, key: str, samples: np.ndarray, sample_rate: int, meta: dict[str, Any]) -> Path:
         """Commit a chunk durably and atomically (temporary file, fsync, rename, folder fsync)."""
         path = self.path(key)
-        record = dict(meta, sample_rate=int(sample_rate))
+        record = dict(meta, sample_rate=int(sample_rate), frames=int(np.asarray(samples).shape[0]))
         buf = io.BytesIO()
         np.savez(
             buf,

@@ -32,11 +32,11 @@ def cached_outcomes(jobs: Sequence[ChunkJob], cache_dir: str) -> tuple[list[Chun
     cache = ChunkCache(cache_dir)
     done, todo = [], []
     for job in jobs:
-        chunk = cache.get(job.key) if cache.has(job.key) else None
-        if chunk is None:
+        meta = cache.meta(job.key) if cache.has(job.key) else None
+        if meta is None:
             todo.append(job)
         else:
-            done.append(outcome_from_cache(job, chunk))
+            done.append(outcome_from_cache(job, meta))
     return done, todo
 
 

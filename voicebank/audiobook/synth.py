@@ -89,7 +89,7 @@ def synthesize(job: ChunkJob, seed: int) -> tuple[np.ndarray, int]:
 def run_job(job: ChunkJob, cache_dir: str) -> ChunkOutcome:
     """Make one chunk unless it is already committed: take, check, retry, commit, report."""
     cache = ChunkCache(cache_dir)
-    done = cache.get(job.key)
+    done = cache.meta(job.key)
     if done is not None:
         return outcome_from_cache(job, done)
     checker = checker_for()
@@ -138,16 +138,16 @@ def run_job(job: ChunkJob, cache_dir: str) -> ChunkOutcome:
     )
 
 
-def outcome_from_cache(job: ChunkJob, done: Any) -> ChunkOutcome:
-    meta = done.meta
+def outcome_from_cache(job: ChunkJob, meta: dict[str, Any]) -> ChunkOutcome:
+    """The outcome of a chunk found committed (``meta``: :meth:`.cache.ChunkCache.meta`)."""
     return ChunkOutcome(
         key=job.key,
         chapter=job.chapter,
         index=job.index,
-        ok=done.ok,
+        ok=bool(meta.get("ok", True)),
         attempts=0,
         problems=tuple(meta.get("problems", ())),
-        seconds=len(done.samples) / done.sample_rate,
+        seconds=int(meta["frames"]) / int(meta["sample_rate"]),
         cached=True,
         seed=int(meta.get("seed", job.seed)),
         measures=dict(meta.get("measures", {})),
