@@ -86,6 +86,15 @@ def test_silence_and_a_dropout_fail(checker: ChunkChecker, spoken: list[tuple[np
     assert not dropped.ok and any("silence of" in p for p in dropped.problems)
 
 
+def test_a_stretch_cut_out_fails(checker: ChunkChecker, spoken: list[tuple[np.ndarray, int]]) -> None:
+    """A third of the sentence gone without a pause: fast for the text and words unheard."""
+    x, rate = spoken[0]
+    n = x.shape[0] // 3
+    result = checker.check(np.concatenate([x[:n], x[2 * n :]]), rate, TEXTS[0])
+    assert not result.ok, result.measures
+    assert any("missing" in p or "do not match" in p for p in result.problems)
+
+
 def test_clipping_fails(checker: ChunkChecker, spoken: list[tuple[np.ndarray, int]]) -> None:
     x, rate = spoken[0]
     loud = np.clip(x * 8.0, -1.0, 1.0)

@@ -9,7 +9,8 @@ recognizer) and must cost a small fraction of synthesis, so:
   samples themselves (numpy, negligible time);
 * **duration** compares the spoken span (first to last speech frame) with the number of
   letters and digits the text speaks: too fast means words are missing, too slow means
-  babble or stuck audio;
+  babble or stuck audio; a chunk somewhat fast *and* with many words unheard is judged to
+  miss words too;
 * **words**: PocketSphinx (its bundled en-us models) decodes the chunk with a grammar made
   of the chunk's own words plus a loop of a few phones that stands for "anything else",
   scoring every third frame. Words the audio does not hold are then missing from the hypothesis
@@ -53,6 +54,9 @@ class CheckLimits:
     max_s_per_char: float = 0.16  # slower means babble or stuck audio
     slack_s: float = 0.4  # added to both duration bounds (very short texts vary most)
     max_word_error: float = 0.55  # word errors / words the recognizer knows; above fails
+    # Both weak signs of a missing stretch at once: fast for the text and many words not heard.
+    missing_word_error: float = 0.25
+    missing_s_per_char: float = 0.047
     min_words: int = 2  # fewer known words than this: no word match (too little to judge)
 
 
@@ -111,9 +115,15 @@ class ChunkChecker:
         if len(known) < self.limits.min_words:
             return []
         errors, n = word_errors(" ".join(known), hyp)
-        measures["word_error"] = errors / n
-        if errors / n > self.limits.max_word_error:
+        error = measures["word_error"] = errors / n
+        if error > self.limits.max_word_error:
             return [f"the words do not match the text: heard {hyp!r} ({errors} errors in {n} words)"]
+        rate_per_char = measures.get("s_per_char", 1.0)
+        if error > self.limits.missing_word_error and rate_per_char < self.limits.missing_s_per_char:
+            return [
+                f"words seem to be missing: {rate_per_char:.3f} s per letter is fast for the text and "
+                f"{errors} of {n} words were not heard as written (heard {hyp!r})"
+            ]
         return []
 
 
