@@ -256,6 +256,8 @@ def _assemble(
         result.pcm.append(path)
         chapters.append(ChapterAudio(chapter.title, samples))
         emit(NarrationEvent("chapter", chapter=chapter.number, seconds=len(samples) / rate))
+    for stale in set((out / "pcm").glob("*.wav")) - set(result.pcm):  # chapters an earlier run had
+        stale.unlink(missing_ok=True)
     return chapters, rate
 
 
