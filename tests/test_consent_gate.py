@@ -141,10 +141,7 @@ def test_written_consent_lets_training_go_on_and_is_what_the_card_says(bank: Pat
 
     own = tmp_path / "bank"
     shutil.copytree(bank, own)
-    try:
-        save_written(own, reason="can no longer speak; consent signed on 2026-12-01", attested_by="Dr A. Example")
-    except NotImplementedError:
-        pytest.skip("the consent records (voicebank.provenance.consent) are not built yet")
+    save_written(own, reason="can no longer speak; consent signed on 2026-12-01", attested_by="Dr A. Example")
     consent = require_consent(own, None)
     assert consent["status"] == "passed" and consent["how"] == "written" and "Dr A. Example" in consent["detail"]
     proc = _run(tmp_path / "home", "train", "prepare", own, tmp_path / "data", "--json")

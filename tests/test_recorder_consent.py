@@ -61,7 +61,7 @@ def test_a_statement_is_made_by_the_server_and_its_take_is_checked_once(server: 
     early = http.post("/v1/record/banks/anna/consent/check")
     assert early.status_code == 400 and "voicebank consent record" in early.json()["error"]["message"], early.text
     status = http.get("/v1/record/banks/anna/consent").json()
-    assert status["available"] and status["ok"] is False and status["speaker"] == "Anna Example"
+    assert status["ok"] is False and status["verdict"] == "none" and status["speaker"] == "Anna Example"
 
     made = http.post("/v1/record/banks/anna/consent/statements", json={"speaker": "Anna Example", "operator": "Pat Nurse"})
     assert made.status_code == 201, made.text

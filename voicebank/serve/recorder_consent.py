@@ -89,12 +89,9 @@ class ConsentRoutes:
             with_bank = slot.opened()  # the recorder holds it open anyway; 409 when another program does
             speaker = str(with_bank.meta.get("speaker", ""))
             try:
-                found = verdict_json(consent_status(slot.path))
-            except NotImplementedError:
-                return {"available": False, "ok": False, "speaker": speaker}
+                return {"speaker": speaker, **verdict_json(consent_status(slot.path))}
             except VoicebankError as exc:
                 raise refusal(exc) from exc
-            return {"available": True, "speaker": speaker, **found}
 
         async with slot.lock:
             body = await anyio.to_thread.run_sync(read)

@@ -140,7 +140,7 @@ _VERDICT = {
         "ok": {"type": "boolean"}, "how": {"type": "string", "enum": ["recorded", "recorded-by-proxy", "written", "none"]},
         "verdict": {"type": "string"}, "detail": {"type": "string"}, "checks": {"type": "object"},
         "operator": {"type": ["string", "null"]}, "date": {"type": ["string", "null"]},
-        "available": {"type": "boolean"}, "speaker": {"type": "string"},
+        "speaker": {"type": "string"},
     },
 }
 

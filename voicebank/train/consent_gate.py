@@ -35,19 +35,15 @@ def require_consent(bank_dir: str | os.PathLike[str], without_consent: str | Non
     reason = _reason(without_consent)
     if not bank.is_dir():
         raise UsageError(f"There is no voice bank at {bank}.")
-    why = ""
-    try:
-        from ..provenance.consent import consent_status
+    from ..provenance.consent import consent_status
 
-        status = consent_status(bank)
-    except NotImplementedError:
-        status, why = None, "this voicebank cannot check consent yet"
-    if status is not None and status.ok:
+    status = consent_status(bank)
+    if status.ok:
         return {"status": PASSED, "how": status.how, "detail": status.detail, "checked": now(),
                 "checked_with": _checked_with(status.how, status.record), "bank": str(bank.resolve()),
                 "record": status.record}
-    if status is not None:  # the consent module's detail ends in its own advice; the list below gives all of it
-        why = (status.detail or "").split(" Record it")[0].rstrip(". ") or "no consent take has passed"
+    # The consent module's detail ends in its own advice to record again; the list below gives all the ways on.
+    why = (status.detail or "").split(" Record it")[0].rstrip(". ") or "no consent take has passed"
     if reason is None:
         raise ConsentRequired(
             f"Training needs the speaker's consent, and the bank {bank} has none that passed.\n"

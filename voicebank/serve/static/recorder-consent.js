@@ -60,7 +60,7 @@ export class ConsentStep {
     } catch (error) {
       return; // the session's own request says what is wrong with the bank
     }
-    if (bank !== this.bank || !status.available || status.ok) return;
+    if (bank !== this.bank || status.ok) return;
     this.ui.consentSpeaker.value = status.speaker || "";
     this.ui.consent.hidden = false;
     if (status.verdict && status.verdict !== "none") this.verdict(status, "The last consent take: ");
