@@ -188,12 +188,16 @@ def chunk_key(voice: VoiceIdentity, text: str, synthesis: dict[str, Any], seed: 
 
 
 def split_chunks(paragraph: str, max_chars: int) -> list[str]:
-    """A paragraph's chunks: its sentences, a long one packed at clause boundaries up to ``max_chars``."""
+    """A paragraph's chunks: its sentences, a long one packed at clause boundaries up to ``max_chars``.
+
+    A piece with no letter or digit ("…", "— !") has nothing to say and is left out (it would
+    come back silent and fail its checks); its line is still read.
+    """
     from ..text.split import chunk, sentences_of_paragraph
 
     out: list[str] = []
     for sentence in sentences_of_paragraph(paragraph):
-        out.extend(piece for piece in chunk(sentence, max_chars) if piece.strip())
+        out.extend(piece for piece in chunk(sentence, max_chars) if any(c.isalnum() for c in piece))
     return out
 
 
