@@ -40,10 +40,6 @@ class CachedChunk:
     sample_rate: int
     meta: dict[str, Any] = field(default_factory=dict)  # ok, attempts, seed, problems, measures, text
 
-    @property
-    def ok(self) -> bool:
-        return bool(self.meta.get("ok", True))
-
 
 class ChunkCache:
     """Chunks by key under ``root`` (an output folder's ``cache/``, or a shared folder)."""

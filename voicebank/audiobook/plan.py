@@ -142,9 +142,6 @@ class Plan:
     def words(self) -> int:
         return sum(c.words() for c in self.chapters)
 
-    def job_for(self) -> dict[str, ChunkJob]:
-        return {job.key: job for job in self.jobs}
-
 
 @dataclass(frozen=True)
 class VoiceIdentity:
