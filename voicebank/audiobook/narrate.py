@@ -122,6 +122,7 @@ def estimate(script: Any, settings: NarrationSettings, cache_dir: str | os.PathL
     """What ``--dry-run`` prints: chapters, words, audio length, chunks (and how many are cached), run time."""
     from .script import summary
 
+    check_language(script, settings.voice)
     brief = summary(script)
     plan = plan_script(script, settings)
     cache = ChunkCache(cache_dir)
