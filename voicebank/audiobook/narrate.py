@@ -35,6 +35,7 @@ from .plan import ChunkJob, NarrationSettings, Plan, PlannedChapter, plan_script
 from .progress import ChapterCount, NarrationEvent, ProgressFn
 from .synth import ChunkOutcome
 
+PCM_HEADER_BYTES = 58  # RIFF/WAVE, fmt (18 bytes), fact, then the data chunk's header: see write_pcm
 HEAD_S = 0.75  # room tone before a chapter's first word (ACX asks for 0.5-1 s; its tail is pause_chapter)
 # Seconds of narration one worker makes per second, checks included, for --dry-run's estimate
 # (stock voice on a shared 2-core machine; see docs/narrate.md, "Speed").
@@ -255,8 +256,10 @@ def _assemble(
         path = out / "pcm" / f"{chapter.number + 1:0{width}d}.wav"
         write_pcm(path, samples, rate)
         result.pcm.append(path)
-        chapters.append(ChapterAudio(chapter.title, samples))
+        # the file, mapped, stands for the samples: a long book need not fit in memory to be encoded
+        chapters.append(ChapterAudio(chapter.title, read_pcm(path)))
         emit(NarrationEvent("chapter", chapter=chapter.number, seconds=len(samples) / rate))
+        del samples, joined
     for stale in set((out / "pcm").glob("*.wav")) - set(result.pcm):  # chapters an earlier run had
         stale.unlink(missing_ok=True)
     return chapters, rate
@@ -293,6 +296,16 @@ def write_pcm(path: Path, samples: np.ndarray, rate: int) -> None:
     fact = struct.pack("<I", len(data) // 4)
     body = b"WAVE" + _chunk(b"fmt ", fmt) + _chunk(b"fact", fact) + _chunk(b"data", data)
     atomic_write(path, b"RIFF" + struct.pack("<I", len(body)) + body)
+
+
+def read_pcm(path: Path) -> np.ndarray:
+    """A chapter WAV written by :func:`write_pcm`, memory-mapped (read-only float32 samples)."""
+    with open(path, "rb") as f:
+        data = f.read(PCM_HEADER_BYTES)
+    if len(data) < PCM_HEADER_BYTES or data[:4] != b"RIFF" or data[-8:-4] != b"data":
+        raise UsageError(f"{path} is not a chapter file this narration wrote; run the same command again.")
+    frames = struct.unpack("<I", data[-4:])[0] // 4
+    return np.memmap(path, dtype="<f4", mode="r", offset=PCM_HEADER_BYTES, shape=(frames,))
 
 
 def _chunk(tag: bytes, payload: bytes) -> bytes:
