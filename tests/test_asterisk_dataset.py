@@ -143,7 +143,7 @@ def test_a_subset_imports_into_a_bank_and_prepares_with_the_fixed_held_out_set(f
     imported = run("bank", "import-audio", bank, folder).stdout
     train_ids = json.loads((folder / "manifest.json").read_text())["train"]
     assert f"{len(train_ids) + 3} takes" in imported
-    report = json.loads(run("train", "prepare", bank, tmp_path / "ds", "--eval-ids", folder / "heldout.txt", "--json").stdout)
+    report = json.loads(run("train", "prepare", bank, tmp_path / "ds", "--eval-ids", folder / "heldout.txt", "--json", "--without-consent", "test recordings").stdout)
     assert sorted(report["eval_ids"]) == sorted(heldout)
     assert report["settings"]["eval_ids"] == heldout
     eval_rows = (tmp_path / "ds" / "metadata_eval.csv").read_text().splitlines()

@@ -255,7 +255,7 @@ def test_status_verify_export_on_a_read_only_bank(read_only_copy: Path, tmp_path
 def test_prepare_reads_the_intact_takes_of_a_damaged_bank(original: Path, tmp_path: Path) -> None:
     broken = _damaged_copy(original, tmp_path)
     _flip(broken / JOURNAL, _take_line(broken / JOURNAL, "s0008.t01"))  # a chosen take loses its record
-    proc = run("train", "prepare", broken, tmp_path / "data", "--json")
+    proc = run("train", "prepare", broken, tmp_path / "data", "--json", "--without-consent", "test recordings")
     assert proc.returncode == 0, proc.stderr
     assert "damaged" in proc.stderr and "bank salvage" in proc.stderr
     assert json.loads(proc.stdout)["utterances"] == 4  # s0002, s0004, s0006 and the message m0001

@@ -210,7 +210,7 @@ def test_cli_prepare_json_and_error(lj_bank: Path, tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("voicebank")
     env = dict(os.environ, VOICEBANK_HOME=str(tmp_path / "home"))
     proc = subprocess.run(
-        [str(exe), "train", "prepare", str(lj_bank), str(tmp_path / "d"), "--eval-count", "5", "--json"],
+        [str(exe), "train", "prepare", str(lj_bank), str(tmp_path / "d"), "--eval-count", "5", "--json", "--without-consent", "test recordings"],
         capture_output=True, text=True, env=env, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
@@ -219,7 +219,7 @@ def test_cli_prepare_json_and_error(lj_bank: Path, tmp_path: Path) -> None:
     with Bank.create(tmp_path / "empty"):
         pass
     proc = subprocess.run(
-        [str(exe), "train", "prepare", str(tmp_path / "empty"), str(tmp_path / "d2")],
+        [str(exe), "train", "prepare", str(tmp_path / "empty"), str(tmp_path / "d2"), "--without-consent", "test recordings"],
         capture_output=True, text=True, env=env, timeout=120,
     )
     assert proc.returncode == 2 and "record or accept some takes first" in proc.stderr

@@ -76,7 +76,7 @@ def test_recordings_to_a_spoken_and_evaluated_voice(tmp_path: Path, ljspeech: Pa
     # 3. fine-tune (the tiny recipe from scratch), through the CLI
     voice = tmp_path / "voice"
     _cli("train", "finetune", "--recipe", "vits-tiny", "--dataset", str(data), "--out", str(voice),
-         "--max-steps", "10", "--threads", "1", "--device", "cpu")
+         "--max-steps", "10", "--threads", "1", "--device", "cpu", "--without-consent", "test recordings")
     log = [json.loads(line) for line in (voice / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == list(range(1, 11)) and log[-1]["loss_eval"] is not None
     assert (voice / "model.pth").is_file() and (voice / "config.json").is_file()

@@ -349,7 +349,8 @@ def test_resume_after_sigkill_continues_step_count_optimizer_and_lr(tmp_path: Pa
     # lr_decay 0.5 per epoch (2 steps per epoch here) makes a restarted schedule obvious
     recipe = write_recipe(tmp_path / "r.toml", training={"eval_every_steps": 4, "lr_decay": 0.5, "keep_checkpoints": 3})
     env = dict(os.environ)
-    cmd = [sys.executable, "-m", "voicebank.cli.main", "train", "finetune", "--out", str(voice), "--threads", "1", "--device", "cpu"]
+    cmd = [sys.executable, "-m", "voicebank.cli.main", "train", "finetune", "--out", str(voice), "--threads", "1", "--device", "cpu",
+           "--without-consent", "test recordings"]
     proc = subprocess.Popen(
         cmd + ["--recipe", str(recipe), "--dataset", str(dataset), "--max-steps", "12"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -199,7 +199,7 @@ def test_cli_finetune_without_base(tmp_path: Path) -> None:
     home.mkdir()
     proc = subprocess.run(
         [sys.executable, "-m", "voicebank.cli.main", "train", "finetune", "--recipe", "xtts-v2",
-         "--dataset", str(data), "--out", str(tmp_path / "voice")],
+         "--dataset", str(data), "--out", str(tmp_path / "voice"), "--without-consent", "test recordings"],
         capture_output=True, text=True, env=_clean_env(home, tmp_path / "vb"), timeout=300,
     )
     assert proc.returncode != 0
@@ -343,7 +343,8 @@ def test_zero_shot_voice_from_a_bank(tiny_base: Path, tmp_path: Path, torch_one_
 
     out = tmp_path / "cloned"
     run = CliRunner().invoke(app, ["train", "clone", str(tmp_path / "bank"), "--out", str(out), "--refs", "1",
-                                   "--base", str(tiny_base), "--device", "cpu"])
+                                   "--base", str(tiny_base), "--device", "cpu",
+                                   "--without-consent", "test recordings"])
     assert run.exit_code == 0, run.output
     assert "non-commercial" in run.output and (out / "conditioning.pt").is_file()
     assert len(list((out / "references").iterdir())) == 1
@@ -452,7 +453,8 @@ def test_cli_finetune_xtts_recipe_with_tiny_base(tmp_path: Path, torch_one_threa
     env = {**_clean_env(home, tmp_path / "vb"), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "voicebank.cli.main", "train", "finetune", "--recipe", str(recipe), "--dataset",
-         str(data), "--base", str(base), "--out", str(tmp_path / "voice"), "--device", "cpu"],
+         str(data), "--base", str(base), "--out", str(tmp_path / "voice"), "--device", "cpu",
+         "--without-consent", "test recordings"],
         capture_output=True, text=True, env=env, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
