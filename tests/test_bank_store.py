@@ -184,3 +184,24 @@ def test_export_import_is_bit_for_bit(tmp_path: Path) -> None:
         import_bank(bad, tmp_path / "copy2")
     assert not (tmp_path / "copy2").exists()
     assert not [p for p in tmp_path.iterdir() if "importing" in p.name]
+
+
+def test_consent_travels_with_export_and_salvage(tmp_path: Path) -> None:
+    """The speaker's consent record is part of the bank: export/import and salvage carry it."""
+    from voicebank.bank.salvage import salvage_bank
+    from voicebank.provenance.consent import consent_status, save_written
+
+    root = tmp_path / "b"
+    with Bank.create(root) as bank:
+        p = bank.add_prompt("Sentence one.")
+        bank.save_take(p.id, _tone(0.4), 22050, choose=True)
+    save_written(root, reason="can no longer speak", attested_by="Dr. Ada Lee")
+    (root / "consent" / ".speaker-embeddings.json").write_text("{}")  # a cache: stays behind
+    export_bank(root, tmp_path / "b.tar")
+    with import_bank(tmp_path / "b.tar", tmp_path / "copy"):
+        pass
+    salvage_bank(root, tmp_path / "salvaged")
+    for copy in (tmp_path / "copy", tmp_path / "salvaged"):
+        status = consent_status(copy)
+        assert status.ok and status.how == "written" and "Dr. Ada Lee" in status.detail
+        assert not (copy / "consent" / ".speaker-embeddings.json").exists()

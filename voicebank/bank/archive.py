@@ -22,7 +22,7 @@ from typing import Any
 from ..audio import PathLike
 from ..errors import BankCorruptError, BankError, IntegrityError
 from ..durable import atomic_output, fsync_dir, move, storage_error
-from .layout import need_room
+from .layout import CONSENT_DIR, need_room
 from .store import JOURNAL, LOST_DIR, MANIFEST, TAKES_DIR, Bank, sha256_file
 
 INDEX = "voicebank-export.json"
@@ -32,10 +32,14 @@ ARCHIVE_VERSION = 1
 
 def _bank_files(root: Path) -> list[str]:
     rels = [MANIFEST, JOURNAL]
-    for sub in (TAKES_DIR, LOST_DIR):
+    for sub in (TAKES_DIR, LOST_DIR, CONSENT_DIR):  # consent travels with the bank; hidden caches do not
         base = root / sub
         if base.exists():
-            rels += sorted(p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file())
+            rels += sorted(
+                p.relative_to(root).as_posix()
+                for p in base.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(base).parts)
+            )
     return rels
 
 

@@ -18,6 +18,7 @@ TAKES_DIR = "takes"
 LOST_DIR = "lost+found"
 LOCK = ".lock"
 SPOOL_DIR = ".inprogress"  # the recorder's crash-safe capture files (voicebank.record.spool)
+CONSENT_DIR = "consent"  # the speaker's consent takes and records (voicebank.provenance.consent)
 AUDIO_EXT = ".flac"
 # Compact the journal into the manifest once it holds this many entries.
 COMPACT_AFTER = 500

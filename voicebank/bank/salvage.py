@@ -20,7 +20,7 @@ import numpy as np
 from ..audio import PathLike, audio_info
 from ..durable import atomic_write, fsync_dir, is_partial
 from ..errors import AudioFormatError, BankError, StorageError, VoicebankError
-from .layout import AUDIO_EXT, SPOOL_DIR, audio_files, utc_now
+from .layout import AUDIO_EXT, CONSENT_DIR, SPOOL_DIR, audio_files, utc_now
 from .records import PROMPT_KINDS, TakeRecord, safe_id
 from .recovery import qc_advice
 from .store import Bank
@@ -127,7 +127,26 @@ def salvage_bank(broken: PathLike, new: PathLike) -> SalvageReport:
             report.prompts = len(dst.prompts)
             dst.compact()
         _copy_spool(src.root, dst_root, report)
+        _copy_consent(src.root, dst_root, report)
     return report
+
+
+def _copy_consent(src_root: Path, dst_root: Path, report: SalvageReport) -> None:
+    """The speaker's consent takes and records, byte for byte (their checks re-hash the take,
+    so a damaged one no longer counts as consent in the new bank); hidden caches stay behind."""
+    folder = src_root / CONSENT_DIR
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else []
+    if not files:
+        return
+    (dst_root / CONSENT_DIR).mkdir(exist_ok=True)
+    fsync_dir(dst_root)
+    for p in files:
+        try:
+            atomic_write(dst_root / CONSENT_DIR / p.name, p.read_bytes())
+        except OSError as exc:
+            if isinstance(exc, StorageError):
+                raise
+            report.damaged.append(Damaged(str(p), f"a consent file that cannot be read ({exc.strerror or exc})"))
 
 
 def _copy_spool(src_root: Path, dst_root: Path, report: SalvageReport) -> None:

@@ -22,13 +22,13 @@ from datetime import date as Date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..bank.layout import CONSENT_DIR  # the folder inside the bank
 from ..durable import atomic_write, atomic_write_json, fsync_dir, read_json_dict, storage_error
 from ..errors import AudioFormatError, BankError, CorruptFileError, UsageError
 
 if TYPE_CHECKING:
     import numpy as np
 
-CONSENT_DIR = "consent"  # inside the bank folder
 ISSUED = ".issued-statement.json"  # in CONSENT_DIR: the statement issued for a recording made elsewhere
 SCHEMA_VERSION = 1
 HOW = ("recorded", "recorded-by-proxy", "written", "none")
