@@ -68,7 +68,7 @@ def test_stream_marker_keeps_length_flags_and_words_and_the_mark_is_found(chunks
     for chunk in chunks:
         ready = marker.feed(chunk)
         if chunk is chunks[0]:
-            assert ready and ready[0].frames == chunk.frames, "the first chunk is sent at once, whole"
+            assert ready and sum(c.frames for c in ready) == chunk.frames, "the first chunk is sent at once"
         out += ready
     out += marker.finish()
     joined = np.concatenate([c.as_float32() for c in out])
@@ -78,14 +78,14 @@ def test_stream_marker_keeps_length_flags_and_words_and_the_mark_is_found(chunks
     assert sum(c.sentence_end for c in out) == sum(c.sentence_end for c in chunks)
     assert [w.text for c in out for w in c.words] == [w.text for c in chunks for w in c.words]
     assert detect(joined, rate).present is True
-    # a long first chunk (an engine that speaks whole sentences): its first quarter second goes out first
+    # a long first chunk (an engine that speaks whole sentences): its first tenth of a second goes out first
     whole = StreamMarker().after(AudioChunk(samples, rate, sentence_start=True, sentence_end=True, utterance_end=True))
     first, rest = next(whole), list(whole)
-    assert first.frames == round(0.25 * rate) and first.sentence_start and rest[-1].utterance_end
+    assert first.frames == round(0.1 * rate) and first.sentence_start and rest[-1].utterance_end
     assert first.frames + sum(c.frames for c in rest) == samples.size
     # the seam after the first block (sent without lookahead) leaves no step in the mark
     mark_only = joined - samples
-    seam = out[0].frames
+    seam = chunks[0].frames  # the first chunk's end: marked without the next chunk as lookahead
     assert abs(mark_only[seam] - mark_only[seam - 1]) < 4 * np.abs(np.diff(mark_only)).mean() + 1e-4
 
 
@@ -124,3 +124,20 @@ def test_missing_network_names_the_trust_extra() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.stdout.startswith("ERR") and "trust" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow  # a real server loading the voice and the network
+def test_served_speech_is_marked_when_the_server_marks(home: Path) -> None:
+    import httpx
+
+    from tests.helpers.serving import running
+    from voicebank.serve.app import create_app
+    from voicebank.serve.settings import ServeSettings
+
+    app = create_app(ServeSettings(port=0, token=None, watermark=True))
+    with running(app) as (url, _):
+        body = {"model": "tts-1", "voice": "joe", "input": TEXT, "response_format": "pcm"}
+        reply = httpx.post(f"{url}/v1/audio/speech", json=body, timeout=120)
+    assert reply.status_code == 200
+    samples = np.frombuffer(reply.content, dtype="<i2")
+    assert detect(samples, 24000).present is True  # the OpenAI API's PCM is 24 kHz

@@ -22,7 +22,10 @@ HISTORY_S = 0.5  # marked audio already sent, heard again as context for the nex
 LOOKAHEAD_S = 0.25  # audio held back as context for the end of a block
 MIN_BLOCK_S = 0.25  # a block shorter than this waits for more audio (unless the stream must not wait)
 MAX_BLOCK_S = 20.0  # longer blocks are marked in pieces (memory stays bounded)
-FIRST_BLOCK_S = 0.25  # of a first chunk longer than this and the lookahead, this much is marked and sent first
+# Of a first chunk longer than these two, the first FIRST_BLOCK_S is marked (with FIRST_LOOKAHEAD_S after
+# it) and sent before the rest: a small window is quick to mark, and time to first audio is what waits.
+FIRST_BLOCK_S = 0.1
+FIRST_LOOKAHEAD_S = 0.15
 # A block marked without its full lookahead ends in a mark that the next block would not continue
 # (a click); the mark fades out over this long before such a seam and back in after it.
 SEAM_FADE_S = 0.01
@@ -86,10 +89,11 @@ class StreamMarker:
             yield from self._emit(self._pending.size)
         self._marks.append(_Mark(self._pending.size, chunk.sentence_start, chunk.words))
         self._pending = np.concatenate([self._pending, chunk.as_float32().reshape(-1)])
-        lookahead, first = self._seconds(self.lookahead_s), self._seconds(FIRST_BLOCK_S)
-        if not self._sent_any and self._pending.size > first + lookahead:  # a long first chunk: its start goes out first
-            yield from self._emit(first)
-        if chunk.sentence_end or chunk.utterance_end or not self._sent_any:
+        lookahead, first, first_after = (self._seconds(s) for s in (self.lookahead_s, FIRST_BLOCK_S, FIRST_LOOKAHEAD_S))
+        first_audio = not self._sent_any  # sent whole at once: the listener waits for nothing else
+        if first_audio and self._pending.size > first + first_after:  # its start goes out first
+            yield from self._emit(first, lookahead=FIRST_LOOKAHEAD_S)
+        if chunk.sentence_end or chunk.utterance_end or first_audio:
             yield from self._emit(self._pending.size, sentence_end=chunk.sentence_end, utterance_end=chunk.utterance_end)
         elif self._pending.size - lookahead >= self._seconds(self.min_block_s):
             yield from self._emit(self._pending.size - lookahead)
@@ -105,7 +109,9 @@ class StreamMarker:
         self._reset()
         return out
 
-    def _emit(self, count: int, sentence_end: bool = False, utterance_end: bool = False) -> list[AudioChunk]:
+    def _emit(
+        self, count: int, sentence_end: bool = False, utterance_end: bool = False, lookahead: float | None = None
+    ) -> list[AudioChunk]:
         """Mark and send the first ``count`` pending samples (one chunk, carrying their flags)."""
         assert self._rate is not None
         whole = count >= self._pending.size  # a flush takes every mark, an empty chunk's too
@@ -113,20 +119,21 @@ class StreamMarker:
         self._marks = [_Mark(m.offset - count, m.sentence_start, m.words) for m in self._marks[len(taken) :]]
         if count == 0 and not (taken or sentence_end or utterance_end):
             return []
-        marked = self._mark(count, seam=not utterance_end)
+        marked = self._mark(count, seam=not utterance_end, lookahead_s=lookahead)
         words = tuple(w for m in taken for w in m.words)
         sentence_start = bool(taken) and taken[0].offset == 0 and taken[0].sentence_start
         samples = to_int16(marked) if self._dtype == np.int16 else marked
         self._sent_any = self._sent_any or count > 0
         return [AudioChunk(samples, self._rate, sentence_start, sentence_end, utterance_end, words)]
 
-    def _mark(self, count: int, seam: bool) -> np.ndarray:
+    def _mark(self, count: int, seam: bool, lookahead_s: float | None = None) -> np.ndarray:
         """The first ``count`` pending samples marked (history before, lookahead after), moved to the past.
 
         ``seam``: more audio may follow, so a block that lacks its lookahead fades its mark out.
         """
         assert self._rate is not None
-        history, lookahead, piece = (self._seconds(s) for s in (self.history_s, self.lookahead_s, MAX_BLOCK_S))
+        lookahead_s = self.lookahead_s if lookahead_s is None else lookahead_s
+        history, lookahead, piece = (self._seconds(s) for s in (self.history_s, lookahead_s, MAX_BLOCK_S))
         out = self._pending[:count].copy()
         for start in range(0, count, piece):
             stop = min(start + piece, count)
