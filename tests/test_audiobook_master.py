@@ -154,3 +154,16 @@ def test_watermark_is_the_last_step_and_keeps_the_ceiling(chapter) -> None:  # t
         pytest.skip("voicebank.provenance.watermark has not landed yet")
     assert 20 * np.log10(true_peak(marked, rate)) <= marked_settings.true_peak_db + 1e-6
     assert watermark.detect(marked, rate).present is True
+
+
+def test_a_heading_alone_keeps_its_room_tone_quiet(speech) -> None:  # type: ignore[no-untyped-def]
+    """A part title ("Part Two") is a chapter of one short phrase and long pauses: the gain that
+    would bring its RMS into ACX's range is mostly taken back by the limiter, and must not be
+    chased up into the pauses (a divergence once lifted them to -29 dB)."""
+    sentences, rate = speech
+    short = sentences[2][: rate]  # about a second of speech
+    pieces = [Piece(None, 0.75), Piece(short, 0.0), Piece(None, 2.0)]
+    mastered = master(assemble(pieces, rate, seed=3, settings=SETTINGS), rate, SETTINGS).astype(np.float64)
+    tail = mastered[-round(2.0 * rate) :]
+    assert rms_db(tail) < -60.0
+    assert true_peak(mastered, rate) <= 10 ** (SETTINGS.true_peak_db / 20) * 1.001

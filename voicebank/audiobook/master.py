@@ -22,6 +22,8 @@ SCHEMA_VERSION = 1
 GATE_SECONDS = 0.4  # BS.1770's gating block: shorter audio has no integrated loudness
 _BLOCK = 1 << 16  # true-peak detection works on blocks this long (bounded memory for hours of audio)
 _AIM_UNDER_DB = 0.02  # the limiter aims this far under the ceiling: interpolation under a moving gain lands within it
+_MAX_NUDGE_DB = 3.0  # the RMS range moves the loudness gain by at most this (a chapter mostly pause stays quiet)
+_MAX_MAKEUP_DB = 3.0  # the limiter's loss is made up by at most this: past it, more gain only raises the room tone
 PEAK_CONTEXT = 64  # samples of context each side of a block (the interpolation filter reaches 10)
 # Paul Kellet's pink-noise filter (-3 dB/octave): the spectrum of a quiet room's air and hum
 _PINK_B = (0.049922035, -0.095993537, 0.050612699, -0.004408786)
@@ -187,7 +189,7 @@ def _loudness_matched(x: np.ndarray, rate: int, settings: MasteringSettings) -> 
         y = _limited(x * k, env * k, rate, settings)
         return y, _gain_db(y, rate, settings)
 
-    gain = _gain_db(x, rate, settings)
+    first = gain = _gain_db(x, rate, settings)
     y, miss = attempt(gain)
     last: tuple[float, float] | None = None
     for _ in range(3):
@@ -195,8 +197,11 @@ def _loudness_matched(x: np.ndarray, rate: int, settings: MasteringSettings) -> 
             break
         slope = 1.0 if last is None else (last[1] - miss) / (gain - last[0])  # loudness per dB of gain
         step = miss / min(1.0, max(slope, 0.2))
+        target = float(np.clip(gain + step, first - _MAX_MAKEUP_DB, first + _MAX_MAKEUP_DB))
+        if target == gain:
+            break  # the limiter takes what more gain would add: stop rather than lift the pauses
         last = (gain, miss)
-        gain += step
+        gain = target
         y, miss = attempt(gain)
     return y
 
@@ -271,7 +276,8 @@ def _gain_db(x: np.ndarray, rate: int, settings: MasteringSettings) -> float:
         return 0.0  # silence, or too short to measure: leave the level alone
     gain = settings.loudness_lufs - loudness
     rms = rms_db(x) + gain
-    return gain + float(np.clip(rms, settings.rms_min_db, settings.rms_max_db)) - rms
+    nudge = float(np.clip(rms, settings.rms_min_db, settings.rms_max_db)) - rms
+    return gain + float(np.clip(nudge, -_MAX_NUDGE_DB, _MAX_NUDGE_DB))
 
 
 def _watermarked(x: np.ndarray, rate: int, settings: MasteringSettings) -> np.ndarray:
