@@ -68,6 +68,28 @@ def test_sample_book_becomes_an_m4b_with_its_chapters(narrated: dict[str, Any]) 
 
 
 @pytest.mark.slow
+def test_outputs_are_marked_synthetic_and_pass_acx(narrated: dict[str, Any]) -> None:
+    """Tags and a signed sidecar on every file, the watermark in the audio, ACX's limits on each chapter."""
+    from voicebank.provenance.sidecar import check_sidecar
+    from voicebank.provenance.tags import read_tags
+    from voicebank.provenance.watermark import detect
+
+    report = narrated["report"]
+    files = [report["outputs"]["m4b"], *report["outputs"]["chapter_files"]]
+    for path in files:
+        tags = read_tags(path)
+        assert tags is not None and tags.synthetic and tags.voice == "joe", path
+    assert check_sidecar(files[0]).verdict == "valid"
+    first = [p for p in report["outputs"]["pcm"] if Path(p).stat().st_size > 400_000][0]
+    import soundfile as sf
+
+    samples, rate = sf.read(first, dtype="float32")
+    assert detect(samples, rate).present is True
+    for acx in report["acx"]:
+        assert acx["passes"], [(c["title"], c.get("reasons")) for c in acx.get("chapters", [])]
+
+
+@pytest.mark.slow
 def test_report_accounts_for_every_character(narrated: dict[str, Any]) -> None:
     from voicebank.audiobook.reader import read_book
 

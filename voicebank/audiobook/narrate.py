@@ -130,8 +130,13 @@ def estimate(script: Any, settings: NarrationSettings, cache_dir: str | os.PathL
     cached = sum(1 for job in plan.jobs if cache.has(job.key))
     n = workers or default_workers()
     left = brief.seconds * (1 - cached / len(plan.jobs)) if plan.jobs else 0.0
+    per_word = brief.seconds / brief.words if brief.words else 0.0
+    chapters = [  # as the files will hold them (a part title leads into the chapter after it)
+        {"title": c.title, "words": c.words(), "seconds": round(c.words() * per_word, 1)} for c in plan.chapters
+    ]
     return {
         **brief.to_dict(),
+        "chapters": chapters,
         "chunks": len(plan.jobs),
         "cached": cached,
         "workers": n,
@@ -335,10 +340,25 @@ def _write_outputs(
         result.m4b = write_m4b(chapters, rate, meta, out / f"{file_stem(script.title)}.m4b")
     for fmt in (f for f in settings.formats if f != "m4b"):
         result.chapter_files += write_chapter_files(chapters, rate, meta, out / "chapters", fmt)
-    t1 = time.perf_counter()
     encoded = ([result.m4b] if result.m4b else []) + result.chapter_files
+    result.report["provenance"] = _stamp(encoded, settings.voice)
+    t1 = time.perf_counter()
     result.report["acx"] = [acx_report(p) for p in encoded]
     timings.update(encode=t1 - t0, acx=time.perf_counter() - t1)
+
+
+def _stamp(paths: list[Path], voice: str) -> dict[str, Any]:
+    """Tags saying the files are synthetic speech and which voice read them, plus a signed sidecar each."""
+    from ..errors import MissingDependencyError
+    from ..provenance.stamp import provenance_for, stamp_file
+
+    try:
+        info = provenance_for(voice)
+        for path in paths:
+            stamp_file(path, info)
+    except MissingDependencyError as exc:
+        return {"stamped": False, "note": f"the files are not tagged as synthetic speech: {exc}"}
+    return {"stamped": True, "voice": info.voice, "voice_id": info.voice_id, "files": len(paths)}
 
 
 def file_stem(title: str) -> str:

@@ -138,6 +138,8 @@ class Plan:
     voice_id: str  # the voice's name and model hash, as keyed
     chapters: list[PlannedChapter] = field(default_factory=list)
     jobs: list[ChunkJob] = field(default_factory=list)  # one per distinct key, in reading order
+    # per script chapter (by index): source characters read, and lines with no words to say
+    read: dict[int, tuple[int, list[tuple[str, int]]]] = field(default_factory=dict)
 
     def words(self) -> int:
         return sum(c.words() for c in self.chapters)
@@ -208,8 +210,15 @@ def plan_script(script: Any, settings: NarrationSettings, voice: VoiceIdentity |
     synthesis = settings.synthesis()
     plan = Plan(settings=settings, voice_id=f"{voice.name}@{voice.model_sha256[:16]}")
     seen: set[str] = set()
+    lead_in: PlannedChapter | None = None
     for source, chapter in enumerate(script.chapters):
         planned = PlannedChapter(number=len(plan.chapters), title=chapter.title, source=source)
+        if lead_in is not None:  # a part title read at the head of this chapter
+            planned.title = f"{lead_in.title} — {chapter.title}"
+            planned.pieces, planned.texts = lead_in.pieces, lead_in.texts
+            planned.read_chars, planned.unread = lead_in.read_chars, list(lead_in.unread)
+            lead_in = None
+        before = (planned.read_chars, len(planned.unread))
         for line in chapter.lines:
             kind, text = line.kind, line.text
             chunks = split_chunks(text, settings.max_chunk_chars)
@@ -230,10 +239,21 @@ def plan_script(script: Any, settings: NarrationSettings, voice: VoiceIdentity |
                 last = i == len(chunks) - 1
                 after = "heading" if kind == "heading" and last else "paragraph" if last else "sentence"
                 planned.pieces.append(Piece("pause", seconds=_pause(settings, after), after=after))
-        if planned.pieces:
-            planned.pieces[-1] = Piece("pause", seconds=settings.pause_chapter, after="chapter")
-            plan.chapters.append(planned)
+        plan.read[source] = (planned.read_chars - before[0], planned.unread[before[1] :])
+        if not planned.pieces:
+            continue
+        if _heading_only(chapter) and source < len(script.chapters) - 1:
+            # a heading alone ("Part Two") is too short to be a file of its own (ACX measures RMS
+            # per file, and a few words in room tone cannot meet it): it leads into the next chapter
+            lead_in = planned
+            continue
+        planned.pieces[-1] = Piece("pause", seconds=settings.pause_chapter, after="chapter")
+        plan.chapters.append(planned)
     return plan
+
+
+def _heading_only(chapter: Any) -> bool:
+    return bool(chapter.lines) and all(line.kind == "heading" for line in chapter.lines)
 
 
 def _pause(settings: NarrationSettings, after: str) -> float:

@@ -50,6 +50,7 @@ def build_report(script: Any, plan: Any, result: Any, *, source: str) -> dict[st
         },
         "characters": accounting(script, plan),
         "acx": result.report.get("acx", []),
+        "provenance": result.report.get("provenance", {}),
         "outputs": {
             "m4b": str(result.m4b) if result.m4b else None,
             "chapter_files": [str(p) for p in result.chapter_files],
@@ -61,16 +62,15 @@ def build_report(script: Any, plan: Any, result: Any, *, source: str) -> dict[st
 
 def accounting(script: Any, plan: Any) -> dict[str, Any]:
     """Every source character: read, or skipped with a reason; per chapter and in total."""
-    planned = {c.source: c for c in plan.chapters}
     rows = []
     reasons: dict[str, int] = {}
     for i, chapter in enumerate(script.chapters):
-        mine = planned.get(i)
-        read = mine.read_chars if mine else 0
+        mine = plan.read.get(i)
+        read = mine[0] if mine else 0
         skipped: dict[str, int] = {}
         for piece in chapter.skipped:
             skipped[piece.reason] = skipped.get(piece.reason, 0) + piece.chars
-        unread = mine.unread if mine else [(line.text, line.source_chars) for line in chapter.lines]
+        unread = mine[1] if mine else [(line.text, line.source_chars) for line in chapter.lines]
         for _, chars in unread:
             skipped[NO_WORDS] = skipped.get(NO_WORDS, 0) + chars
         for reason, chars in skipped.items():
@@ -123,6 +123,12 @@ def render_markdown(report: dict[str, Any]) -> str:
     for reason, n in chars["by_reason"].items():
         out.append(f"- skipped, {reason}: {n}")
     out += _acx_lines(report.get("acx", []))
+    stamp = report.get("provenance") or {}
+    if stamp:
+        out += ["", "## Marked as synthetic", ""]
+        out.append(f"Every file is tagged as synthetic speech read by {stamp.get('voice')} ({stamp.get('voice_id')}), "
+                   "with a signed sidecar; check one with 'voicebank verify FILE'." if stamp.get("stamped")
+                   else f"Not tagged: {stamp.get('note')}")  # fmt: skip
     out += ["", "## Time (seconds)", ""]
     out += [f"- {k}: {v}" for k, v in report["timings"].items()]
     return "\n".join(out) + "\n"
