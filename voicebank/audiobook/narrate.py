@@ -20,7 +20,9 @@ from __future__ import annotations
 import os
 import re
 import struct
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,18 +182,28 @@ def narrate(
     ChunkCache(cache_root).remove_stale_temporaries()
     t2 = time.perf_counter()
     timings.update(read=t1 - t0, plan=t2 - t1)
-    try:
-        outcomes, already = _synthesize(plan, str(cache_root), ray, workers, emit)
-    except KeyboardInterrupt:
-        cache = ChunkCache(cache_root)
-        raise NarrationStopped(sum(1 for job in plan.jobs if cache.has(job.key)), len(plan.jobs)) from None
-    t3 = time.perf_counter()
+    result = NarrationResult(out, plan, {}, out / "report.json", out / "report.md")
+    committed = Committed()
+    # each chapter is mastered in this thread as soon as its chunks are in, while later ones are synthesized
+    with ThreadPoolExecutor(1, thread_name_prefix="voicebank-master") as pool:
+        mastering = pool.submit(_assemble, plan, ChunkCache(cache_root), out, result, timings, emit, committed.wait_for)
+        try:
+            outcomes, already = _synthesize(plan, str(cache_root), ray, workers, emit, committed.add)
+        except KeyboardInterrupt:
+            committed.close()
+            cache = ChunkCache(cache_root)
+            raise NarrationStopped(sum(1 for job in plan.jobs if cache.has(job.key)), len(plan.jobs)) from None
+        finally:
+            committed.close()
+        t3 = time.perf_counter()
+        emit(NarrationEvent("stage", stage="assemble"))
+        chapters, rate = mastering.result()
     timings["synthesize"] = t3 - t2
+    timings["after_synthesis"] = time.perf_counter() - t3  # the mastering still to do once the last chunk is in
     timings["synth_worker"] = sum(o.synth_s for o in outcomes)
     timings["check_worker"] = sum(o.check_s for o in outcomes)
-    result = NarrationResult(out, plan, {}, out / "report.json", out / "report.md", outcomes=outcomes)
+    result.outcomes = outcomes
     result.already_done, result.synthesized = already, sum(1 for o in outcomes if not o.cached)
-    chapters, rate = _assemble(plan, ChunkCache(cache_root), out, result, timings, emit)
     _write_outputs(script, plan, chapters, rate, out, result, timings, emit)
     emit(NarrationEvent("stage", stage="report"))
     from .report import build_report, write_report
@@ -203,12 +215,44 @@ def narrate(
     return result
 
 
+class Committed:
+    """The chunk keys committed so far: the mastering thread waits here until a chapter's chunks are all in."""
+
+    def __init__(self) -> None:
+        self._keys: set[str] = set()
+        self._closed = False
+        self._changed = threading.Condition()
+
+    def add(self, key: str) -> None:
+        with self._changed:
+            self._keys.add(key)
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        """Synthesis has ended (done, stopped or failed): nothing more will come."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def wait_for(self, keys: list[str]) -> bool:
+        """True once all ``keys`` are committed; False if synthesis ended without them."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._closed or self._keys.issuperset(keys))
+            return self._keys.issuperset(keys)
+
+
 def _synthesize(
-    plan: Plan, cache_dir: str, ray: str | None, workers: int | None, emit: ProgressFn
+    plan: Plan, cache_dir: str, ray: str | None, workers: int | None, emit: ProgressFn, on_key: Any = None
 ) -> tuple[list[ChunkOutcome], int]:
-    """Run the jobs the cache lacks (locally or on Ray); all outcomes, and how many were cached."""
+    """Run the jobs the cache lacks (locally or on Ray); all outcomes, and how many were cached.
+
+    ``on_key(key)`` hears of every committed chunk, those already in the cache first.
+    """
     done, todo = cached_outcomes(plan.jobs, cache_dir)
     cached = {o.key for o in done}
+    for key in cached:
+        if on_key:
+            on_key(key)
     counts = []
     for chapter in plan.chapters:
         mine = [j for j in plan.jobs if j.chapter == chapter.number]
@@ -219,6 +263,8 @@ def _synthesize(
 
     def on_outcome(outcome: ChunkOutcome) -> None:
         outcomes.append(outcome)
+        if on_key:
+            on_key(outcome.key)
         emit(NarrationEvent("chunk", outcome=outcome))
 
     if todo:
@@ -236,13 +282,22 @@ def _run(todo: list[ChunkJob], cache_dir: str, ray: str | None, workers: int | N
 
 
 def _assemble(
-    plan: Plan, cache: ChunkCache, out: Path, result: NarrationResult, timings: dict[str, float], emit: ProgressFn
+    plan: Plan,
+    cache: ChunkCache,
+    out: Path,
+    result: NarrationResult,
+    timings: dict[str, float],
+    emit: ProgressFn,
+    ready: Any = None,
 ) -> tuple[list[Any], int]:
-    """Each chapter assembled from its chunks and pauses, mastered, written to OUT/pcm/NN.wav."""
+    """Each chapter assembled from its chunks and pauses, mastered, written to OUT/pcm/NN.wav.
+
+    ``ready(keys)`` blocks until a chapter's chunks are committed (False: synthesis ended
+    without them, and the chapters so far are returned).
+    """
     from . import master
     from .outputs import ChapterAudio
 
-    emit(NarrationEvent("stage", stage="assemble"))
     mastering = master.MasteringSettings.from_dict({**plan.settings.mastering, "watermark": plan.settings.watermark})
     (out / "pcm").mkdir(parents=True, exist_ok=True)
     width = max(2, len(str(len(plan.chapters))))
@@ -250,6 +305,8 @@ def _assemble(
     timings.setdefault("assemble", 0.0)
     timings.setdefault("master", 0.0)
     for chapter in plan.chapters:
+        if ready is not None and not ready(chapter.keys()):
+            return chapters, rate
         t0 = time.perf_counter()
         pieces, rate = chapter_pieces(chapter, cache)
         joined = master.assemble(pieces, rate, plan.settings.seed + chapter.number, mastering)
