@@ -176,7 +176,7 @@ def speak(
         from .speak_interactive import run_interactive
 
         engine.load()  # every session now, so the first line is as quick as the next
-        run_interactive(engine, opts, device)  # its type-ahead reads the raw engine: not marked yet
+        run_interactive(engine, opts, device, watermark)
         return
     else:
         from voicebank.text import unreadable

@@ -39,8 +39,9 @@ def _big(text: str) -> str:
 class _Prompt:
     """The prompt's side: turns keys and commands into queue calls and queue events into words."""
 
-    def __init__(self, engine: Any, options: Any, speech: Any, book: Any, typing: Any) -> None:
+    def __init__(self, engine: Any, options: Any, speech: Any, book: Any, typing: Any, wrap: Any = None) -> None:
         self.engine, self.options, self.speech, self.book, self.typing = engine, options, speech, book, typing
+        self.wrap = wrap or (lambda chunks: chunks)  # the watermark on what type-ahead says
         self.last = ""
         self.session: Any = None
 
@@ -49,7 +50,7 @@ class _Prompt:
 
         self.last = line
         if self.typing is not None:
-            self.speech.say(Utterance(line, lambda pacing: self.typing.speak(line, pacing)))
+            self.speech.say(Utterance(line, lambda pacing: self.wrap(self.typing.speak(line, pacing))))
         else:
             self.speech.say(Utterance(line, lambda pacing: self.engine.stream(line, self.options, pacing)))
 
@@ -238,7 +239,7 @@ def _read_lines(prompt: _Prompt, session: Any) -> None:
                 prompt.say_line(line)
 
 
-def run_interactive(engine: Any, options: Any, device: Any = None) -> None:
+def run_interactive(engine: Any, options: Any, device: Any = None, watermark: bool = True) -> None:
     """Run the type-to-speak loop until Ctrl-D or /quit."""
     from voicebank.errors import AudioDeviceError, UsageError
     from voicebank.native_stderr import NativeStderr
@@ -252,10 +253,10 @@ def run_interactive(engine: Any, options: Any, device: Any = None) -> None:
             player.warm_up(engine.sample_rate)
         except AudioDeviceError:
             print("⚠ NO SOUND: the speakers cannot be opened. What you type is kept and said when sound works.")
-        _session(engine, options, player)
+        _session(engine, options, player, watermark)
 
 
-def _session(engine: Any, options: Any, player: Any) -> None:
+def _session(engine: Any, options: Any, player: Any, watermark: bool = True) -> None:
     from prompt_toolkit import PromptSession
 
     from voicebank.engines import TypeAhead
@@ -264,7 +265,13 @@ def _session(engine: Any, options: Any, player: Any) -> None:
 
     # Type-ahead needs the streaming Piper engine's planning hooks; other engines just stream.
     typing: Any = TypeAhead(engine, options) if hasattr(engine, "plan") else None
-    prompt = _Prompt(engine, options, None, PhraseBook(), typing)
+    wrap = None
+    if watermark:  # everything said is marked; type-ahead plans on the raw engine, its audio marked as it streams
+        from voicebank.engines.marked import MarkedEngine
+        from voicebank.provenance.watermark import mark_stream
+
+        engine, wrap = MarkedEngine(engine), mark_stream
+    prompt = _Prompt(engine, options, None, PhraseBook(), typing, wrap)
     speech = prompt.speech = SpeechQueue(player, prompt.on_event, rate=engine.sample_rate)
     history, note = _history()
     prompt.session = PromptSession(history=history, key_bindings=_key_bindings(prompt),

@@ -98,7 +98,7 @@ def test_marked_engine_hides_the_unmarked_sentence_paths(engine: Any) -> None:
     assert clip.samples.dtype == np.float32 and clip.utterance_end
 
 
-@pytest.mark.slow  # two CLI runs, each loading the voice and torch
+@pytest.mark.slow  # two CLI runs, each loading the voice
 def test_speak_out_is_marked_unless_turned_off(tmp_path: Path) -> None:
     env = dict(os.environ, VOICEBANK_HOME=str(tmp_path / "home"))
     results = {}
@@ -113,7 +113,8 @@ def test_speak_out_is_marked_unless_turned_off(tmp_path: Path) -> None:
     assert results["plain"].present is False
 
 
-def test_missing_network_names_the_trust_extra() -> None:
+def test_missing_network_names_the_trust_extra(tmp_path: Path) -> None:
+    """The first mark on a machine reads perth's network with torch (then caches it as ONNX)."""
     code = (
         "import sys; sys.modules['torchaudio'] = None\n"  # as if the trust extra were not installed
         "import numpy as np\n"
@@ -122,8 +123,31 @@ def test_missing_network_names_the_trust_extra() -> None:
         "try:\n    mark(np.zeros(22050, np.float32), 22050)\n"
         "except MissingDependencyError as e:\n    print('ERR', e)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    env = dict(os.environ, VOICEBANK_HOME=str(tmp_path / "home"))  # no cached encoder yet
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert proc.stdout.startswith("ERR") and "trust" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_onnx_marker_agrees_with_perths_torch_network(ljspeech: Path) -> None:
+    """The mark made on ONNX Runtime is perth's own mark (to well past audibility), and detected."""
+    from voicebank.provenance.watermark_core import _to_perth, reference_residual32
+    from voicebank.provenance.watermark_onnx import residual32
+
+    samples, rate = sf.read(ljspeech / "wavs" / "LJ001-0001.wav", dtype="float32")
+    x32 = _to_perth(samples, rate)
+    ours, theirs = residual32(x32), reference_residual32(x32)
+    assert 10 * np.log10(np.sum(theirs**2) / np.sum((theirs - ours) ** 2)) > 60.0
+    assert detect(mark(samples, rate), rate).present is True
+
+
+def test_speaking_imports_no_torch(tmp_path: Path) -> None:
+    """Marking runs on ONNX Runtime: a one-shot 'speak --out' starts without torch (once the encoder is cached)."""
+    env = dict(os.environ, VOICEBANK_HOME=str(tmp_path / "home"))
+    cmd = [sys.executable, "-X", "importtime", "-m", "voicebank.cli.main", "speak", "Hello there.", "--out", str(tmp_path / "a.wav")]
+    subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=True)  # caches the encoder
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=True)
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    assert "onnxruntime" in imported and "torch" not in imported
 
 
 @pytest.mark.slow  # a real server loading the voice and the network

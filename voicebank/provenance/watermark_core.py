@@ -1,13 +1,15 @@
-"""The PerTh network behind the watermark: loaded once per process, run on one worker thread.
+"""The PerTh network behind the watermark: the mark via ONNX Runtime (:mod:`.watermark_onnx`), detection on torch.
 
-Everything that touches torch or ``resemble-perth`` is here, imported on first use.
+Everything that touches torch or ``resemble-perth`` is here, imported on first use; the torch
+network is loaded once per process and run on one worker thread.
 :func:`residual` is the mark PerTh adds to a window of samples, :func:`mark_window` a span of a
 window marked (the rest of the window is context), :func:`score` the network's belief that a
 clip carries the mark. All convert to PerTh's
 32 kHz and back with soxr; the mark is computed as a residual (marked minus original) and
 added to the caller's own samples, so the speech itself never goes through a resampler.
 
-All calls run on one dedicated thread with one torch thread: calls from any number of
+Torch calls (detection, and reading the network once per machine for the ONNX encoder) run on
+one dedicated thread with one torch thread: calls from any number of
 threads are serialized (the model is shared safely), the result does not depend on the
 caller's thread settings (bit-identical output for the same input), and other code's torch
 thread count is left alone (``torch.set_num_threads`` acts on the calling thread only).
@@ -105,13 +107,15 @@ def _run(fn: Callable[..., T], *args: Any) -> T:
 
 
 def load() -> None:
-    """Load the network now (torch and the weights take a second or more) rather than on the first mark."""
-    _run(lambda model: None)
+    """Make the marking network ready now rather than on the first mark (ONNX Runtime; torch only the first time on a machine)."""
+    from .watermark_onnx import warm
+
+    warm()
 
 
 def preload() -> None:
-    """Start loading the network in the background (while a voice loads); the first mark waits for it."""
-    _submit(lambda model: None)
+    """Start making the marking network ready in the background (while a voice loads); the first mark waits for it."""
+    threading.Thread(target=load, name="voicebank-watermark-load", daemon=True).start()
 
 
 def _to_perth(samples: np.ndarray, rate: int) -> np.ndarray:
@@ -132,6 +136,11 @@ def _from_perth(samples: np.ndarray, rate: int, frames: int) -> np.ndarray:
         x = soxr.resample(x, PERTH_RATE, rate, quality="HQ")
     x = np.asarray(x, dtype=np.float32)[:frames]
     return np.pad(x, (0, frames - x.size)) if x.size < frames else x
+
+
+def reference_residual32(x32: np.ndarray) -> np.ndarray:
+    """The mark as perth's own torch network computes it: what :mod:`.watermark_onnx` is checked against."""
+    return _run(_residual32, x32)
 
 
 def _residual32(model: Any, x32: np.ndarray) -> np.ndarray:
@@ -181,7 +190,9 @@ def residual(window: np.ndarray, rate: int) -> np.ndarray:
     x = np.ascontiguousarray(window, dtype=np.float32)
     if x.size == 0:
         return x.copy()
-    return _from_perth(_run(_residual32, _to_perth(x, rate)), rate, x.size)
+    from .watermark_onnx import residual32
+
+    return _from_perth(residual32(_to_perth(x, rate)), rate, x.size)
 
 
 def mark_window(window: np.ndarray, rate: int, start: int = 0, stop: int | None = None) -> np.ndarray:
