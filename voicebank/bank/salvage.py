@@ -134,39 +134,35 @@ def salvage_bank(broken: PathLike, new: PathLike) -> SalvageReport:
 def _copy_consent(src_root: Path, dst_root: Path, report: SalvageReport) -> None:
     """The speaker's consent takes and records, byte for byte (their checks re-hash the take,
     so a damaged one no longer counts as consent in the new bank); hidden caches stay behind."""
-    folder = src_root / CONSENT_DIR
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else []
-    if not files:
-        return
-    (dst_root / CONSENT_DIR).mkdir(exist_ok=True)
-    fsync_dir(dst_root)
-    for p in files:
-        try:
-            atomic_write(dst_root / CONSENT_DIR / p.name, p.read_bytes())
-        except OSError as exc:
-            if isinstance(exc, StorageError):
-                raise
-            report.damaged.append(Damaged(str(p), f"a consent file that cannot be read ({exc.strerror or exc})"))
+    _copy_folder(src_root, dst_root, CONSENT_DIR, report, "a consent file", hidden=False)
 
 
 def _copy_spool(src_root: Path, dst_root: Path, report: SalvageReport) -> None:
     """Recordings a killed session left unsaved (``.inprogress``), byte for byte: the next
     'voicebank record' on the new bank saves them as takes, as it would have on the old one."""
-    folder = src_root / SPOOL_DIR
+    report.unfinished += _copy_folder(src_root, dst_root, SPOOL_DIR, report, "an unfinished recording")
+
+
+def _copy_folder(src_root: Path, dst_root: Path, name: str, report: SalvageReport, what: str, hidden: bool = True) -> list[str]:
+    """The files of ``src_root/name`` copied into ``dst_root/name``; an unreadable one is reported as damaged."""
+    folder = src_root / name
     files = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    files = [p for p in files if hidden or not p.name.startswith(".")]
     if not files:
-        return
-    (dst_root / SPOOL_DIR).mkdir(exist_ok=True)
+        return []
+    (dst_root / name).mkdir(exist_ok=True)
     fsync_dir(dst_root)
+    copied = []
     for p in files:
         try:
-            atomic_write(dst_root / SPOOL_DIR / p.name, p.read_bytes())
+            atomic_write(dst_root / name / p.name, p.read_bytes())
         except OSError as exc:
             if isinstance(exc, StorageError):
                 raise
-            report.damaged.append(Damaged(str(p), f"an unfinished recording that cannot be read ({exc.strerror or exc})"))
+            report.damaged.append(Damaged(str(p), f"{what} that cannot be read ({exc.strerror or exc})"))
             continue
-        report.unfinished.append(p.name)
+        copied.append(p.name)
+    return copied
 
 
 def _copy_recorded(src: Bank, dst: Bank, report: SalvageReport) -> None:
