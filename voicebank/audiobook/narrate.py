@@ -39,9 +39,9 @@ from .synth import ChunkOutcome
 
 PCM_HEADER_BYTES = 58  # RIFF/WAVE, fmt (18 bytes), fact, then the data chunk's header: see write_pcm
 HEAD_S = 0.75  # room tone before a chapter's first word (ACX asks for 0.5-1 s; its tail is pause_chapter)
-# Seconds of narration one worker makes per second, checks included, for --dry-run's estimate
-# (stock voice on a shared 2-core machine; see docs/narrate.md, "Speed").
-AUDIO_S_PER_WORKER_S = 3.3
+# Seconds of narration one worker makes per second, checks and mastering included, for --dry-run's
+# estimate (stock voice, 2 cores: about 10 quiet, 3-4 busy; see docs/narrate.md, "Speed").
+AUDIO_S_PER_WORKER_S = 6.0
 
 
 class NarrationStopped(KeyboardInterrupt):
