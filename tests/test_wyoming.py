@@ -248,9 +248,9 @@ def test_allow_keeps_other_addresses_out(home: Path) -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--zeroconf", "--wyoming", "0", "--wyoming-only"], "--wyoming-host 0.0.0.0"),
+    (["--zeroconf", "--wyoming", "0", "--wyoming-only"], "it listens only on this computer: add --wyoming-host"),
     (["--wyoming-only"], "go with --wyoming PORT"),
-    (["--wyoming", "0", "--wyoming-only", "--lan"], "only with --wyoming-host 0.0.0.0"),
+    (["--wyoming", "0", "--wyoming-only", "--lan"], "only with --wyoming-host"),
     (["--wyoming", "0", "--wyoming-only", "--wyoming-allow", "home-assistant"], "--wyoming-allow wants an address"),
 ])
 def test_cli_refuses_unsafe_or_incomplete_wyoming_options(args: list[str], message: str, home: Path) -> None:
