@@ -270,6 +270,11 @@ def _session(engine: Any, options: Any, player: Any, watermark: bool = True) -> 
         from voicebank.engines.marked import MarkedEngine
         from voicebank.provenance.watermark import mark_stream
 
+        from voicebank.provenance import watermark_core
+
+        if not watermark_core.ready_soon():  # else the first line said would wait seconds for it
+            print("Getting the watermark ready (the first time on this machine only)...", flush=True)
+            watermark_core.load()
         engine, wrap = MarkedEngine(engine), mark_stream
     prompt = _Prompt(engine, options, None, PhraseBook(), typing, wrap)
     speech = prompt.speech = SpeechQueue(player, prompt.on_event, rate=engine.sample_rate)

@@ -113,6 +113,13 @@ def load() -> None:
     warm()
 
 
+def ready_soon() -> bool:
+    """Whether the network loads in a blink (its ONNX encoder is cached), so a background load cannot delay the first mark."""
+    from .watermark_onnx import cached
+
+    return cached()
+
+
 def preload() -> None:
     """Start making the marking network ready in the background (while a voice loads); the first mark waits for it."""
     threading.Thread(target=load, name="voicebank-watermark-load", daemon=True).start()

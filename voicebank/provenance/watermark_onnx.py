@@ -107,6 +107,11 @@ def warm() -> None:
     _session()
 
 
+def cached() -> bool:
+    """Whether the encoder is already written for this machine (else the first load runs torch, a few seconds)."""
+    return "session" in _STATE or _cached_model(_checkpoint()).is_file()
+
+
 def _window(n: int) -> np.ndarray:
     return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float64)  # periodic Hann
 
