@@ -756,3 +756,31 @@ def test_anchor_penalty_pulls_trained_generator_weights_toward_the_base(tmp_path
 
     with pytest.raises(RecipeError, match="anchor_weight"):
         load_recipe(write_recipe(tmp_path / "n.toml", training={"anchor_weight": -1.0}))
+
+
+def test_anchor_decay_moves_trained_weights_a_fixed_fraction_back_to_the_base(tmp_path: Path) -> None:
+    """anchor_decay (decoupled L2-SP) moves each trained generator weight that fraction of the way
+    back to the anchor, leaving frozen parts and the discriminator alone."""
+    import torch
+
+    from voicebank.train import vits
+    from voicebank.train.recipes import RecipeError, load_recipe
+
+    torch.manual_seed(0)
+    recipe = load_recipe(write_recipe(tmp_path / "d.toml", training={"anchor_decay": 0.25, "freeze": ["text_encoder"]}))
+    model = vits.make_model(vits.build_config(recipe, None, tmp_path / "out"), recipe)
+    anchor = {n: v.clone() for n, v in model.set_anchor().items()}
+    params = dict(model.named_parameters())
+    frozen = next(n for n in params if n.startswith("text_encoder."))
+    disc = next(n for n in params if n.startswith("disc."))
+    before = {n: params[n].detach().clone() for n in (frozen, disc)}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    model.pull_toward_anchor()
+    name = next(iter(anchor))
+    assert torch.allclose(params[name], anchor[name] + 0.75, atol=1e-6)
+    assert torch.allclose(params[frozen], before[frozen] + 1.0) and torch.allclose(params[disc], before[disc] + 1.0)
+
+    with pytest.raises(RecipeError, match="anchor_decay"):
+        load_recipe(write_recipe(tmp_path / "n.toml", training={"anchor_decay": 1.0}))

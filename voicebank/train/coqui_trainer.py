@@ -68,6 +68,7 @@ def trainer_class() -> type:
         def train_step(self, batch: Any, batch_n_steps: int, step: int, loader_start_time: float) -> Any:
             started = time.perf_counter()
             outputs, loss_dict = super().train_step(batch, batch_n_steps, step, loader_start_time)
+            getattr(self.model, "pull_toward_anchor", lambda: None)()  # decoupled L2-SP, after the optimizers stepped
             if outputs is not None and loss_dict is not None:
                 self._vb_run.after_step(self, loss_dict, time.perf_counter() - started)
             return outputs, loss_dict

@@ -87,6 +87,10 @@ class TrainingSettings:
     # sum of squared differences (0: off). It lets more of the model learn the voice while the
     # parts a few minutes of speech cannot teach stay near the base, instead of freezing them.
     anchor_weight: float = 0.0
+    # Decoupled L2-SP: after every generator step each trained weight moves this fraction of the
+    # way back to the base's value (0: off). Unlike the penalty above it acts outside Adam, whose
+    # per-step move is about the learning rate whatever a loss term's size, as AdamW decouples decay.
+    anchor_decay: float = 0.0
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size", "eval_batch_size", "max_steps", "eval_every_steps", "keep_checkpoints")
@@ -101,6 +105,8 @@ class TrainingSettings:
             raise RecipeError(f"training.prior_decoder_weight must be 0 (off) or more, not {self.prior_decoder_weight}.")
         if not self.anchor_weight >= 0:
             raise RecipeError(f"training.anchor_weight must be 0 (off) or more, not {self.anchor_weight}.")
+        if not 0.0 <= self.anchor_decay < 1.0:
+            raise RecipeError(f"training.anchor_decay must be in [0, 1) (a fraction per step), not {self.anchor_decay}.")
         if self.loader_workers < 0:
             raise RecipeError("training.loader_workers must be 0 or more.")
         if self.discriminator_width < 0:

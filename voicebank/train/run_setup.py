@@ -70,7 +70,7 @@ def load_inputs(
             f"discriminator tensors start fresh; {counts['symbols_kept']} phoneme symbols kept, "
             f"{counts['symbols_new']} new."
         )))
-    if recipe.training.anchor_weight > 0:
+    if recipe.training.anchor_weight > 0 or recipe.training.anchor_decay > 0:
         _anchor(model, out / ANCHOR_FILE, fresh=base_model is not None)
     samples = ([i.to_sample(data.root) for i in train_items], [i.to_sample(data.root) for i in eval_items])
     return config, model, samples
@@ -90,7 +90,7 @@ def _anchor(model: Any, path: Path, *, fresh: bool) -> None:
     elif path.is_file():
         model.set_anchor(torch.load(path, map_location="cpu", weights_only=True))
     else:
-        raise UsageError(f"{path} is missing: this run pulls its weights toward the base's (training.anchor_weight), "
+        raise UsageError(f"{path} is missing: this run pulls its weights toward the base's (training.anchor_weight/anchor_decay), "
                          "and cannot resume without them. Start it again in a new folder.")
 
 

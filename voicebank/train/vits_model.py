@@ -35,9 +35,11 @@ class VoicebankVits(Vits):
         prior_decoder_weight: float = 0.0,
         prior_noise_scale: float = 0.667,
         anchor_weight: float = 0.0,
+        anchor_decay: float = 0.0,
     ) -> None:
         super().__init__(config)
         self.anchor_weight = float(anchor_weight)
+        self.anchor_decay = float(anchor_decay)
         self._anchor: dict[str, Any] = {}  # name -> the base's value, for the L2-SP penalty
         self.prior_decoder_weight = float(prior_decoder_weight)
         self.prior_noise_scale = float(prior_noise_scale)
@@ -106,6 +108,16 @@ class VoicebankVits(Vits):
             total = total.to(param.device) + torch.sum((param - base) ** 2)
         return total * self.anchor_weight
 
+    def pull_toward_anchor(self) -> None:
+        """Decoupled L2-SP: move each trained generator weight ``anchor_decay`` of the way back to the anchor."""
+        if self.anchor_decay <= 0 or not self._anchor:
+            return
+        import torch
+
+        with torch.no_grad():
+            for name, param in self._anchored_parameters():
+                param.lerp_(self._anchor[name].to(param.device), self.anchor_decay)
+
     def train_step(self, batch: dict[str, Any], criterion: Any, optimizer_idx: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """Coqui's step; the generator's step adds the prior path's mel loss (``loss_prior_mel``) and
         the L2-SP penalty (``loss_anchor``) when they are on."""
@@ -159,6 +171,7 @@ def make_model(config: VitsConfig, recipe: Recipe | None = None) -> VoicebankVit
         prior_decoder_weight=recipe.training.prior_decoder_weight,
         prior_noise_scale=recipe.inference.noise_scale,
         anchor_weight=recipe.training.anchor_weight,
+        anchor_decay=recipe.training.anchor_decay,
     )
 
 
