@@ -44,9 +44,11 @@ def finetune(
 
     The dataset must carry the speaker's consent (made by 'voicebank train prepare' from a bank with their consent on file), or give --without-consent "reason"; either goes into the voice's card (OUT/card.json).
     """
-    from voicebank.train.consent_gate import dataset_consent, recorded_dataset, write_training_card
+    from voicebank.train.consent_gate import dataset_consent, recorded_dataset, resumed_reason, write_training_card
 
     trained_on = dataset if dataset is not None else recorded_dataset(out) if resume else None
+    if resume and without_consent is None and trained_on is not None:
+        without_consent = resumed_reason(out, trained_on)  # the reason the run was started with still holds
     consent = dataset_consent(trained_on, without_consent) if trained_on is not None else None  # before any work
     from voicebank.train.finetune import finetune as run_finetune
 

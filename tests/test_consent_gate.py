@@ -96,6 +96,26 @@ def test_the_reason_reaches_a_trained_voices_card_and_its_export(bank: Path, pre
 
 
 @pytest.mark.slow
+def test_resume_keeps_the_reason_the_run_was_started_with(prepared: Path, home: Path, tmp_path: Path) -> None:
+    """A dataset with no consent record (made before consent was checked): the reason given when the
+    run started is in its card, so --resume goes on without being told again, and keeps it."""
+    pytest.importorskip("TTS", reason="the train extra (coqui-tts) is not installed")
+    data = tmp_path / "old-data"
+    shutil.copytree(prepared, data)
+    (data / "consent.json").unlink()
+    voice = tmp_path / "voice"
+    common = ["--max-steps", "1", "--threads", "1", "--device", "cpu"]
+    proc = _run(home, "train", "finetune", "--recipe", "vits-tiny", "--dataset", data, "--out", voice, *common,
+                "--without-consent", REASON)
+    assert proc.returncode == 0, proc.stderr
+    common[1] = "2"
+    proc = _run(home, "train", "finetune", "--resume", "--out", voice, *common)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    card = json.loads((voice / "card.json").read_text(encoding="utf-8"))
+    assert card["consent"]["reason_without_consent"] == REASON and card["training_data"]["data"] == str(data.resolve())
+
+
+@pytest.mark.slow
 def test_the_reason_reaches_an_instant_voices_card(bank: Path, prepared: Path, home: Path, tmp_path: Path) -> None:
     data = prepared
     from tests.test_kokoro import _installed

@@ -86,6 +86,21 @@ def dataset_consent(dataset_dir: str | os.PathLike[str], without_consent: str | 
     return _without(reason, why, dataset=str(folder.resolve()))
 
 
+def resumed_reason(out: str | os.PathLike[str], dataset_dir: str | os.PathLike[str]) -> str | None:
+    """The ``--without-consent`` reason a run in ``out`` was started with on this dataset (its card keeps it), so
+    ``--resume`` need not be told again; None when the card has none."""
+    from ..voice.card import read_card
+
+    try:
+        card = read_card(out)
+    except CorruptFileError:
+        return None
+    consent = card.consent if card is not None else {}
+    same = Path(str(consent.get("dataset", ""))).resolve() == Path(dataset_dir).expanduser().resolve()
+    reason = consent.get("reason_without_consent")
+    return reason if consent.get("status") == WITHOUT and same and isinstance(reason, str) and reason.strip() else None
+
+
 def read_dataset_consent(dataset_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """``DATASET/consent.json`` as written by :func:`write_dataset_consent`; None when there is none."""
     path = Path(dataset_dir) / DATASET_CONSENT
