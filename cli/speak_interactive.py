@@ -268,9 +268,8 @@ def _session(engine: Any, options: Any, player: Any, watermark: bool = True) -> 
     wrap = None
     if watermark:  # everything said is marked; type-ahead plans on the raw engine, its audio marked as it streams
         from voicebank.engines.marked import MarkedEngine
-        from voicebank.provenance.watermark import mark_stream
-
         from voicebank.provenance import watermark_core
+        from voicebank.provenance.watermark import mark_stream
 
         if not watermark_core.ready_soon():  # else the first line said would wait seconds for it
             print("Getting the watermark ready (the first time on this machine only)...", flush=True)

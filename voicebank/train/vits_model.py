@@ -104,8 +104,7 @@ class VoicebankVits(Vits):
 
         total = torch.zeros(())
         for name, param in self._anchored_parameters():
-            base = self._anchor[name].to(param.device)
-            total = total.to(param.device) + torch.sum((param - base) ** 2)
+            total = total.to(param.device) + torch.sum((param - self._anchor_on(name, param)) ** 2)
         return total * self.anchor_weight
 
     def pull_toward_anchor(self) -> None:
@@ -116,7 +115,14 @@ class VoicebankVits(Vits):
 
         with torch.no_grad():
             for name, param in self._anchored_parameters():
-                param.lerp_(self._anchor[name].to(param.device), self.anchor_decay)
+                param.lerp_(self._anchor_on(name, param), self.anchor_decay)
+
+    def _anchor_on(self, name: str, param: Any) -> Any:
+        """The anchor of ``name`` on ``param``'s device, moved there once (not copied at every step)."""
+        base = self._anchor[name]
+        if base.device != param.device:
+            base = self._anchor[name] = base.to(param.device)
+        return base
 
     def train_step(self, batch: dict[str, Any], criterion: Any, optimizer_idx: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """Coqui's step; the generator's step adds the prior path's mel loss (``loss_prior_mel``) and
