@@ -1,7 +1,7 @@
 """``voicebank train instant``: a Kokoro style searched from real recordings, written as a voice that speaks.
 
 Runs the real search (Kokoro-82M, the ECAPA verifier) on a tiny dataset of real LJSpeech
-clips with a tiny budget: two shipped voices, a few short sentences, two walk steps.
+clips with a tiny budget: two shipped voices, a few short sentences, three walk steps.
 The dataset's held-out split is made unreadable: the search must never open it.
 """
 
@@ -47,7 +47,7 @@ def made(home: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[
     data = _tiny_dataset(base / "data")
     settings = InstantSettings(
         minutes=10, seed=3, voices=("af_heart", "bm_george"), guide_count=3, validation_count=2,
-        screen_count=1, keep=2, max_steps=2, max_symbols=40, dims=1,
+        screen_count=1, keep=2, max_steps=3, max_symbols=40, dims=1,
     )
     events = []
     card = make_instant_voice(data, base / "voice", settings, on_event=events.append)
@@ -64,7 +64,7 @@ def test_the_search_writes_a_voice_that_speaks(made) -> None:  # type: ignore[no
     search = card["search"]
     assert set(search["screen"]) == {"af_heart", "bm_george"}
     assert search["curve"][0]["step"] == 0 and "validation" in search["curve"][0]
-    assert search["steps"] == 2 and search["stopped"] == "reached 2 steps"
+    assert search["steps"] == 3 and search["stopped"] == "reached 3 steps"  # 2 probes (a direction per half), 1 model step
     assert [e.kind for e in events][:1] == ["target"] and events[-1].kind == "done"
     assert any(e.kind == "screen" for e in events) and any(e.kind == "step" for e in events)
     made_from = card["made_from"]

@@ -14,14 +14,18 @@ How (``voicebank train instant``):
    cached across runs (the screen is then free); the best few are kept.
 4. **Blend.** Even and score-weighted blends of the kept voices are scored on all guide
    sentences; the best voice or blend is the start.
-5. **Walk.** A (1+1) evolution strategy with step-size adaptation (grow the step after a
-   success, shrink it after a failure) moves the style in a low-dimensional subspace: the
-   principal directions of the shipped English voices, so every candidate stays a mix of
-   what Kokoro knows how to speak. It is *guided* by the guide sentences; each step that
-   helps there is checked on the validation sentences, and the style that scores best
-   *there* is kept. The search stops when validation has not improved for a while, when
-   the time budget is spent, or at ``max_steps`` — a search overfits the sentences it
-   hears, and the validation curve (kept in the card) shows when.
+5. **Walk.** A trust-region search in a subspace: the principal directions of the shipped
+   English voices, apart for the style's timbre half and its prosody half, so every
+   candidate stays a mix of what Kokoro knows how to speak. Each
+   evaluation gives one ECAPA embedding per guide sentence; a linear model of those
+   embeddings in the style (:mod:`.instant_model`) proposes the best step inside a region
+   around the best style so far, which grows where the model predicted well and shrinks
+   where it did not. It is *guided* by the guide sentences; each step that helps there is
+   checked on the validation sentences, and the style that scores best *there* is kept.
+   The search stops when validation has not improved for a while, when no better step is
+   found in the smallest region, when the time budget is spent, or at ``max_steps`` — a
+   search overfits the sentences it hears, and the validation curve (kept in the card)
+   shows when.
 6. **Guard.** A second verifier (Resemblyzer) hears the validation sentences too; a style
    is kept only if it scores no lower there than the start did, so the walk cannot trade
    likeness for a score only ECAPA gives (seen without the guard: docs/instant-voice.md).
@@ -45,6 +49,7 @@ from ..audio import PathLike
 from ..errors import UsageError
 from ..voice import kokoro_card
 from .dataset_files import TRAIN_META, WAVS, read_metadata
+from .instant_model import mean_cosine
 from .instant_scoring import EmbeddingCache, Scorer, speech_pieces, target_embeddings
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
@@ -53,18 +58,19 @@ STYLE_SHAPE = (kokoro_card.STYLE_ROWS, kokoro_card.STYLE_DIM)
 
 @dataclass(frozen=True)
 class InstantSettings:
-    """How long and how widely the search looks (the defaults fit ~10 minutes on 2 cores)."""
+    """How long and how widely the search looks (the defaults fit ~20 minutes on 2 cores)."""
 
-    minutes: float = 10.0  # time budget for the whole command (the shipped-voice screen always completes)
+    minutes: float = 25.0  # time budget for the whole command (the shipped-voice screen always completes)
     seed: int = 0  # the same seed takes the same path; the budget decides how far along it
-    guide_count: int = 8  # sentences the search hears
+    guide_count: int = 12  # sentences the search hears (more hear less of each sentence's own quirks)
     validation_count: int = 6  # other sentences (and recordings) that stop it
     screen_count: int = 2  # prompt sentences each shipped voice is screened on (cached across runs)
     keep: int = 4  # best shipped voices kept for blending
     voices: tuple[str, ...] = ()  # shipped voices to consider (default: all English ones)
-    dims: int = 16  # directions of the walk's subspace
-    step: float = 0.5  # first step, in standard deviations of the shipped voices along each direction
-    radius: float = 2.5  # the walk stays within this many standard deviations of the start
+    dims: int = 27  # directions of the walk's subspace per half of the style (the 28 English voices span 27)
+    step: float = 0.5  # first trust region: this many standard deviations of the shipped voices along each direction
+    min_step: float = 0.25  # the walk stops when no better step is found in a region this small
+    radius: float = 3.0  # the walk stays within this many standard deviations of the start
     patience: int = 6  # validation checks without gain before the walk stops
     # A second verifier (Resemblyzer) guards the walk: ECAPA alone was seen to climb on held-out
     # sentences while Resemblyzer and another d-vector fell (docs/instant-voice.md).
@@ -79,6 +85,8 @@ class InstantSettings:
             raise UsageError(f"--minutes must be above 0 and at most a day, not {self.minutes}.")
         if self.guide_count < 1 or self.validation_count < 1 or self.screen_count < 1 or self.keep < 1:
             raise UsageError("guide_count, validation_count, screen_count and keep must be at least 1.")
+        if not 0 < self.min_step <= self.step <= self.radius:
+            raise UsageError(f"The walk needs 0 < min_step <= step <= radius (got {self.min_step}, {self.step}, {self.radius}).")
 
 
 @dataclass(frozen=True)
@@ -179,14 +187,26 @@ def _prompt_sentences() -> Iterator[str]:
 # ---------------------------------------------------------------------------- the search
 
 
+# Kokoro's style row has two halves: the first 128 numbers condition the decoder (the timbre),
+# the last 128 the prosody predictor (pitch, energy, durations). Searching each half's own
+# principal directions lets the walk change one without dragging the other along.
+STYLE_HALVES = ((0, kokoro_card.STYLE_DIM // 2), (kokoro_card.STYLE_DIM // 2, kokoro_card.STYLE_DIM))
+
+
 def subspace(styles: Sequence[np.ndarray], dims: int) -> tuple[np.ndarray, np.ndarray]:
-    """Principal directions of the shipped styles (unit, flattened) and their standard deviations."""
-    flat = np.stack([s.reshape(-1) for s in styles]).astype(np.float64)
-    centred = flat - flat.mean(axis=0)
-    _, sing, vt = np.linalg.svd(centred, full_matrices=False)
+    """Principal directions of the shipped styles, ``dims`` per half of the style row
+    (unit, flattened to the whole style), and their standard deviations."""
+    stacked = np.stack([np.asarray(s, np.float64).reshape(STYLE_SHAPE) for s in styles])
     k = max(1, min(dims, len(styles) - 1))
-    std = sing[:k] / np.sqrt(max(1, len(styles) - 1))
-    return vt[:k].astype(np.float32), std.astype(np.float32)
+    bases, stds = [], []
+    for lo, hi in STYLE_HALVES:
+        flat = stacked[..., lo:hi].reshape(len(styles), -1)
+        _, sing, vt = np.linalg.svd(flat - flat.mean(axis=0), full_matrices=False)
+        full = np.zeros((k, *STYLE_SHAPE))
+        full[..., lo:hi] = vt[:k].reshape(k, STYLE_SHAPE[0], hi - lo)
+        bases.append(full.reshape(k, -1))
+        stds.append(sing[:k] / np.sqrt(max(1, len(styles) - 1)))
+    return np.concatenate(bases).astype(np.float32), np.concatenate(stds).astype(np.float32)
 
 
 def _blend(styles: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
@@ -308,19 +328,28 @@ class InstantSearch:
 
     def _walk(self, start: np.ndarray, at_start: tuple[Any, ...], basis: np.ndarray, std: np.ndarray,
               guide: Scorer, val: Scorer) -> Iterator[InstantEvent]:
-        """(1+1)-ES in the subspace, guided on the guide sentences, the best kept by validation.
+        """A trust-region walk on a local linear model of the guide embeddings (:mod:`.instant_model`).
 
-        With the guard, a step is kept only if the second verifier does not score it below the
-        start on the validation sentences.
+        It first probes one random corner of the first region per direction (enough to fit the
+        model), then repeatedly takes the model's best step inside the region around the best
+        style so far: a step that scores higher on the guide sentences moves the centre (and
+        the region doubles where the model predicted well), one that does not halves it. Each
+        move is checked on the validation sentences and the best there is kept; with the guard,
+        only if the second verifier does not score it below the start.
         """
+        from .instant_model import LocalModel
+
         s = self.settings
-        here, _, best_val, start_2 = at_start
+        _, _, best_val, start_2 = at_start
         floor = None if start_2 is None else start_2 - s.guard_slack
         rng = np.random.default_rng(s.seed)
-        theta, sigma = np.zeros(len(std), np.float64), s.step
-        best_style, since, step = start, 0, 0
-        self.log.stopped = "only one shipped voice: nothing to search" if not len(std) else ""
-        while len(std):
+        dims = len(std)
+        centre, region = np.zeros(dims), s.step
+        thetas, rows = [centre], [guide.embeddings(start)]
+        here = mean_cosine(rows[0], guide.target)
+        best_style, since, step, misses = start, 0, 0, 0
+        self.log.stopped = "only one shipped voice: nothing to search" if not dims else ""
+        while dims:
             if s.max_steps is not None and step >= s.max_steps:
                 self.log.stopped = f"reached {s.max_steps} steps"
                 break
@@ -328,14 +357,29 @@ class InstantSearch:
                 self.log.stopped = "time budget spent"
                 break
             step += 1
-            cand = np.clip(theta + sigma * rng.standard_normal(len(std)), -s.radius, s.radius)
+            low, high = np.maximum(-region, -s.radius - centre), np.minimum(region, s.radius - centre)
+            if step <= dims:  # probes: the model needs one evaluation per direction first
+                z, predicted = rng.choice([-1.0, 1.0], dims) * region, None
+                z = np.clip(z, low, high)
+            else:
+                z, predicted = LocalModel(thetas, rows, centre).best_step(guide.target, low, high, rng)
+            cand = centre + z
             style = self._style(start, basis, std, cand)
-            score = guide.score(style)
-            if score <= here:
-                sigma *= 0.9  # about one success in five keeps the step steady (the 1/5 rule)
+            thetas.append(cand)
+            rows.append(guide.embeddings(style))
+            score = mean_cosine(rows[-1], guide.target)
+            if predicted is None or score <= here:
+                if predicted is not None:
+                    misses += 1
+                    region = max(region * 0.5, s.min_step)
                 yield self._event("step", done=step, total=s.max_steps or 0, score=score, validation=best_val)
+                if misses >= 3 and region <= s.min_step:
+                    self.log.stopped = "no better step in the smallest region"
+                    break
                 continue
-            theta, here, sigma = cand, score, min(sigma * 1.5, s.radius)
+            if score - here > 0.75 * (predicted - here):
+                region = min(region * 2.0, s.radius)
+            centre, here, misses = cand, score, 0
             checked, checked_2 = val.both(style)
             self._point(step, score, checked, checked_2)
             if checked > best_val and _above(checked_2, floor):

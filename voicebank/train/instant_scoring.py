@@ -38,28 +38,38 @@ class Scorer:
         """Mean ECAPA cosine of the candidate's speech (one per piece) to the target."""
         return self.both(style, second=False)[0]
 
+    def embeddings(self, style: np.ndarray) -> np.ndarray:
+        """The candidate's ECAPA embedding on each piece, one row per piece (the walk's model fits these)."""
+        return self._speak(style, second=False)[0]
+
     def both(self, style: np.ndarray, *, second: bool = True) -> tuple[float, float | None]:
-        """The ECAPA score and the second verifier's (None without one or with ``second=False``).
+        """The ECAPA score and the second verifier's (None without one or with ``second=False``)."""
+        from .instant_model import mean_cosine
+
+        rows, other = self._speak(style, second=second)
+        return mean_cosine(rows, self.target), other
+
+    def _speak(self, style: np.ndarray, *, second: bool) -> tuple[np.ndarray, float | None]:
+        """ECAPA embeddings of every piece, and the second verifier's score when asked.
 
         The second verifier hears all pieces joined (one embedding: Resemblyzer's LSTM is
         slow on a CPU, and its utterance embedding averages windows anyway).
         """
         from .metrics import cosine as cosine_or_none
-        from .speaker_verify import cosine
 
         start = time.monotonic()
-        scores, audios = [], []
+        rows, audios = [], []
         rate = self.engine.sample_rate
         for piece in self.pieces:
             audio = self.engine.speak_symbols(piece, style=style)
-            scores.append(cosine(self.verifier.embed(audio, rate), self.target))
+            rows.append(np.asarray(self.verifier.embed(audio, rate), np.float64))
             audios += [audio, np.zeros(rate // 5, np.float32)]
         other = None
         if second and self.second is not None:
             other = cosine_or_none(self.second.embed(np.concatenate(audios), rate), self.second_target)
         self.calls += 1
         self.seconds += time.monotonic() - start
-        return float(np.mean(scores)), other
+        return np.stack(rows), other
 
     @property
     def seconds_per_call(self) -> float:
