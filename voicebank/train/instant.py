@@ -268,8 +268,8 @@ class InstantSearch:
         guide = Scorer(engine, verifier, speech_pieces(engine, guide_texts, s.max_symbols), g_target, second, g_target_2)
         val = Scorer(engine, verifier, speech_pieces(engine, val_texts, s.max_symbols), v_target, second, v_target_2)
         yield from self._screen(shipped, guide)
-        start, _ = yield from self._blends(shipped, guide)
-        at_start = (guide.score(start), None, *val.both(start))
+        start, start_rows = yield from self._blends(shipped, guide)
+        at_start = (mean_cosine(start_rows, guide.target), start_rows, *val.both(start))
         self._point(0, at_start[0], at_start[2], at_start[3])
         basis, std = subspace(list(shipped.values()), s.dims) if len(shipped) > 1 else (np.zeros((0, start.size), np.float32), np.zeros(0, np.float32))
         self.best, best_val = yield from self._walk(start, at_start, basis, std, guide, val)
@@ -303,7 +303,7 @@ class InstantSearch:
         cache.save()
 
     def _blends(self, shipped: dict[str, np.ndarray], guide: Scorer) -> Iterator[InstantEvent]:
-        """Score the kept voices and their blends on all guide sentences; return the best as the start."""
+        """Score the kept voices and their blends on all guide sentences; return the best (its style and guide embeddings) as the start."""
         ranked = sorted(self.log.screen, key=lambda n: -self.log.screen[n])[: self.settings.keep]
         scores = {n: self.log.screen[n] for n in ranked}
         options: list[tuple[str, dict[str, float]]] = [(n, {n: 1.0}) for n in ranked[:1]]
@@ -312,19 +312,20 @@ class InstantSearch:
         if len(ranked) > 2:
             low = min(scores.values())
             options.append(("score-weighted blend", {n: scores[n] - low + 0.05 for n in ranked}))
-        best: tuple[float, np.ndarray] | None = None
+        best: tuple[float, np.ndarray, np.ndarray] | None = None
         for i, (label, weights) in enumerate(options, 1):
             if best is not None and not self.clock.has(guide.seconds_per_call):
                 break
             style = _blend([shipped[n] for n in weights], list(weights.values()))
-            score = guide.score(style)
+            rows = guide.embeddings(style)
+            score = mean_cosine(rows, guide.target)
             total = sum(weights.values())
             self.log.blends.append({"label": label, "weights": {n: round(w / total, 3) for n, w in weights.items()}, "guide": round(score, 4)})
             yield self._event("blend", done=i, total=len(options), score=score, message=label)
             if best is None or score > best[0]:
-                best = (score, style)
+                best = (score, style, rows)
         assert best is not None
-        return best[1], best[0]
+        return best[1], best[2]
 
     def _walk(self, start: np.ndarray, at_start: tuple[Any, ...], basis: np.ndarray, std: np.ndarray,
               guide: Scorer, val: Scorer) -> Iterator[InstantEvent]:
@@ -340,13 +341,12 @@ class InstantSearch:
         from .instant_model import LocalModel
 
         s = self.settings
-        _, _, best_val, start_2 = at_start
+        here, start_rows, best_val, start_2 = at_start
         floor = None if start_2 is None else start_2 - s.guard_slack
         rng = np.random.default_rng(s.seed)
         dims = len(std)
         centre, region = np.zeros(dims), s.step
-        thetas, rows = [centre], [guide.embeddings(start)]
-        here = mean_cosine(rows[0], guide.target)
+        thetas, rows = [centre], [start_rows]
         best_style, since, step, misses = start, 0, 0, 0
         self.log.stopped = "only one shipped voice: nothing to search" if not dims else ""
         while dims:
