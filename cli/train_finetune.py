@@ -14,8 +14,9 @@ def finetune(
     recipe: Optional[str] = typer.Option(
         None,
         "--recipe",
-        help="A shipped recipe (vits: fine-tune Coqui's VITS; vits-tiny: tiny test model; xtts-v2) or a .toml path. "
-        "Not needed with --resume.",
+        help="A shipped recipe (vits-offline: the offline base on a CPU; vits-offline-more: train a vits-offline "
+        "voice further, given with --base, for 15+ minutes of speech; vits: Coqui's VITS; xtts-v2; vits-tiny: tiny "
+        "test model) or a .toml path. Not needed with --resume.",
     ),
     dataset: Optional[Path] = typer.Option(
         None, "--dataset", help="Dataset folder made by 'voicebank train prepare'. Not needed with --resume."

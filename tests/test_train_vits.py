@@ -658,6 +658,48 @@ def test_a_trained_voice_is_a_valid_base(trained: dict[str, Any]) -> None:
     assert _base_symbol_ids(vits.base_config(base)) == {s: i for i, s in enumerate(vits.piper_symbols())}
 
 
+@pytest.mark.slow
+def test_a_voice_trained_further_takes_its_discriminator_from_the_best_checkpoint(
+    tmp_path: Path, trained: dict[str, Any], dataset: Path
+) -> None:
+    import shutil
+
+    from voicebank.train.finetune import finetune
+
+    # the shipped second-stage recipe, sized for the tiny voice (its discriminator is 8 wide)
+    recipe = write_recipe(
+        tmp_path / "more.toml",
+        base="vits-offline-more",
+        training={"batch_size": 4, "eval_batch_size": 4, "eval_every_steps": 1, "min_train_utterances": 2,
+                  "loader_workers": 0, "discriminator_width": 8, "speak_held_out": False},
+        early_stopping={"min_steps": 0},
+    )
+
+    def started(base: Path, out: Path) -> str:
+        events: list[Any] = []
+        finetune(recipe, dataset, out, base=base, max_steps=1, threads=1, device="cpu", on_event=events.append)
+        (message,) = [e.message for e in events if e.message.startswith("Started from")]
+        return message
+
+    # model.pth holds only the generator; the discriminator comes from the run's best checkpoint
+    assert "0 generator and 0 discriminator tensors start fresh" in started(trained["voice"], tmp_path / "more")
+
+    # without its checkpoints (a voice copied elsewhere) the discriminator starts fresh, and says so
+    bare = tmp_path / "copied"
+    bare.mkdir()
+    for name in ("model.pth", "config.json", "training.json"):
+        shutil.copy(trained["voice"] / name, bare / name)
+    message = started(bare, tmp_path / "more-from-copy")
+    fresh = int(message.split(" discriminator tensors start fresh")[0].rsplit(" ", 1)[1])
+    assert "0 generator and" in message and fresh > 0
+
+    # the recipe only trains a voice made here further: no --base, or a folder of another kind, is refused
+    for base in (None, dataset, dataset / "metadata.csv"):
+        with pytest.raises(UsageError, match="--base VOICE"):
+            finetune(recipe, dataset, tmp_path / "refused", base=base, max_steps=1, threads=1, device="cpu")
+    assert not (tmp_path / "refused").exists()
+
+
 def _coqui_style_base(folder: Path) -> tuple[Path, dict[str, Any], list[str]]:
     """A base laid out like Coqui's released LJSpeech VITS: model_file.pth + config.json, Coqui's
     own IPA vocabulary (VitsCharacters, blank <BLNK>), old-style weight-norm tensor names."""

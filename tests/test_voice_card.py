@@ -102,6 +102,24 @@ def test_an_older_voice_gets_a_card_from_what_its_folder_says(home: Path, tmp_pa
     assert card.kind == "xtts (zero-shot)" and "non-commercial" in card.base_licence and card.training_data["takes"] == 1
 
 
+def test_a_voice_trained_further_from_a_voice_made_here_keeps_that_voices_base_and_licence(tmp_path: Path) -> None:
+    from voicebank.voice.card import base_of
+
+    first = tmp_path / "first"
+    (first / "checkpoints" / "run-1").mkdir(parents=True)
+    write_card(first, new_card("first", kind="vits", consent={"status": "passed"}, base_model="the offline base",
+                               base_licence=JOE_LICENCE))
+    recipe = {"name": "vits-offline", "model": "vits", "base": "required"}
+    for given in (first, first / "model.pth", first / "checkpoints" / "run-1" / "checkpoint_3000.pth"):
+        model, licence = base_of(recipe, str(given))
+        assert licence == JOE_LICENCE and "'first'" in model and "the offline base" in model, (given, model)
+
+    elsewhere = tmp_path / "coqui-vits"
+    elsewhere.mkdir()  # a folder without a card: named as before, its licence left to its own model card
+    model, licence = base_of(recipe, str(elsewhere))
+    assert model == f"Coqui VITS ({elsewhere})" and "model card" in licence
+
+
 def test_exports_carry_the_card(home: Path, tmp_path: Path) -> None:
     from voicebank.exports import export_speechd
     from voicebank.exports.sherpa import export_sherpa

@@ -150,7 +150,30 @@ def _new_recipe(given: Recipe | None, base: Any) -> Recipe:
             f"Recipe {given.name!r} trains from scratch (base = \"none\"); leave --base out, "
             "or use a fine-tuning recipe such as 'vits'."
         )
+    if given.base == "voice":
+        _check_voice_base(given, base)
     return given
+
+
+def _recorded_base(base: Any) -> str:
+    """``--base`` as the run records it: a path made absolute (export looks for it from anywhere), a name as given."""
+    path = Path(str(base)).expanduser()
+    return str(path.resolve()) if path.exists() else str(base)
+
+
+def _check_voice_base(recipe: Recipe, base: Any) -> None:
+    """A recipe that trains a voice further needs that voice (a folder made by ``train finetune``)."""
+    from ..voice.training_record import read_training_record
+
+    folder = Path(str(base)).expanduser() if base is not None else None
+    if folder is not None and folder.is_file():  # the voice's model.pth named instead of its folder
+        folder = folder.parent
+    if folder is None or not (folder / "model.pth").is_file() or read_training_record(folder) is None:
+        given = "no --base" if folder is None else f"--base {folder}, which is not a voice folder made by 'voicebank train finetune'"
+        raise UsageError(
+            f"Recipe {recipe.name!r} trains further a voice you made: give that voice's folder with --base VOICE "
+            f"(got {given}). Make one first: voicebank train finetune --recipe vits-offline --dataset DATA --out VOICE"
+        )
 
 
 # ----------------------------------------------------------------------------- the run
@@ -178,7 +201,7 @@ class _Run:
         self.recipe = recipe
         self.dataset = dataset
         self.out = out
-        self.base = None if base is None else str(base)
+        self.base = None if base is None else _recorded_base(base)
         self.device = device  # read by the trainer (coqui_trainer)
         self.threads = threads
         self.emit = emit

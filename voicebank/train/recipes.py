@@ -11,7 +11,8 @@ Layout of a VITS recipe::
     schema_version = 1
     name = "vits"
     model = "vits"              # or "xtts" (handled by voicebank.train.xtts)
-    base = "required"           # "required": fine-tune --base; "none": train from scratch
+    base = "required"           # "required": fine-tune --base; "none": train from scratch;
+                                # "voice": train further a voice made here, given with --base
     base_model = "joe-offline"  # optional: the base used when --base is not given
     [training]  ...             # TrainingSettings
     [early_stopping] ...        # EarlyStoppingSettings
@@ -40,7 +41,7 @@ from ..errors import RecipeError
 
 SCHEMA_VERSION = 1
 MODELS = ("vits", "xtts")
-BASE_MODES = ("required", "none")
+BASE_MODES = ("required", "none", "voice")
 FREEZABLE = ("text_encoder", "duration_predictor", "flow", "waveform_decoder", "posterior_encoder")
 _FREEZE_PATH = re.compile(r"[a-z_]+(\.[A-Za-z0-9_]+)*")
 

@@ -114,6 +114,8 @@ def base_weights_in_layout(model: Any, base: BaseModel, config_of_base: VitsConf
     weights = state.get("model", state) if isinstance(state, dict) else None
     if not isinstance(weights, dict):
         raise BaseModelError(f"{base.checkpoint} is not a Coqui checkpoint (no 'model' weights).")
+    if not any(k.startswith("disc.") for k in weights):
+        weights = {**weights, **_discriminator_of_voice(base.checkpoint)}
     own = model.state_dict()
     weights = _modern_weight_norm_keys(weights, own)
     key = "text_encoder.emb.weight"
@@ -147,6 +149,35 @@ def base_weights_in_layout(model: Any, base: BaseModel, config_of_base: VitsConf
         "fresh_generator_tensors": len(missing_gen),
         "fresh_discriminator_tensors": sum(1 for k in own if k.startswith("disc.") and k not in loadable),
     }
+
+
+def _discriminator_of_voice(model_path: Path) -> dict[str, Any]:
+    """The discriminator a voice trained here left in its best checkpoint (empty when there is none).
+
+    A voice's ``model.pth`` keeps only the generator; a run that starts from that voice should
+    not pit it against a fresh, untrained discriminator, so it is taken from the checkpoint of
+    the step ``model.pth`` holds, when the run's checkpoints are still beside it.
+    """
+    import torch
+
+    from ..errors import CorruptFileError
+    from ..voice.training_record import read_training_record
+
+    try:
+        record = read_training_record(model_path.parent)
+    except CorruptFileError:
+        return {}
+    if not record or not record.get("run_dir") or record.get("best_step") is None:
+        return {}
+    checkpoint = model_path.parent / str(record["run_dir"]) / f"checkpoint_{int(record['best_step'])}.pth"
+    if not checkpoint.is_file():
+        return {}
+    try:
+        state = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
+    except Exception:  # an unreadable checkpoint only costs a fresh discriminator
+        return {}
+    weights = state.get("model", {}) if isinstance(state, dict) else {}
+    return {k: v for k, v in weights.items() if k.startswith("disc.")}
 
 
 def _modern_weight_norm_keys(weights: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:

@@ -236,12 +236,32 @@ def base_of(recipe: dict[str, Any], base: Any) -> tuple[str, str]:
         return f"XTTS-v2 ({base or 'xtts_v2'})", LICENCE
     if recipe.get("base") == "none":
         return "none (trained from scratch)", "no base model: only the recordings' own terms apply"
+    earlier = _card_of_voice_base(base)
+    if earlier is not None:  # a voice made here, trained further: its own base's terms carry over
+        return (f"the voicebank voice {earlier.name!r} ({base}), made from {earlier.base_model or UNKNOWN}",
+                earlier.base_licence or UNKNOWN)
     text = str(base or recipe.get("base_model") or "")
     if "joe-offline" in text or recipe.get("base_model") == "joe-offline":
         return f"voicebank's offline base, built from {JOE_BASE} ({text or 'joe-offline'})", JOE_LICENCE
     if not text:
         return UNKNOWN, UNKNOWN
     return f"Coqui VITS ({text})", f"see the model card of the base {text}"
+
+
+def _card_of_voice_base(base: Any) -> VoiceCard | None:
+    """The card of the voice ``base`` names (its folder, its model.pth, or a checkpoint of its run), if any."""
+    if not base:
+        return None
+    path = Path(str(base)).expanduser()
+    # a voice folder; its model.pth; or VOICE/checkpoints/run-*/checkpoint_N.pth
+    for folder in ([path] if path.is_dir() else [path.parent, *path.parents[2:3]]):
+        try:
+            card = read_card(folder)
+        except (CorruptFileError, OSError):
+            return None
+        if card is not None:
+            return card
+    return None
 
 
 def _from_dataset(card: VoiceCard, dataset: Any) -> None:
