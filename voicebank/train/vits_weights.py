@@ -17,7 +17,7 @@ from typing import Any
 from TTS.tts.configs.vits_config import VitsConfig
 from TTS.tts.utils.text.characters import BaseCharacters
 
-from ..errors import BaseModelError, BaseModelMissing
+from ..errors import BaseModelError, BaseModelMissing, CorruptFileError
 from ..voice.phonemes import BOS, EOS, PAD, PIPER_SYMBOLS, piper_symbols
 from .vits_config import load_config
 
@@ -160,8 +160,8 @@ def _discriminator_of_voice(model_path: Path) -> dict[str, Any]:
     """
     import torch
 
-    from ..errors import CorruptFileError
     from ..voice.training_record import read_training_record
+    from .checkpoints import list_checkpoints
 
     try:
         record = read_training_record(model_path.parent)
@@ -169,8 +169,8 @@ def _discriminator_of_voice(model_path: Path) -> dict[str, Any]:
         return {}
     if not record or not record.get("run_dir") or record.get("best_step") is None:
         return {}
-    checkpoint = model_path.parent / str(record["run_dir"]) / f"checkpoint_{int(record['best_step'])}.pth"
-    if not checkpoint.is_file():
+    checkpoint = dict(list_checkpoints(model_path.parent / str(record["run_dir"]))).get(int(record["best_step"]))
+    if checkpoint is None:
         return {}
     try:
         state = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
