@@ -94,16 +94,19 @@ def load_base_weights(model: Any, base: BaseModel, config_of_base: VitsConfig) -
     progress report (``tensors``, ``symbols_kept``, ``symbols_new``, ``fresh_generator_tensors``,
     ``fresh_discriminator_tensors``).
     """
-    tensors, counts = base_weights_in_layout(model, base, config_of_base)
+    tensors, counts = base_weights_in_layout(model, base, config_of_base, discriminator=True)
     model.load_state_dict(tensors, strict=False)
     return counts
 
 
-def base_weights_in_layout(model: Any, base: BaseModel, config_of_base: VitsConfig) -> tuple[dict[str, Any], dict[str, int]]:
+def base_weights_in_layout(
+    model: Any, base: BaseModel, config_of_base: VitsConfig, *, discriminator: bool = False
+) -> tuple[dict[str, Any], dict[str, int]]:
     """The base's tensors renamed and shaped as ``model``'s, and the counts of :func:`load_base_weights`.
 
     Only tensors the base has are returned. In the phoneme embedding, rows of symbols the
-    base does not know hold ``model``'s current values.
+    base does not know hold ``model``'s current values. ``discriminator``: a voice used as
+    the base also brings the discriminator of its best checkpoint (only a new run needs it).
     """
     import torch
 
@@ -114,7 +117,7 @@ def base_weights_in_layout(model: Any, base: BaseModel, config_of_base: VitsConf
     weights = state.get("model", state) if isinstance(state, dict) else None
     if not isinstance(weights, dict):
         raise BaseModelError(f"{base.checkpoint} is not a Coqui checkpoint (no 'model' weights).")
-    if not any(k.startswith("disc.") for k in weights):
+    if discriminator and not any(k.startswith("disc.") for k in weights):
         weights = {**weights, **_discriminator_of_voice(base.checkpoint)}
     own = model.state_dict()
     weights = _modern_weight_norm_keys(weights, own)
