@@ -659,10 +659,12 @@ def test_a_trained_voice_is_a_valid_base(trained: dict[str, Any]) -> None:
 
 
 @pytest.mark.slow
-def test_a_voice_trained_further_takes_its_discriminator_from_the_best_checkpoint(
+def test_a_voice_trained_further_takes_its_discriminator_from_the_best_checkpoint_and_trains_its_encoder(
     tmp_path: Path, trained: dict[str, Any], dataset: Path
 ) -> None:
     import shutil
+
+    import torch
 
     from voicebank.train.finetune import finetune
 
@@ -683,6 +685,13 @@ def test_a_voice_trained_further_takes_its_discriminator_from_the_best_checkpoin
 
     # model.pth holds only the generator; the discriminator comes from the run's best checkpoint
     assert "0 generator and 0 discriminator tensors start fresh" in started(trained["voice"], tmp_path / "more")
+
+    # the second stage trains the text encoder and the whole flow; the durations stay the first voice's
+    first = torch.load(trained["voice"] / "model.pth", weights_only=False)["model"]
+    more = torch.load(tmp_path / "more" / "model.pth", weights_only=False)["model"]
+    moved = {part: any(not torch.equal(more[k], first[k]) for k in first if k.startswith(part))
+             for part in ("text_encoder.", "flow.flows.0.", "flow.flows.1.", "duration_predictor.")}
+    assert moved == {"text_encoder.": True, "flow.flows.0.": True, "flow.flows.1.": True, "duration_predictor.": False}
 
     # without its checkpoints (a voice copied elsewhere) the discriminator starts fresh, and says so
     bare = tmp_path / "copied"
