@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import train_base, train_eval, train_export, train_finetune, train_instant, train_prepare
+from . import train_average, train_base, train_eval, train_export, train_finetune, train_instant, train_prepare
 
 app = typer.Typer(
     help=(
@@ -26,7 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-for _step in (train_prepare, train_finetune, train_instant, train_eval, train_export, train_base):
+for _step in (train_prepare, train_finetune, train_average, train_instant, train_eval, train_export, train_base):
     _step.register(app)
 
 

@@ -34,6 +34,10 @@ def finetune(
         None, "--max-steps", help="Stop at this step at the latest (counted from the start of the run)."
     ),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+    seed: Optional[int] = typer.Option(
+        None, "--seed", min=0, help="Random seed instead of the recipe's. Two or three runs that differ only in it can "
+        "be averaged into one voice that beats each: 'voicebank train average' (for vits-offline-more, see its recipe).",
+    ),
     without_consent: Optional[str] = typer.Option(
         None, "--without-consent", metavar="REASON", help="Train although the dataset carries no passing consent "
         "(it was not made by 'train prepare' from a bank with the speaker's consent); the reason goes into the voice's card.",
@@ -64,6 +68,7 @@ def finetune(
             resume=resume,
             max_steps=max_steps,
             threads=threads,
+            seed=seed,
             on_event=printer,
         )
     except KeyboardInterrupt:

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.helpers.train_data import one_thread_session_home  # noqa: F401 (autouse)
 from voicebank.errors import EngineError, UsageError
 from voicebank.train.dataset import DatasetError, load_dataset
 from voicebank.train.metrics import (
@@ -33,17 +34,6 @@ from voicebank.train.metrics import (
     word_errors,
 )
 from voicebank.train.report import line_chart, nice_ticks
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _quiet_home(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """One thread for torch; the session's VOICEBANK_HOME (the stock voice's cut graphs are made once)."""
-    import torch
-
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VOICEBANK_HOME", str(tmp_path_factory.getbasetemp() / "voicebank-home"))
-        yield
 
 
 SHORTEST = 12  # clips of the sample used here: the 12 shortest keep speech recognition quick

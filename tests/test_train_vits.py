@@ -23,24 +23,13 @@ import pytest
 
 from tests.conftest import LJSPEECH
 from tests.helpers.tmpfs import small_tmpfs
-from tests.helpers.train_data import make_dataset, write_recipe
+from tests.helpers.train_data import make_dataset, one_thread_session_home, write_recipe  # noqa: F401 (autouse)
 from voicebank.durable import is_partial
 from voicebank.errors import UsageError
 
 pytestmark = pytest.mark.skipif(not (LJSPEECH / "metadata.csv").is_file(), reason=f"real recordings not available: {LJSPEECH} is absent")
 
 pytest.importorskip("TTS", reason="the train extra (coqui-tts) is not installed")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread_private_home(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """One torch thread (two cores are shared) and a private VOICEBANK_HOME (engine caches)."""
-    import torch
-
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VOICEBANK_HOME", str(tmp_path_factory.getbasetemp() / "voicebank-home"))
-        yield
 
 
 @pytest.fixture(scope="module")

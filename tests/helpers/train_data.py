@@ -8,12 +8,28 @@ way a user would write their own.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import soundfile as sf
 
 from tests.conftest import LJSPEECH
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread_session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One torch thread (two cores are shared) and the session's VOICEBANK_HOME (engine caches made once).
+
+    Autouse for a module that imports it: ``from tests.helpers.train_data import one_thread_session_home``.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VOICEBANK_HOME", str(tmp_path_factory.getbasetemp() / "voicebank-home"))
+        yield
 
 
 def ljspeech_rows() -> list[str]:

@@ -86,6 +86,7 @@ def finetune(
     resume: bool = False,
     max_steps: int | None = None,
     threads: int | None = None,
+    seed: int | None = None,
     on_event: EventCallback | None = None,
 ) -> FinetuneResult:
     """Train the voice in folder ``out`` on ``dataset`` (LJSpeech layout) following ``recipe``.
@@ -94,7 +95,9 @@ def finetune(
     Coqui VITS checkpoint (folder or ``.pth``; required unless the recipe trains from
     scratch; never downloaded). ``device`` is ``auto``, ``cpu`` or ``cuda``. ``max_steps``
     overrides the recipe's limit (total steps, counted from the first step of the run).
-    ``threads`` sets torch's CPU threads. With ``resume`` the run recorded in ``out``
+    ``threads`` sets torch's CPU threads. ``seed`` replaces the recipe's random seed (the
+    order of the clips, the segments, the noise): runs that differ only in it can be averaged
+    (:mod:`.soup`). With ``resume`` the run recorded in ``out``
     continues from its newest checkpoint; ``recipe``, ``dataset`` and ``base`` may then be
     None (the recorded ones are used).
 
@@ -102,6 +105,7 @@ def finetune(
     """
     out_dir = Path(out).expanduser()
     given = None if recipe is None else recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
+    given = None if given is None else given.with_seed(seed)
     if given is not None and given.model == "xtts":
         return _xtts(given, dataset, out_dir, base, device, resume, max_steps, on_event)
     state = read_state(out_dir) if resume else None
@@ -121,6 +125,11 @@ def finetune(
     if state is None and (out_dir / STATE_FILE).exists():
         raise TrainingError(
             f"{out_dir} already holds a training run. Continue it with --resume, or choose another --out folder."
+        )
+    if seed is not None and the_recipe.training.seed != seed:
+        raise TrainingError(
+            f"This run was started with seed {the_recipe.training.seed}; a resumed run keeps its seed. "
+            "Leave --seed out, or start a new run in another folder."
         )
     choose_device(device)
     the_recipe = the_recipe.with_max_steps(max_steps)

@@ -278,6 +278,16 @@ class Recipe:
 
         return replace(self, training=replace(self.training, max_steps=int(max_steps)))
 
+    def with_seed(self, seed: int | None) -> Recipe:
+        """This recipe with ``training.seed`` replaced (None keeps it): runs that differ only in it can be averaged."""
+        if seed is None:
+            return self
+        if seed < 0:
+            raise RecipeError("--seed must be 0 or more.")
+        from dataclasses import replace
+
+        return replace(self, training=replace(self.training, seed=int(seed)))
+
     def to_dict(self) -> dict[str, Any]:
         """A TOML/JSON-ready dict that :meth:`from_dict` reads back to an equal recipe."""
         out: dict[str, Any] = {

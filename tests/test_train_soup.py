@@ -1,0 +1,122 @@
+"""Averaging voices trained alike (``train finetune --seed``, ``train average``), for real on the CPU.
+
+A tiny first voice is trained on the shortest LJSpeech clips, then trained further twice with
+the shipped ``vits-offline-more`` recipe (sized for the tiny model) under two seeds; the two
+are averaged, and the average is exported and spoken. Assertions are about the weights and
+the files, not about how the babbling voice sounds.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import LJSPEECH
+from tests.helpers.train_data import make_dataset, one_thread_session_home, write_recipe  # noqa: F401 (autouse)
+from voicebank.errors import TrainingError, UsageError
+
+pytestmark = pytest.mark.skipif(not (LJSPEECH / "metadata.csv").is_file(), reason=f"real recordings not available: {LJSPEECH} is absent")
+
+pytest.importorskip("TTS", reason="the train extra (coqui-tts) is not installed")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny first voice, and two second-stage runs of it that differ only in their seed."""
+    from voicebank.train.finetune import finetune
+
+    root = tmp_path_factory.mktemp("soup")
+    dataset = make_dataset(root / "data", n_train=8, n_eval=2)
+    first = write_recipe(root / "tiny.toml", training={"eval_every_steps": 4})
+    finetune(first, dataset, root / "first", max_steps=4, threads=1, device="cpu")
+    more = write_recipe(
+        root / "more.toml", base="vits-offline-more",
+        training={"batch_size": 4, "eval_batch_size": 4, "eval_every_steps": 2, "min_train_utterances": 2,
+                  "loader_workers": 0, "discriminator_width": 8, "speak_held_out": False},
+        early_stopping={"min_steps": 0},
+    )
+    for name, seed in (("a", None), ("b", 7)):
+        finetune(more, dataset, root / name, base=root / "first", max_steps=2, threads=1, device="cpu", seed=seed)
+    return {"root": root, "dataset": dataset, "first": root / "first", "a": root / "a", "b": root / "b", "more": more}
+
+
+def _weights(voice: Path) -> dict[str, Any]:
+    import torch
+
+    return torch.load(voice / "model.pth", weights_only=False)["model"]
+
+
+def test_seed_changes_the_run_and_a_resumed_run_keeps_its_own(runs: dict[str, Path]) -> None:
+    import torch
+
+    from voicebank.train.finetune import finetune
+
+    seeds = [json.loads((runs[n] / "training.json").read_text())["recipe"]["training"]["seed"] for n in ("a", "b")]
+    assert seeds == [54321, 7]  # the recipe's, then the one given
+    a, b = _weights(runs["a"]), _weights(runs["b"])
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("text_encoder."))
+
+    with pytest.raises(TrainingError, match="keeps its seed"):
+        finetune(None, None, runs["a"], resume=True, max_steps=3, threads=1, device="cpu", seed=7)
+    assert json.loads((runs["a"] / "training.json").read_text())["steps"] == 2  # nothing ran
+
+
+def test_average_is_the_mean_of_the_runs_and_exports_toward_their_start(runs: dict[str, Path], tmp_path: Path) -> None:
+    import torch
+    from typer.testing import CliRunner
+
+    from voicebank.cli.main import app
+    from voicebank.train.export import export_voice
+
+    soup = tmp_path / "ab"
+    done = CliRunner().invoke(app, ["train", "average", str(runs["a"]), str(runs["b"]), "--out", str(soup)])
+    assert done.exit_code == 0, done.output
+    assert "Averaged    2 voices (seeds 54321, 7)" in done.output
+
+    a, b, mean, first = _weights(runs["a"]), _weights(runs["b"]), _weights(soup), _weights(runs["first"])
+    assert mean.keys() == a.keys()
+    for key, tensor in mean.items():
+        expected = ((a[key].double() + b[key].double()) / 2).to(a[key].dtype) if a[key].is_floating_point() else a[key]
+        assert torch.equal(tensor, expected), key
+    # the frozen durations are the first voice's in both runs, so in their average too
+    assert all(torch.equal(mean[k], first[k]) for k in first if k.startswith("duration_predictor."))
+
+    record = json.loads((soup / "training.json").read_text())
+    assert record["base"] == str(runs["first"].resolve()) and record["status"] == "averaged"
+    assert [i["seed"] for i in record["averaged_from"]] == [54321, 7]
+    card = json.loads((soup / "card.json").read_text())
+    assert card["name"] == "ab" and "averaged from 2 voices" in card["notes"][-1]
+
+    # exported at the recipe's strength, part of the way back to the start the runs share
+    result = export_voice(soup, tmp_path / "onnx")
+    assert result.strength == 0.8 and result.test_seconds > 0
+    recorded = json.loads(result.config_path.read_text())["voicebank"]
+    assert recorded["base"] == str(runs["first"].resolve() / "model.pth")
+
+
+def test_voices_that_were_not_trained_alike_are_refused_and_nothing_is_written(runs: dict[str, Path], tmp_path: Path) -> None:
+    from voicebank.train.soup import average_voices
+
+    twin = tmp_path / "twin"  # a copy of run a: the same seed
+    shutil.copytree(runs["a"], twin, ignore=shutil.ignore_patterns("checkpoints"))
+    made = tmp_path / "made"
+    made.mkdir()
+    (made / "model.pth").write_bytes(b"a voice already here")
+    cases = [
+        ([runs["a"]], "at least two voices"),
+        ([runs["a"], runs["a"]], "named twice"),
+        ([runs["a"], twin], "same seed"),
+        ([runs["a"], runs["first"]], "another start"),
+        ([runs["a"], runs["dataset"]], "not a trained voice folder"),
+    ]
+    for voices, message in cases:
+        with pytest.raises(UsageError, match=message):
+            average_voices(voices, tmp_path / "out")
+        assert not (tmp_path / "out").exists()
+    with pytest.raises(UsageError, match="already holds a voice"):
+        average_voices([runs["a"], runs["b"]], made)
+    assert (made / "model.pth").read_bytes() == b"a voice already here"
