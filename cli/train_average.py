@@ -14,7 +14,7 @@ def average(
     out: Path = typer.Option(..., "--out", help="New voice folder for the average (model.pth, config.json, card.json).",
                              show_default=False),
 ) -> None:
-    """Average voices trained alike into one voice (a "model soup"); it usually sounds more like you than any of them.
+    """Average voices trained alike into one voice (a "model soup"), which can sound more like you than each of them.
 
     Runs of one recipe from one start on one dataset, differing only in their random seed, learn the same voice with different noise, and the average of their weights keeps what they share. On 15 minutes of speech the average of vits-offline-more runs was more alike than each run alone, and as clear (docs/offline-voice.md). Voices from different starts, datasets or recipes are refused: their weights do not line up.
 

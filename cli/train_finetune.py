@@ -35,8 +35,9 @@ def finetune(
     ),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
     seed: Optional[int] = typer.Option(
-        None, "--seed", min=0, help="Random seed instead of the recipe's. Two or three runs that differ only in it can "
-        "be averaged into one voice that beats each: 'voicebank train average' (for vits-offline-more, see its recipe).",
+        None, "--seed", min=0, help="Random seed instead of the recipe's (the order of the clips, the noise). Runs that differ "
+        "only in it can be averaged into one voice with 'voicebank train average' (two vits-offline-more runs, "
+        "averaged, were more alike than each: see that recipe).",
     ),
     without_consent: Optional[str] = typer.Option(
         None, "--without-consent", metavar="REASON", help="Train although the dataset carries no passing consent "
