@@ -270,23 +270,22 @@ class Recipe:
 
     def with_max_steps(self, max_steps: int | None) -> Recipe:
         """This recipe with ``training.max_steps`` replaced (None keeps it)."""
-        if max_steps is None:
-            return self
-        if max_steps < 1:
+        if max_steps is not None and max_steps < 1:
             raise RecipeError("--max-steps must be at least 1.")
-        from dataclasses import replace
-
-        return replace(self, training=replace(self.training, max_steps=int(max_steps)))
+        return self._with_training(max_steps=max_steps)
 
     def with_seed(self, seed: int | None) -> Recipe:
         """This recipe with ``training.seed`` replaced (None keeps it): runs that differ only in it can be averaged."""
-        if seed is None:
-            return self
-        if seed < 0:
+        if seed is not None and seed < 0:
             raise RecipeError("--seed must be 0 or more.")
+        return self._with_training(seed=seed)
+
+    def _with_training(self, **values: int | None) -> Recipe:
+        """This recipe with the given ``training`` values replaced; None keeps a value."""
         from dataclasses import replace
 
-        return replace(self, training=replace(self.training, seed=int(seed)))
+        given = {k: int(v) for k, v in values.items() if v is not None}
+        return replace(self, training=replace(self.training, **given)) if given else self
 
     def to_dict(self) -> dict[str, Any]:
         """A TOML/JSON-ready dict that :meth:`from_dict` reads back to an equal recipe."""

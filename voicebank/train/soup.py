@@ -28,8 +28,7 @@ from ..durable import atomic_output, atomic_write_json, read_json
 from ..errors import UsageError
 from ..voice.card import card_for, carry_card
 from ..voice.training_record import TRAINING_RECORD, read_training_record
-
-MODEL_FILE, CONFIG_FILE = "model.pth", "config.json"
+from .run_files import CONFIG_FILE, MODEL_FILE
 # Parts of config.json that define the model; the rest (output folder, seed) differs run to run.
 _LAYOUT_KEYS = ("model_args", "audio", "characters", "add_blank", "phoneme_language")
 
@@ -58,7 +57,7 @@ def average_voices(voices: list[str | os.PathLike[str]], out: str | os.PathLike[
     states = [_load(f) for f in folders]
     averaged, tensors = _average([s["model"] for s in states], folders)
 
-    seeds = [(r.get("recipe") or {}).get("training", {}).get("seed") for r in records]
+    seeds = [_seed(r) for r in records]
     soup = {**states[0], "model": averaged, "voicebank": {**(states[0].get("voicebank") or {}), "averaged_from": len(folders)}}
     out_dir.mkdir(parents=True, exist_ok=True)
     import torch
@@ -103,6 +102,10 @@ def _record(folder: Path) -> dict[str, Any]:
     return record
 
 
+def _seed(record: dict[str, Any]) -> Any:
+    return (record["recipe"].get("training") or {}).get("seed")
+
+
 def _check_together(folders: list[Path], records: list[dict[str, Any]]) -> None:
     """Same start, same dataset, same recipe but for its seed: otherwise the weights do not line up."""
     def recipe_but_seed(r: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +127,7 @@ def _check_together(folders: list[Path], records: list[dict[str, Any]]) -> None:
         if recipe_but_seed(record) != recipe_but_seed(first):
             raise UsageError(f"{folder} was trained with other recipe settings than {folders[0]}; "
                              "average voices trained with the same recipe and different --seed.")
-    seeds = [(r["recipe"].get("training") or {}).get("seed") for r in records]
+    seeds = [_seed(r) for r in records]
     if len(set(map(str, seeds))) < len(seeds):
         raise UsageError(f"Two of these voices were trained with the same seed ({seeds}): they are near copies, and "
                          "averaging them gains nothing. Train the others with 'train finetune ... --seed N'.")
