@@ -8,6 +8,7 @@ the files, not about how the babbling voice sounds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -120,3 +121,36 @@ def test_voices_that_were_not_trained_alike_are_refused_and_nothing_is_written(r
     with pytest.raises(UsageError, match="already holds a voice"):
         average_voices([runs["a"], runs["b"]], made)
     assert (made / "model.pth").read_bytes() == b"a voice already here"
+
+
+def test_a_start_that_changed_since_a_run_began_is_refused_by_export_average_and_resume(runs: dict[str, Path], tmp_path: Path) -> None:
+    """A start is named by its folder; when that folder's voice changes (trained further), the runs
+    made from it before no longer line up with it, and each use that relies on it says so."""
+    from voicebank.train.export import export_voice
+    from voicebank.train.finetune import finetune
+    from voicebank.train.soup import average_voices
+
+    start = tmp_path / "start"
+    shutil.copytree(runs["first"], start, ignore=shutil.ignore_patterns("checkpoints"))
+    x, y = tmp_path / "x", tmp_path / "y"
+    finetune(runs["more"], runs["dataset"], x, base=start, max_steps=2, threads=1, device="cpu", seed=11)
+    began = json.loads((x / "training.json").read_text())["base_sha256"]
+    assert began == hashlib.sha256((start / "model.pth").read_bytes()).hexdigest()
+
+    shutil.copyfile(runs["a"] / "model.pth", start / "model.pth")  # the start now holds other weights
+    finetune(runs["more"], runs["dataset"], y, base=start, max_steps=2, threads=1, device="cpu", seed=12)
+    assert json.loads((y / "training.json").read_text())["base_sha256"] != began
+
+    with pytest.raises(UsageError, match="did not start together"):
+        average_voices([x, y], tmp_path / "xy")
+    assert not (tmp_path / "xy").exists()
+    with pytest.raises(UsageError, match="has changed since"):
+        export_voice(x, tmp_path / "onnx-x")
+    assert not (tmp_path / "onnx-x").exists()
+    with pytest.raises(UsageError, match="keeps its start"):
+        finetune(None, None, x, resume=True, max_steps=3, threads=1, device="cpu")
+    assert json.loads((x / "training.json").read_text())["steps"] == 2  # nothing ran
+
+    # full strength does not use the start; y began from the start as it is now
+    assert export_voice(x, tmp_path / "onnx-x1", strength=1.0).strength == 1.0
+    assert export_voice(y, tmp_path / "onnx-y").strength == 0.8

@@ -18,8 +18,9 @@ more of what the start did well, here speaking new text clearly. Frozen parts ar
 base's already and do not change. The measurements behind ``vits-offline``'s 0.8 are in
 ``docs/offline-voice.md``.
 
-Responsible for: finding a voice's base, the interpolation, and applying it to a live
-model for a while (the training-time speech check). Not responsible for choosing the
+Responsible for: finding a voice's base and checking it is still the one the voice was
+trained from, the interpolation, and applying it to a live model for a while (the
+training-time speech check). Not responsible for choosing the
 strength: the recipe's ``inference.strength`` and ``train export --strength`` do.
 """
 
@@ -49,6 +50,29 @@ def trained_from(state: Mapping[str, Any] | None, voice: Path) -> str | None:
         )
     recipe = state.get("recipe") or {}
     return state.get("base") or recipe.get("base_model") or None
+
+
+def base_sha256(base_ref: str | None) -> str:
+    """The sha256 of the checkpoint ``base_ref`` names now (what a run records when it starts)."""
+    from ..voice.registry import file_sha256
+    from . import vits
+
+    return file_sha256(vits.resolve_base(base_ref).checkpoint)
+
+
+def check_base_unchanged(state: Mapping[str, Any] | None, voice: Path, base_ref: str | None, advice: str) -> None:
+    """Refuse a base whose checkpoint is no longer the one ``voice`` started from.
+
+    A base is named by its folder, and a folder's voice changes when its own run is resumed
+    or rebuilt; stepping toward the new weights would mix two unrelated voices. Records
+    written before the hash was kept (no ``base_sha256``) are trusted as before.
+    """
+    want = (state or {}).get("base_sha256")
+    if want and base_sha256(base_ref) != want:
+        raise UsageError(
+            f"The base {voice} was trained from ({base_ref or 'the default base'}) has changed since: its checkpoint "
+            f"is no longer the one the run started from (its sha256 differs from training.json's base_sha256). {advice}"
+        )
 
 
 def base_weights(model: Any, base_ref: str | None) -> tuple[dict[str, Any], Path]:

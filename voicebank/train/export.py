@@ -166,7 +166,10 @@ def _apply_strength(model: Any, state: dict[str, Any], voice: Path, meta: dict[s
     applied = blend.check_strength(recorded if strength is None else strength)
     if applied >= 1.0:
         return applied, None
-    toward, base_used = blend.base_weights(model, blend.trained_from(read_training_record(voice), voice))
+    record = read_training_record(voice)
+    base_ref = blend.trained_from(record, voice)
+    blend.check_base_unchanged(record, voice, base_ref, "Put that base back, or export at full strength (--strength 1), which does not use it.")
+    toward, base_used = blend.base_weights(model, base_ref)
     weights, _ = blend.interpolate(state["model"], toward, applied)
     model.load_state_dict(weights, strict=True)
     return applied, base_used

@@ -49,6 +49,7 @@ from typing import Any
 
 from ..durable import read_json
 from ..errors import CheckpointError, TrainingError, UsageError
+from . import blend
 from .checkpoints import LOG_FILE, append_log, read_train_log, sidecar, truncate_log
 from .coqui_trainer import quiet_coqui, share_file_log
 from .early_stopping import EarlyStopper
@@ -223,6 +224,7 @@ class _Run:
         self.files = RunFiles(out, t.keep_checkpoints, emit)
         self.speech = HeldOutSpeech(recipe, dataset, self.base_ref, emit)
         self.resumed_from: int | None = None
+        self.base_sha256: str | None = None  # the start's checkpoint, so export and average can tell if it changed
         self.step_times: list[float] = []
         self.trainer: Any = None
         self.voice_config: Any = None
@@ -244,7 +246,14 @@ class _Run:
 
         if self.threads:
             torch.set_num_threads(int(self.threads))
+        if state is not None and not self.recipe.from_scratch:  # a resumed run keeps blending toward its start
+            blend.check_base_unchanged(state, self.out, self.base_ref, "A resumed run keeps its start: put that base back, "
+                                       "or start a new run in another folder.")
         config, model, samples = load_inputs(self.recipe, self.dataset, self.out, state, self.base_ref, self.emit)
+        if state is None:
+            self.base_sha256 = None if self.recipe.from_scratch else blend.base_sha256(self.base_ref)
+        else:
+            self.base_sha256 = state.get("base_sha256")
         self.out.mkdir(parents=True, exist_ok=True)
         self.voice_config = self.files.write_voice_config(config)
         with quiet_coqui():
@@ -377,6 +386,7 @@ class _Run:
             "recipe": self.recipe.to_dict(),
             "dataset": str(self.dataset.resolve()),
             "base": self.base,
+            "base_sha256": self.base_sha256,
             "run_dir": os.path.relpath(self.files.run_dir, self.out),
             "status": status,
             "steps": int(self.trainer.total_steps_done) if self.trainer is not None else 0,
