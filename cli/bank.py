@@ -222,8 +222,7 @@ def check(
 ) -> None:
     """Quality-check audio files: level, clipping, noise, silence, cut-off speech, format.
 
-    A lone file gets the absolute checks only; inside a bank every take is also compared
-    with the speaker's own usual duration and speaking rate. Exit 1 if any file fails.
+    A lone file gets the absolute checks only; inside a bank every take is also compared with the speaker's own usual duration and speaking rate. Exit 1 if any file fails.
     """
     from voicebank.bank.qc import check_file
     from voicebank.errors import AudioFormatError
@@ -311,10 +310,7 @@ def salvage(
 ) -> None:
     """Rebuild a bank from every intact take of a damaged one; exit 1 if some takes could not be saved.
 
-    Takes whose audio matches the checksum the bank recorded keep their prompt, text,
-    verdict and choice; take files whose records are lost are kept when their audio
-    decodes completely, marked unverified. Each take that cannot be saved is listed
-    with its path and why.
+    Takes whose audio matches the checksum the bank recorded keep their prompt, text, verdict and choice; take files whose records are lost are kept when their audio decodes completely, marked unverified. Each take that cannot be saved is listed with its path and why.
     """
     from voicebank.bank.salvage import salvage_bank
 

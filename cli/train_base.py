@@ -105,11 +105,7 @@ def build_cmd(
 ) -> None:
     """Build the offline base from the stock voice: fine-tunable, nothing downloaded.
 
-    The stock voice's ONNX generator is imported into Coqui's VITS (checked against ONNX
-    Runtime), then the parts the ONNX file lacks are trained against it on speech it
-    synthesizes itself: the posterior encoder, the duration predictor's training branch and a
-    small discriminator. Killed or stopped, the same command resumes from the last checkpoint.
-    About 20 minutes on 2 CPU cores. Then: voicebank train finetune --recipe vits-offline ...
+    The stock voice's ONNX generator is imported into Coqui's VITS (checked against ONNX Runtime), then the parts the ONNX file lacks are trained against it on speech it synthesizes itself: the posterior encoder, the duration predictor's training branch and a small discriminator. Killed or stopped, the same command resumes from the last checkpoint. About 20 minutes on 2 CPU cores. Then: voicebank train finetune --recipe vits-offline ...
     """
     import time
 
@@ -156,10 +152,7 @@ def clone_cmd(
 ) -> None:
     """Make a zero-shot XTTS-v2 voice from a few takes of a bank (no training).
 
-    The best chosen takes are copied into the voice folder and the base model computes the
-    voice's conditioning once, so it is ready to speak. The XTTS-v2 weights are for
-    non-commercial use only, and so is the voice. The bank must hold the speaker's consent
-    (voicebank consent record BANK), or give --without-consent "reason" (it goes into the voice's card).
+    The best chosen takes are copied into the voice folder and the base model computes the voice's conditioning once, so it is ready to speak. The XTTS-v2 weights are for non-commercial use only, and so is the voice. The bank must hold the speaker's consent (voicebank consent record BANK), or give --without-consent "reason" (it goes into the voice's card).
     """
     from voicebank.engines.xtts import XttsEngine
     from voicebank.engines.xtts_voice import make_voice_from_bank

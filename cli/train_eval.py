@@ -31,13 +31,9 @@ def evaluate(
 ) -> None:
     """Compare a voice with your real held-out recordings: similarity, intelligibility, distortion, speed.
 
-    Two sets of scores: ECAPA speaker similarity and Whisper word/character error rates, each
-    with a 95 % interval over the held-out sentences (what the field reports; training never
-    sees them), and the quick Resemblyzer similarity and PocketSphinx WER that training can
-    log. The real recordings are scored too: their numbers are the ceiling to read the voice's against.
+    Two sets of scores: ECAPA speaker similarity and Whisper word/character error rates, each with a 95 % interval over the held-out sentences (what the field reports; training never sees them), and the quick Resemblyzer similarity and PocketSphinx WER that training can log. The real recordings are scored too: their numbers are the ceiling to read the voice's against.
 
-    Writes eval.html (scores, training curves and audio players for each sentence) and
-    eval.json. Held-out recordings were never used in training.
+    Writes eval.html (scores, training curves and audio players for each sentence) and eval.json. Held-out recordings were never used in training.
     """
     from voicebank.bank.records import safe_id
     from voicebank.train.evaluate import EVAL_HTML, iter_evaluate, training_folder

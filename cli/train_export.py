@@ -32,12 +32,9 @@ def export(
 ) -> None:
     """Export a voice to ONNX for the fast engine ('voicebank speak --voice DIR'), Piper and Home Assistant.
 
-    The speaking rate can be changed later in NAME.onnx.json ("inference": "length_scale";
-    above 1 is slower).
+    The speaking rate can be changed later in NAME.onnx.json ("inference": "length_scale"; above 1 is slower).
 
-    A voice fine-tuned on a few minutes of speech can slur sentences it never heard. Its
-    strength takes every trained weight part of the way back to the base, which speaks
-    clearly; compare a few on your held-out recordings before choosing:
+    A voice fine-tuned on a few minutes of speech can slur sentences it never heard. Its strength takes every trained weight part of the way back to the base, which speaks clearly; compare a few on your held-out recordings before choosing:
 
       voicebank train export ~/voices/me --strength 0.7 --out ~/voices/me-0.7
 

@@ -35,13 +35,9 @@ def prepare(
 ) -> None:
     """Make a training dataset from the chosen takes that pass QC, with a held-out split.
 
-    Takes are trimmed to the speech (with a small margin), level-matched, resampled and
-    written as 16-bit WAV with their normalised text. A few are held out and never trained
-    on, so 'voicebank train eval' can compare the voice with your real recordings.
-    Re-running into the same folder keeps the same held-out takes.
+    Takes are trimmed to the speech (with a small margin), level-matched, resampled and written as 16-bit WAV with their normalised text. A few are held out and never trained on, so 'voicebank train eval' can compare the voice with your real recordings. Re-running into the same folder keeps the same held-out takes.
 
-    The bank must hold the speaker's consent (voicebank consent record BANK), or give
-    --without-consent "reason"; the dataset keeps it in consent.json for the voices made from it.
+    The bank must hold the speaker's consent (voicebank consent record BANK), or give --without-consent "reason"; the dataset keeps it in consent.json for the voices made from it.
     """
     from voicebank.train.consent_gate import require_consent, write_dataset_consent
     from voicebank.train.dataset import PrepareSettings, iter_prepare, read_id_list

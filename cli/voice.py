@@ -37,8 +37,7 @@ def info_cmd(
 ) -> None:
     """Show a voice's card: whose voice it is, their consent, what it was made from, its base model and licence.
 
-    Voices made by voicebank carry card.json; for an older voice the card is built from its
-    folder, and what cannot be known is shown as "unknown".
+    Voices made by voicebank carry card.json; for an older voice the card is built from its folder, and what cannot be known is shown as "unknown".
     """
     import json
 
@@ -92,8 +91,7 @@ def export_cmd(
       voicebank voice export mine --format speech-dispatcher --out ~/mine-speechd --install
       (then: spd-say -o voicebank "Hello"; in Orca pick the synthesizer "voicebank": see docs/linux-desktop.md)
 
-    Only Piper-format (VITS) voices can be exported: the stock voice 'joe' and voices made with
-    'voicebank train finetune' + 'voicebank train export'. XTTS and Kokoro voices are refused.
+    Only Piper-format (VITS) voices can be exported: the stock voice 'joe' and voices made with 'voicebank train finetune' + 'voicebank train export'. XTTS and Kokoro voices are refused.
     """
     if fmt == "sherpa-onnx":
         if install:
