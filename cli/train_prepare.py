@@ -40,7 +40,8 @@ def prepare(
     The bank must hold the speaker's consent (voicebank consent record BANK), or give --without-consent "reason"; the dataset keeps it in consent.json for the voices made from it.
     """
     from voicebank.train.consent_gate import require_consent, write_dataset_consent
-    from voicebank.train.dataset import PrepareSettings, iter_prepare, read_id_list
+    from voicebank.train.dataset import PrepareSettings, iter_prepare
+    from voicebank.train.dataset_split import read_id_list
 
     consent = require_consent(bank, without_consent)  # before any work
 

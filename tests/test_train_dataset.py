@@ -16,7 +16,8 @@ import soundfile as sf
 from voicebank.bank.store import Bank
 from voicebank.errors import UsageError
 from voicebank.text import normalize
-from voicebank.train.dataset import DatasetError, choose_eval, load_dataset, prepare_dataset
+from voicebank.train.dataset import DatasetError, load_dataset, prepare_dataset
+from voicebank.train.dataset_split import choose_eval
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ scaled so its *active speech level* (RMS over the detected speech only) is ``tar
 with the gain capped so the peak stays at or below ``peak_dbfs``. Anything that fails is
 listed in the report with its reason; nothing is silently dropped.
 
-The held-out split is seeded and stable: utterances are ranked by a hash of
+The held-out split (:mod:`.dataset_split`) is seeded and stable: utterances are ranked by a hash of
 ``(seed, id)``, so the same bank gives the same split, and adding takes does not reshuffle
 it. A re-run into an existing dataset folder keeps every utterance that was held out
 before in the held-out split (a voice trained on the old split has never heard them), and
@@ -31,7 +31,6 @@ This module is responsible for the dataset; it does not train or evaluate (see
 
 from __future__ import annotations
 
-import hashlib
 import unicodedata
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator, Mapping
@@ -43,6 +42,7 @@ import numpy as np
 
 from ..audio import PathLike, db, resample, to_mono
 from ..errors import DatasetError, UsageError, VoicebankError
+from .dataset_split import choose_eval, fixed_eval
 from ..voice.transcripts import transcript_problem
 from .dataset_files import (  # noqa: F401 (DatasetInfo, load_dataset: reached through this module too)
     FORMAT_NAME,
@@ -305,7 +305,7 @@ def _prepare(bank: Any, out: Path, settings: PrepareSettings, previous: tuple[se
             "held out to check the voice (and a few hundred for a good voice). Record more takes first."
         )
     if settings.eval_ids is not None:
-        eval_ids, kept_eval = fixed_eval([k.utt.id for k in kept], settings.eval_ids, rejected, previous[0])
+        eval_ids, kept_eval = fixed_eval([k.utt.id for k in kept], settings.eval_ids, {r.prompt_id: r.reason for r in rejected}, previous[0])
     else:
         eval_ids, kept_eval = choose_eval(
             [k.utt.id for k in kept], settings.eval_size(len(kept), sum(k.utt.seconds for k in kept) / 60.0),
@@ -454,64 +454,7 @@ def _reason_kind(reason: str) -> str:
     return reason.split(":")[0].split(" (")[0]
 
 
-# ------------------------------------------------------------------------ split & coverage
-
-
-def split_rank(uid: str, seed: int) -> str:
-    """The seeded rank of an utterance for the held-out choice (lower ranks are held out first)."""
-    return hashlib.sha256(f"{seed}\x00{uid}".encode()).hexdigest()
-
-
-def choose_eval(
-    ids: list[str], n_eval: int, seed: int, prev_eval: set[str] = frozenset(), prev_train: set[str] = frozenset()  # type: ignore[assignment]
-) -> tuple[set[str], int]:
-    """The held-out ids, and how many of them were held out before.
-
-    Previously held-out ids that are still usable stay held out (even when that is more
-    than ``n_eval``); the remaining places go to the lowest seeded ranks, ids never trained
-    on before first.
-    """
-    present = set(ids)
-    kept = present & set(prev_eval)
-    chosen = set(kept)
-    if len(chosen) < n_eval:
-        rest = sorted(present - chosen, key=lambda i: (i in prev_train, split_rank(i, seed)))
-        chosen.update(rest[: n_eval - len(chosen)])
-    if len(chosen) >= len(present):
-        raise DatasetError(
-            f"All {len(present)} usable utterances were held out by the previous dataset in this folder, "
-            "so none is left to train on. Record more takes, or prepare into a new folder."
-        )
-    return chosen, len(kept)
-
-
-def fixed_eval(ids: list[str], wanted: tuple[str, ...], rejected: list[Rejected], prev_eval: set[str]) -> tuple[set[str], int]:
-    """The given held-out ids, all of which must be usable (a shared held-out set must not shrink silently)."""
-    why = {r.prompt_id: r.reason for r in rejected}
-    present = set(ids)
-    missing = [i for i in wanted if i not in present]
-    if missing:
-        listed = "; ".join(f"{i}: {why.get(i, 'no chosen take in the bank')}" for i in missing[:5])
-        raise DatasetError(
-            f"{len(missing)} of the {len(wanted)} ids to hold out cannot be used ({listed}"
-            + ("; ..." if len(missing) > 5 else "") + "). Import or fix those takes, or remove them from the list."
-        )
-    if len(wanted) >= len(ids):
-        raise DatasetError(f"All {len(ids)} usable utterances are in the list to hold out: none is left to train on.")
-    return set(wanted), len(set(wanted) & set(prev_eval))
-
-
-def read_id_list(path: PathLike) -> tuple[str, ...]:
-    """Ids from a file, one a line (blank lines and ``#`` comments ignored)."""
-    p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise UsageError(f"Cannot read the id list {p}: {exc}") from exc
-    ids = tuple(ln.split("#")[0].strip() for ln in lines if ln.split("#")[0].strip())
-    if not ids:
-        raise UsageError(f"{p} lists no ids (one a line).")
-    return ids
+# ------------------------------------------------------------------------ coverage
 
 
 def phoneme_coverage(words: list[list[str]], phonemizer: str = "") -> PhonemeCoverage:
