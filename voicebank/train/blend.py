@@ -52,26 +52,53 @@ def trained_from(state: Mapping[str, Any] | None, voice: Path) -> str | None:
     return state.get("base") or recipe.get("base_model") or None
 
 
-def base_sha256(base_ref: str | None) -> str:
-    """The sha256 of the checkpoint ``base_ref`` names now (what a run records when it starts)."""
-    from ..voice.registry import file_sha256
+# Parts of a VITS that only training uses (speaking skips the duration predictor's flows.1).
+# Building the offline base trains exactly these, so a base rebuilt from the same stock voice
+# differs here and nowhere speech comes from.
+_TRAINING_ONLY = ("disc.", "posterior_encoder.", "duration_predictor.post_", "duration_predictor.flows.1.")
+
+
+def base_fingerprint(base_ref: str | None) -> str:
+    """The :func:`weights_fingerprint` of ``base_ref``'s checkpoint as it is now: what a run records
+    when it starts (``base_weights_sha256``)."""
+    import torch
+
     from . import vits
 
-    return file_sha256(vits.resolve_base(base_ref).checkpoint)
+    checkpoint = vits.resolve_base(base_ref).checkpoint
+    try:
+        state = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError …
+        raise UsageError(f"Cannot read the base checkpoint {checkpoint} ({exc}).") from exc
+    return weights_fingerprint(state.get("model", state) if isinstance(state, dict) else {})
+
+
+def weights_fingerprint(weights: Mapping[str, Any]) -> str:
+    """A sha256 over the tensors speech comes from (names, dtypes, shapes, values); not the training-only parts."""
+    import hashlib
+
+    import torch
+
+    digest = hashlib.sha256()
+    for key in sorted(k for k, t in weights.items() if torch.is_tensor(t) and not k.startswith(_TRAINING_ONLY)):
+        tensor = weights[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}\n".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
 
 
 def check_base_unchanged(state: Mapping[str, Any] | None, voice: Path, base_ref: str | None, advice: str) -> None:
     """Refuse a base whose checkpoint is no longer the one ``voice`` started from.
 
-    A base is named by its folder, and a folder's voice changes when its own run is resumed
-    or rebuilt; stepping toward the new weights would mix two unrelated voices. Records
-    written before the hash was kept (no ``base_sha256``) are trusted as before.
+    A base is named by its folder, and a folder's voice changes when its own run is resumed;
+    stepping toward the new weights would mix two voices the run never joined. Records
+    written before the fingerprint was kept (no ``base_weights_sha256``) are trusted as before.
     """
-    want = (state or {}).get("base_sha256")
-    if want and base_sha256(base_ref) != want:
+    want = (state or {}).get("base_weights_sha256")
+    if want and base_fingerprint(base_ref) != want:
         raise UsageError(
             f"The base {voice} was trained from ({base_ref or 'the default base'}) has changed since: its checkpoint "
-            f"is no longer the one the run started from (its sha256 differs from training.json's base_sha256). {advice}"
+            f"no longer holds the weights the run started from (they differ from training.json's base_weights_sha256). {advice}"
         )
 
 

@@ -224,7 +224,7 @@ class _Run:
         self.files = RunFiles(out, t.keep_checkpoints, emit)
         self.speech = HeldOutSpeech(recipe, dataset, self.base_ref, emit)
         self.resumed_from: int | None = None
-        self.base_sha256: str | None = None  # the start's checkpoint, so export and average can tell if it changed
+        self.base_weights_sha256: str | None = None  # the start's checkpoint, so export and average can tell if it changed
         self.step_times: list[float] = []
         self.trainer: Any = None
         self.voice_config: Any = None
@@ -251,9 +251,9 @@ class _Run:
                                        "or start a new run in another folder.")
         config, model, samples = load_inputs(self.recipe, self.dataset, self.out, state, self.base_ref, self.emit)
         if state is None:
-            self.base_sha256 = None if self.recipe.from_scratch else blend.base_sha256(self.base_ref)
+            self.base_weights_sha256 = None if self.recipe.from_scratch else blend.base_fingerprint(self.base_ref)
         else:
-            self.base_sha256 = state.get("base_sha256")
+            self.base_weights_sha256 = state.get("base_weights_sha256")
         self.out.mkdir(parents=True, exist_ok=True)
         self.voice_config = self.files.write_voice_config(config)
         with quiet_coqui():
@@ -386,7 +386,7 @@ class _Run:
             "recipe": self.recipe.to_dict(),
             "dataset": str(self.dataset.resolve()),
             "base": self.base,
-            "base_sha256": self.base_sha256,
+            "base_weights_sha256": self.base_weights_sha256,
             "run_dir": os.path.relpath(self.files.run_dir, self.out),
             "status": status,
             "steps": int(self.trainer.total_steps_done) if self.trainer is not None else 0,

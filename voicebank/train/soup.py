@@ -69,7 +69,7 @@ def average_voices(voices: list[str | os.PathLike[str]], out: str | os.PathLike[
         {"voice": str(f.resolve()), "seed": seed, "best_step": r.get("best_step"), "best_loss_eval": r.get("best_loss_eval")}
         for f, r, seed in zip(folders, records, seeds)
     ]
-    keep = ("recipe", "dataset", "base", "base_sha256", "metric")
+    keep = ("recipe", "dataset", "base", "base_weights_sha256", "metric")
     atomic_write_json(
         out_dir / TRAINING_RECORD,
         {"schema_version": records[0].get("schema_version", 1), **{k: records[0][k] for k in keep if k in records[0]},
@@ -127,10 +127,10 @@ def _check_together(folders: list[Path], records: list[dict[str, Any]]) -> None:
         if recipe_but_seed(record) != recipe_but_seed(first):
             raise UsageError(f"{folder} was trained with other recipe settings than {folders[0]}; "
                              "average voices trained with the same recipe and different --seed.")
-    digests = {r.get("base_sha256") for r in records}
+    digests = {r.get("base_weights_sha256") for r in records}
     if len(digests) > 1 and None not in digests:  # one path, two different starts (the base was trained further between runs)
         raise UsageError(f"{', '.join(f.name for f in folders)} name the same start ({first.get('base') or 'the recipe default'}), "
-                         "but it held other weights when each run began (their training.json base_sha256 differ): "
+                         "but it held other weights when each run began (their training.json base_weights_sha256 differ): "
                          "they did not start together, so their weights do not line up. Average runs started from the same weights.")
     seeds = [_seed(r) for r in records]
     if len(set(map(str, seeds))) < len(seeds):
