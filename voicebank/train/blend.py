@@ -18,10 +18,10 @@ more of what the start did well, here speaking new text clearly. Frozen parts ar
 base's already and do not change. The measurements behind ``vits-offline``'s 0.8 are in
 ``docs/offline-voice.md``.
 
-Responsible for: finding a voice's base and checking it is still the one the voice was
-trained from, the interpolation, and applying it to a live model for a while (the
-training-time speech check). Not responsible for choosing the
-strength: the recipe's ``inference.strength`` and ``train export --strength`` do.
+Responsible for: finding a voice's base and checking it still holds the weights the voice
+was trained from, the interpolation, and applying it to a live model for a while (the
+training-time speech check). Not responsible for choosing the strength: the recipe's
+``inference.strength`` and ``train export --strength`` do.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def weights_fingerprint(weights: Mapping[str, Any]) -> str:
 
 
 def check_base_unchanged(state: Mapping[str, Any] | None, voice: Path, base_ref: str | None, advice: str) -> None:
-    """Refuse a base whose checkpoint is no longer the one ``voice`` started from.
+    """Refuse a base that no longer holds the weights ``voice`` started from.
 
     A base is named by its folder, and a folder's voice changes when its own run is resumed;
     stepping toward the new weights would mix two voices the run never joined. Records

@@ -42,7 +42,6 @@ import numpy as np
 
 from ..audio import PathLike, db, resample, to_mono
 from ..errors import DatasetError, UsageError, VoicebankError
-from .dataset_split import choose_eval, fixed_eval
 from ..voice.transcripts import transcript_problem
 from .dataset_files import (  # noqa: F401 (DatasetInfo, load_dataset: reached through this module too)
     FORMAT_NAME,
@@ -53,6 +52,7 @@ from .dataset_files import (  # noqa: F401 (DatasetInfo, load_dataset: reached t
     previous_split,
     write_dataset,
 )
+from .dataset_split import choose_eval, fixed_eval
 
 SCHEMA_VERSION = 1
 MIN_UTTERANCES = 2  # one to train on, one to hold out
