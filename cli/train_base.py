@@ -14,8 +14,9 @@ import typer
 
 app = typer.Typer(
     help=(
-        "Base models that voices are made from (XTTS-v2, Coqui's LJSpeech VITS): where they were "
-        "looked for and found, and a download when you ask for one. Nothing is ever downloaded otherwise."
+        "Base models that voices are made from: the offline base, built here from the stock voice (build; "
+        "what recipe vits-offline starts from), and XTTS-v2 and Coqui's LJSpeech VITS (list: where they were looked "
+        "for and found; download: only when you ask, after their licence). Nothing is ever downloaded otherwise."
     ),
     no_args_is_help=True,
 )
