@@ -135,7 +135,7 @@ def build_cmd(
 
     folder = build_base(out, settings, show)
     typer.echo(f"Built in {(time.monotonic() - began) / 60:.1f} min (this run). Licence: {LICENCE_NOTE}")
-    typer.echo(f"Next: voicebank train finetune --recipe vits-offline --dataset DATA --out VOICE"
+    typer.echo("Next: voicebank train finetune --recipe vits-offline --dataset DATA --out VOICE"
                + ("" if out is None else f" --base {folder}"))
 
 
