@@ -31,7 +31,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import BaseModelError, UsageError
 
 def check_strength(strength: float) -> float:
     s = float(strength)
@@ -69,7 +69,7 @@ def base_fingerprint(base_ref: str | None) -> str:
     try:
         state = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
     except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError …
-        raise UsageError(f"Cannot read the base checkpoint {checkpoint} ({exc}).") from exc
+        raise BaseModelError(f"Cannot read the base checkpoint {checkpoint} ({exc}).") from exc
     return weights_fingerprint(state.get("model", state) if isinstance(state, dict) else {})
 
 

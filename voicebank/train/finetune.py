@@ -246,14 +246,8 @@ class _Run:
 
         if self.threads:
             torch.set_num_threads(int(self.threads))
-        if state is not None and not self.recipe.from_scratch:  # a resumed run keeps blending toward its start
-            blend.check_base_unchanged(state, self.out, self.base_ref, "A resumed run keeps its start: put that base back, "
-                                       "or start a new run in another folder.")
+        self.base_weights_sha256 = self._start_fingerprint(state)
         config, model, samples = load_inputs(self.recipe, self.dataset, self.out, state, self.base_ref, self.emit)
-        if state is None:
-            self.base_weights_sha256 = None if self.recipe.from_scratch else blend.base_fingerprint(self.base_ref)
-        else:
-            self.base_weights_sha256 = state.get("base_weights_sha256")
         self.out.mkdir(parents=True, exist_ok=True)
         self.voice_config = self.files.write_voice_config(config)
         with quiet_coqui():
@@ -269,6 +263,17 @@ class _Run:
             self._announce(state is not None, model, samples)
             reason = self._loop(self.trainer)
         return self._finish(reason)
+
+    def _start_fingerprint(self, state: dict[str, Any] | None) -> str | None:
+        """The fingerprint of the weights this run starts from (:func:`.blend.base_fingerprint`): taken now for a
+        new run; a resumed run keeps blending toward its start, so that start must not have changed since."""
+        if self.recipe.from_scratch:
+            return None
+        if state is None:
+            return blend.base_fingerprint(self.base_ref)
+        blend.check_base_unchanged(state, self.out, self.base_ref, "A resumed run keeps its start: put that base back, "
+                                   "or start a new run in another folder.")
+        return state.get("base_weights_sha256")
 
     def _announce(self, resumed: bool, model: Any, samples: tuple[list[Any], list[Any]]) -> None:
         gen = sum(p.numel() for k, p in model.named_parameters() if not k.startswith("disc."))

@@ -124,14 +124,14 @@ def _check_together(folders: list[Path], records: list[dict[str, Any]]) -> None:
                 raise UsageError(f"{folder} was trained from another {what} than {folders[0]} "
                                  f"({record.get(key) or 'the recipe default'} against {first.get(key) or 'the recipe default'}); "
                                  "only voices trained alike can be averaged.")
+        weights = (record.get("base_weights_sha256"), first.get("base_weights_sha256"))  # absent in records made before it
+        if None not in weights and weights[0] != weights[1]:  # one folder, trained further between the runs
+            raise UsageError(f"{folder} and {folders[0]} name the same start ({first.get('base') or 'the recipe default'}), "
+                             "but it held other weights when each run began (their training.json base_weights_sha256 differ): "
+                             "they did not start together, so their weights do not line up. Average runs started from the same weights.")
         if recipe_but_seed(record) != recipe_but_seed(first):
             raise UsageError(f"{folder} was trained with other recipe settings than {folders[0]}; "
                              "average voices trained with the same recipe and different --seed.")
-    digests = {r.get("base_weights_sha256") for r in records}
-    if len(digests) > 1 and None not in digests:  # one path, two different starts (the base was trained further between runs)
-        raise UsageError(f"{', '.join(f.name for f in folders)} name the same start ({first.get('base') or 'the recipe default'}), "
-                         "but it held other weights when each run began (their training.json base_weights_sha256 differ): "
-                         "they did not start together, so their weights do not line up. Average runs started from the same weights.")
     seeds = [_seed(r) for r in records]
     if len(set(map(str, seeds))) < len(seeds):
         raise UsageError(f"Two of these voices were trained with the same seed ({seeds}): they are near copies, and "
