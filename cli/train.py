@@ -23,7 +23,8 @@ app = typer.Typer(
         "  voicebank train finetune --recipe vits-offline --dataset ~/my-voice-data --out ~/voices/me\n\n"
         "  voicebank train export ~/voices/me --out ~/voices/me-onnx\n\n"
         "  voicebank train eval ~/voices/me-onnx --dataset ~/my-voice-data --repeats 3\n\n"
-        "With 15 minutes of speech or more, train that voice further twice and average the two (train average --help). "
+        "With 15 minutes of speech or more, train that voice further: train finetune --recipe vits-offline-more --base ~/voices/me "
+        "--dataset ~/my-voice-data --out ~/voices/me-more (two runs, averaged into one voice). "
         "On a GPU with a downloaded base: train finetune --recipe vits --base BASE (train base list shows what is found)."
     ),
     no_args_is_help=True,

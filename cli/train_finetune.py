@@ -34,10 +34,14 @@ def finetune(
         None, "--max-steps", help="Stop at this step at the latest (counted from the start of the run)."
     ),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+    runs: Optional[int] = typer.Option(
+        None, "--runs", min=1, help="Train the voice this many times (seeds S, S+1, ...) and average the runs into OUT; "
+        "the runs stay in OUT/runs/. Default: the recipe's (2 for vits-offline-more, 1 otherwise).",
+    ),
     seed: Optional[int] = typer.Option(
         None, "--seed", min=0, help="Random seed instead of the recipe's (the order of the clips, the noise). Runs that differ "
-        "only in it can be averaged into one voice with 'voicebank train average' (two vits-offline-more runs, "
-        "averaged, were more alike than each: see that recipe).",
+        "only in it can be averaged into one voice (--runs, or 'voicebank train average'). With --runs N the seeds are "
+        "S, S+1, ... from this one.",
     ),
     without_consent: Optional[str] = typer.Option(
         None, "--without-consent", metavar="REASON", help="Train although the dataset carries no passing consent "
@@ -51,14 +55,20 @@ def finetune(
     The dataset must carry the speaker's consent (made by 'voicebank train prepare' from a bank with their consent on file), or give --without-consent "reason"; either goes into the voice's card (OUT/card.json).
     """
     from voicebank.train.consent_gate import dataset_consent, recorded_dataset, resumed_reason, write_training_card
+    from voicebank.train.seed_runs import record_folder
 
-    trained_on = dataset if dataset is not None else recorded_dataset(out) if resume else None
+    recorded = record_folder(out)  # a set of runs speaks through its first run's record and card
+    trained_on = dataset if dataset is not None else recorded_dataset(recorded) if resume else None
     if resume and without_consent is None and trained_on is not None:
-        without_consent = resumed_reason(out, trained_on)  # the reason the run was started with still holds
+        without_consent = resumed_reason(recorded, trained_on)  # the reason the run was started with still holds
     consent = dataset_consent(trained_on, without_consent) if trained_on is not None else None  # before any work
     from voicebank.train.finetune import finetune as run_finetune
 
-    printer = _Printer()
+    def on_run_done(folder: Path) -> None:  # each of several runs gets its card before they are averaged
+        if consent is not None:
+            write_training_card(folder, consent, trained_on)
+
+    printer = _Printer(on_run_done)
     try:
         result = run_finetune(
             recipe,
@@ -70,6 +80,7 @@ def finetune(
             max_steps=max_steps,
             threads=threads,
             seed=seed,
+            runs=runs,
             on_event=printer,
         )
     except KeyboardInterrupt:
@@ -82,13 +93,21 @@ def finetune(
         )
         raise
     printer.close()
-    if consent is not None:
+    if consent is not None and not hasattr(result, "soup"):  # an average carries its runs' card already
         write_training_card(getattr(result, "voice_dir", out), consent, trained_on)
     _print_result(result, dataset, out)
 
 
 def _print_result(result: Any, dataset: Optional[Path], out: Path) -> None:
-    if hasattr(result, "best_step"):
+    if hasattr(result, "soup"):  # several runs, averaged
+        for run in result.runs:
+            typer.echo(f"Run         {run.voice_dir} (best held-out loss {run.best_loss_eval:.3f} at step {run.best_step})")
+        typer.echo(f"Voice       {result.voice_dir} (the average of {len(result.runs)} runs)")
+        typer.echo(
+            f"Next: voicebank train export {result.voice_dir}   then   voicebank train eval {result.voice_dir} "
+            f"--dataset {dataset or 'DATASET'}"
+        )
+    elif hasattr(result, "best_step"):
         typer.echo(
             f"Voice       {result.voice_dir} (best held-out loss {result.best_loss_eval:.3f} at step "
             f"{result.best_step}; {result.steps} steps, {result.seconds_per_step:.2f} s/step)"
@@ -106,7 +125,8 @@ def _print_result(result: Any, dataset: Optional[Path], out: Path) -> None:
 class _Printer:
     """Turns training events into short lines (a live step line on a terminal)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_run_done: Any = None) -> None:
+        self.on_run_done = on_run_done
         self.tty = sys.stdout.isatty()
         self.live = False
         self.last_print = 0.0
@@ -117,6 +137,8 @@ class _Printer:
             self._step(event)
             return
         self._end_live()
+        if kind == "voice" and self.on_run_done is not None:
+            self.on_run_done(event.path)
         if kind == "eval":
             loss = f"{event.loss_eval:.3f}" if event.loss_eval is not None else "?"
             spoken = ""

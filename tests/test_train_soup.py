@@ -9,7 +9,12 @@ the files, not about how the babbling voice sounds.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +41,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     more = write_recipe(
         root / "more.toml", base="vits-offline-more",
         training={"batch_size": 4, "eval_batch_size": 4, "eval_every_steps": 2, "min_train_utterances": 2,
-                  "loader_workers": 0, "discriminator_width": 8, "speak_held_out": False},
+                  "loader_workers": 0, "discriminator_width": 8, "speak_held_out": False, "runs": 1},
         early_stopping={"min_steps": 0},
     )
     for name, seed in (("a", None), ("b", 7)):
@@ -165,3 +170,63 @@ def test_a_start_that_changed_since_a_run_began_is_refused_by_export_average_and
     # full strength does not use the start; y began from the start as it is now
     assert export_voice(x, tmp_path / "onnx-x1", strength=1.0).strength == 1.0
     assert export_voice(y, tmp_path / "onnx-y").strength == 0.8
+
+
+@pytest.mark.slow
+def test_runs_train_each_seed_then_average_and_a_killed_set_resumes_what_was_left(runs: dict[str, Path], tmp_path: Path) -> None:
+    """``--runs 2`` trains two seeds and averages them into --out; SIGKILL in the second run, and
+    --resume keeps the finished first run, continues the second from its checkpoint and averages."""
+    import torch
+
+    from voicebank.train.finetune import finetune
+
+    out = tmp_path / "two"
+    cmd = [sys.executable, "-m", "voicebank.cli.main", "train", "finetune", "--out", str(out), "--threads", "1",
+           "--device", "cpu", "--without-consent", "test recordings"]
+    proc = subprocess.Popen(
+        cmd + ["--recipe", str(runs["more"]), "--dataset", str(runs["dataset"]), "--base", str(runs["first"]),
+               "--max-steps", "6", "--runs", "2", "--seed", "5"],
+        env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    first, second = out / "runs" / "seed-5", out / "runs" / "seed-6"
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(p.with_suffix(".pth").is_file() for p in second.glob("checkpoints/*/checkpoint_*.json")):
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, f"the runs ended before they could be killed: {proc.stderr.read().decode()[-2000:]}"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert json.loads((first / "training.json").read_text())["status"] == "finished"
+    assert json.loads((second / "training.json").read_text())["status"] == "training"
+    assert not (out / "model.pth").exists()
+    first_log = (first / "train_log.jsonl").read_bytes()
+
+    resumed = subprocess.run(cmd + ["--resume"], env=dict(os.environ), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Run 1 of 2 (seed 5) finished before" in resumed.stdout and "Resumed from checkpoint_" in resumed.stdout
+    assert (first / "train_log.jsonl").read_bytes() == first_log  # the finished run was not trained again
+    assert json.loads((second / "training.json").read_text())["steps"] == 6
+
+    a, b, mean = _weights(first), _weights(second), _weights(out)
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("text_encoder."))
+    for key, tensor in mean.items():
+        expected = ((a[key].double() + b[key].double()) / 2).to(a[key].dtype) if a[key].is_floating_point() else a[key]
+        assert torch.equal(tensor, expected), key
+    record = json.loads((out / "training.json").read_text())
+    assert record["status"] == "averaged" and [i["seed"] for i in record["averaged_from"]] == [5, 6]
+    for folder in (first, second):  # each run got its card before the average carried it
+        assert json.loads((folder / "card.json").read_text())["consent"]["reason_without_consent"] == "test recordings"
+    assert "averaged from 2 voices" in json.loads((out / "card.json").read_text())["notes"][-1]
+
+    again = subprocess.run(cmd + ["--resume"], env=dict(os.environ), capture_output=True, text=True, timeout=300)
+    assert again.returncode != 0 and "nothing is left to train" in again.stdout + again.stderr
+    with pytest.raises(UsageError, match="holds no set of runs"):
+        finetune(None, None, runs["a"], resume=True, runs=2, threads=1, device="cpu")
+    with pytest.raises(TrainingError, match="already holds a voice"):
+        finetune(runs["more"], runs["dataset"], out, base=runs["first"], runs=2, threads=1, device="cpu")

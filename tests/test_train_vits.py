@@ -662,7 +662,7 @@ def test_a_voice_trained_further_takes_its_discriminator_from_the_best_checkpoin
         tmp_path / "more.toml",
         base="vits-offline-more",
         training={"batch_size": 4, "eval_batch_size": 4, "eval_every_steps": 1, "min_train_utterances": 2,
-                  "loader_workers": 0, "discriminator_width": 8, "speak_held_out": False},
+                  "loader_workers": 0, "discriminator_width": 8, "speak_held_out": False, "runs": 1},
         early_stopping={"min_steps": 0},
     )
 

@@ -12,7 +12,8 @@ class TrainEvent:
     """Progress of a training run, passed to ``on_event``.
 
     ``kind`` is one of ``start``, ``step``, ``eval``, ``checkpoint``, ``best``, ``message``,
-    ``stop``. Losses are the recipe's early-stopping metric.
+    ``stop``, and ``voice`` (one of several seeded runs finished; ``path`` is its folder).
+    Losses are the recipe's early-stopping metric.
     """
 
     kind: str

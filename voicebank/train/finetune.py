@@ -49,7 +49,7 @@ from typing import Any
 
 from ..durable import read_json
 from ..errors import CheckpointError, TrainingError, UsageError
-from . import blend
+from . import blend, seed_runs
 from .checkpoints import LOG_FILE, append_log, read_train_log, sidecar, truncate_log
 from .coqui_trainer import quiet_coqui, share_file_log
 from .early_stopping import EarlyStopper
@@ -88,8 +88,9 @@ def finetune(
     max_steps: int | None = None,
     threads: int | None = None,
     seed: int | None = None,
+    runs: int | None = None,
     on_event: EventCallback | None = None,
-) -> FinetuneResult:
+) -> Any:
     """Train the voice in folder ``out`` on ``dataset`` (LJSpeech layout) following ``recipe``.
 
     ``recipe`` is a :class:`Recipe`, a shipped recipe's name or a TOML path. ``base`` is a
@@ -102,13 +103,27 @@ def finetune(
     continues from its newest checkpoint; ``recipe``, ``dataset`` and ``base`` may then be
     None (the recorded ones are used).
 
+    ``runs`` (default: the recipe's ``training.runs``) above 1 trains that many runs with seeds
+    ``seed``, ``seed + 1``, … and averages them into ``out`` (:mod:`.seed_runs`); the result is
+    then a :class:`~.seed_runs.RunsResult`, otherwise a :class:`FinetuneResult`.
+
     A recipe for ``model = "xtts"`` is handed to :func:`voicebank.train.xtts.finetune`.
     """
     out_dir = Path(out).expanduser()
     given = None if recipe is None else recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     given = None if given is None else given.with_seed(seed)
     if given is not None and given.model == "xtts":
+        if runs not in (None, 1):
+            raise UsageError("--runs (several seeded runs, averaged) is for VITS recipes; leave it out for XTTS.")
         return _xtts(given, dataset, out_dir, base, device, resume, max_steps, on_event)
+    recipe_runs = given.training.runs if given is not None and not resume else 1
+    wanted_runs = runs if runs is not None else recipe_runs
+    if seed_runs.is_runs_folder(out_dir) or (wanted_runs > 1 and not resume):
+        return seed_runs.finetune_runs(given, dataset, out_dir, runs=runs, base=base, device=device, resume=resume,
+                                       max_steps=max_steps, threads=threads, seed=seed, on_event=on_event)
+    if runs is not None and runs != 1:
+        raise UsageError(f"--runs {runs} with --resume: {out_dir} holds no set of runs ({seed_runs.RUNS_DIR}/{seed_runs.PLAN_FILE}); "
+                         "a resumed run keeps what it was started with, so leave --runs out.")
     state = read_state(out_dir) if resume else None
     if resume and state is None:
         raise TrainingError(
@@ -120,7 +135,7 @@ def finetune(
         dataset = dataset if dataset is not None else state.get("dataset")
         base = base if base is not None else state.get("base")
     else:
-        the_recipe = _new_recipe(given, base)
+        the_recipe = check_new_run(given, base)
     if dataset is None:
         raise UsageError("Give the dataset to train on: --dataset FOLDER (made by 'voicebank train prepare').")
     if state is None and (out_dir / STATE_FILE).exists():
@@ -152,7 +167,8 @@ def _recorded_recipe(state: dict[str, Any], given: Recipe | None, out_dir: Path)
     return stored
 
 
-def _new_recipe(given: Recipe | None, base: Any) -> Recipe:
+def check_new_run(given: Recipe | None, base: Any) -> Recipe:
+    """The recipe of a new run, refused with what to do when it cannot start from ``base``."""
     if given is None:
         raise UsageError("Choose a recipe: --recipe vits (fine-tune) or --recipe vits-tiny (tiny, from scratch).")
     if given.from_scratch and base is not None:
@@ -165,7 +181,7 @@ def _new_recipe(given: Recipe | None, base: Any) -> Recipe:
     return given
 
 
-def _recorded_base(base: Any) -> str:
+def recorded_base(base: Any) -> str:
     """``--base`` as the run records it: a path made absolute (export looks for it from anywhere), a name as given."""
     path = Path(str(base)).expanduser()
     return str(path.resolve()) if path.exists() else str(base)
@@ -211,7 +227,7 @@ class _Run:
         self.recipe = recipe
         self.dataset = dataset
         self.out = out
-        self.base = None if base is None else _recorded_base(base)
+        self.base = None if base is None else recorded_base(base)
         self.device = device  # read by the trainer (coqui_trainer)
         self.threads = threads
         self.emit = emit

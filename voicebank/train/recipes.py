@@ -60,6 +60,9 @@ class TrainingSettings:
     lr_decay: float = 0.999875  # ExponentialLR gamma, applied once per epoch (Coqui's VITS default)
     grad_clip: float = 1000.0  # gradient-norm clip for both networks (Coqui's default)
     seed: int = 54321
+    # Train the voice this many times with seeds seed, seed + 1, … and average the runs' weights
+    # into the voice (voicebank.train.seed_runs); 1 is one plain run.
+    runs: int = 1
     min_train_utterances: int = 20  # fewer training utterances than this is refused
     segment_frames: int = 32  # latent frames the waveform decoder sees per utterance and step
     mixed_precision: bool = False  # bf16/fp16 autocast on CUDA only
@@ -95,7 +98,7 @@ class TrainingSettings:
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size", "eval_batch_size", "max_steps", "eval_every_steps", "keep_checkpoints")
-        _positive(self, "min_train_utterances", "segment_frames")
+        _positive(self, "min_train_utterances", "segment_frames", "runs")
         if self.lr_gen <= 0 or self.lr_disc <= 0:
             raise RecipeError("training.lr_gen and training.lr_disc must be positive.")
         if not 0.0 < self.lr_decay <= 1.0:
@@ -279,6 +282,12 @@ class Recipe:
         if seed is not None and seed < 0:
             raise RecipeError("--seed must be 0 or more.")
         return self._with_training(seed=seed)
+
+    def with_runs(self, runs: int | None) -> Recipe:
+        """This recipe with ``training.runs`` replaced (None keeps it): how many seeded runs are averaged."""
+        if runs is not None and runs < 1:
+            raise RecipeError("--runs must be at least 1.")
+        return self._with_training(runs=runs)
 
     def _with_training(self, **values: int | None) -> Recipe:
         """This recipe with the given ``training`` values replaced; None keeps a value."""

@@ -113,6 +113,7 @@ def _check_together(folders: list[Path], records: list[dict[str, Any]]) -> None:
         training = dict(recipe.get("training") or {})
         training.pop("seed", None)
         training.pop("max_steps", None)  # where a run was told to stop; the best step is what it kept
+        training.pop("runs", None)  # records made before runs existed lack it
         recipe.pop("name", None)
         recipe.pop("description", None)
         return {**recipe, "training": training}
