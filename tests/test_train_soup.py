@@ -11,17 +11,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import LJSPEECH
-from tests.helpers.train_data import make_dataset, one_thread_session_home, write_recipe  # noqa: F401 (autouse)
+from tests.helpers.train_data import make_dataset, one_thread_session_home, sigkill_when, write_recipe  # noqa: F401 (autouse)
 from voicebank.errors import TrainingError, UsageError
 
 pytestmark = pytest.mark.skipif(not (LJSPEECH / "metadata.csv").is_file(), reason=f"real recordings not available: {LJSPEECH} is absent")
@@ -189,19 +187,7 @@ def test_runs_train_each_seed_then_average_and_a_killed_set_resumes_what_was_lef
         env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     first, second = out / "runs" / "seed-5", out / "runs" / "seed-6"
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and proc.poll() is None:
-            if any(p.with_suffix(".pth").is_file() for p in second.glob("checkpoints/*/checkpoint_*.json")):
-                break
-            time.sleep(0.02)
-        assert proc.poll() is None, f"the runs ended before they could be killed: {proc.stderr.read().decode()[-2000:]}"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    sigkill_when(proc, lambda: any(p.with_suffix(".pth").is_file() for p in second.glob("checkpoints/*/checkpoint_*.json")), 240)
     assert json.loads((first / "training.json").read_text())["status"] == "finished"
     assert json.loads((second / "training.json").read_text())["status"] == "training"
     assert not (out / "model.pth").exists()

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ import pytest
 
 from tests.conftest import LJSPEECH
 from tests.helpers.tmpfs import small_tmpfs
-from tests.helpers.train_data import make_dataset, one_thread_session_home, write_recipe  # noqa: F401 (autouse)
+from tests.helpers.train_data import make_dataset, one_thread_session_home, sigkill_when, write_recipe  # noqa: F401 (autouse)
 from voicebank.durable import is_partial
 from voicebank.errors import UsageError
 
@@ -344,20 +342,7 @@ def test_resume_after_sigkill_continues_step_count_optimizer_and_lr(tmp_path: Pa
         cmd + ["--recipe", str(recipe), "--dataset", str(dataset), "--max-steps", "12"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if any(p.with_suffix(".pth").is_file() for p in voice.glob("checkpoints/*/checkpoint_*.json")):
-                break
-            time.sleep(0.02)
-        assert proc.poll() is None, f"training ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    sigkill_when(proc, lambda: any(p.with_suffix(".pth").is_file() for p in voice.glob("checkpoints/*/checkpoint_*.json")))
     done = sorted(int(p.stem.split("_")[1]) for p in voice.glob("checkpoints/*/checkpoint_*.pth"))
     killed_at = done[-1]
     assert 4 <= killed_at < 12

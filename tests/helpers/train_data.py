@@ -8,7 +8,10 @@ way a user would write their own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +94,21 @@ def to_toml(data: dict[str, Any]) -> str:
             tables.append(f"\n[{k}]")
             tables += [f"{kk} = {value(vv)}" for kk, vv in v.items() if vv is not None]
     return "\n".join(top + tables) + "\n"
+
+
+def sigkill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], timeout: float = 120) -> None:
+    """SIGKILL ``proc`` (started with ``stderr=PIPE``) as soon as ``ready()`` holds, as a crash would."""
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            if ready():
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, f"it ended before it could be killed: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
