@@ -55,10 +55,10 @@ def finetune(
     The dataset must carry the speaker's consent (made by 'voicebank train prepare' from a bank with their consent on file), or give --without-consent "reason"; either goes into the voice's card (OUT/card.json).
     """
     from voicebank.train.consent_gate import dataset_consent, recorded_dataset, resumed_reason, write_training_card
-    from voicebank.train.seed_runs import record_folder
+    from voicebank.train.seed_runs import planned_dataset, record_folder
 
     recorded = record_folder(out)  # a set of runs speaks through its first run's record and card
-    trained_on = dataset if dataset is not None else recorded_dataset(recorded) if resume else None
+    trained_on = dataset if dataset is not None else (recorded_dataset(recorded) or planned_dataset(out)) if resume else None
     if resume and without_consent is None and trained_on is not None:
         without_consent = resumed_reason(recorded, trained_on)  # the reason the run was started with still holds
     consent = dataset_consent(trained_on, without_consent) if trained_on is not None else None  # before any work

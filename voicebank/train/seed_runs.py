@@ -59,6 +59,12 @@ def record_folder(out: Path) -> Path:
     return started[0] if started else out
 
 
+def planned_dataset(out: Path) -> str | None:
+    """The dataset a set of runs in ``out`` was planned on (None: not a set of runs)."""
+    plan = read_json(out / RUNS_DIR / PLAN_FILE, None, what="plan of the runs") if is_runs_folder(out) else None
+    return str(plan["dataset"]) if isinstance(plan, dict) and plan.get("dataset") else None
+
+
 def run_folder(out: Path, seed: int) -> Path:
     """Where the run with ``seed`` trains."""
     return out / RUNS_DIR / f"seed-{seed}"
@@ -91,6 +97,7 @@ def finetune_runs(
         state = read_state(folder)
         if state is not None and state.get("status") == "finished":
             emit(TrainEvent("message", message=f"Run {i} of {len(seeds)} (seed {s}) finished before: {folder}"))
+            emit(TrainEvent("voice", step=int(state.get("steps") or 0), path=folder, message=""))  # its card, if a kill came first
             results.append(_finished(folder, state))
             continue
         emit(TrainEvent("message", message=f"Run {i} of {len(seeds)} (seed {s}) -> {folder}"))
