@@ -216,3 +216,21 @@ def test_runs_train_each_seed_then_average_and_a_killed_set_resumes_what_was_lef
         finetune(None, None, runs["a"], resume=True, runs=2, threads=1, device="cpu")
     with pytest.raises(TrainingError, match="already holds a voice"):
         finetune(runs["more"], runs["dataset"], out, base=runs["first"], runs=2, threads=1, device="cpu")
+
+
+@pytest.mark.slow
+def test_a_set_of_runs_killed_before_its_first_run_began_still_needs_consent_to_resume(runs: dict[str, Path], tmp_path: Path) -> None:
+    """The plan is written before the first run's record; a resume from there is checked against the plan's dataset."""
+    out = tmp_path / "early"
+    cmd = [sys.executable, "-m", "voicebank.cli.main", "train", "finetune", "--out", str(out), "--threads", "1", "--device", "cpu"]
+    proc = subprocess.Popen(
+        cmd + ["--recipe", str(runs["more"]), "--dataset", str(runs["dataset"]), "--base", str(runs["first"]),
+               "--max-steps", "2", "--runs", "2", "--without-consent", "test recordings"],
+        env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    sigkill_when(proc, lambda: (out / "runs" / "plan.json").is_file())
+    assert not list(out.glob("runs/*/training.json"))  # no run had begun
+
+    refused = subprocess.run(cmd + ["--resume"], env=dict(os.environ), capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0 and "needs the speaker's consent" in refused.stdout + refused.stderr
+    assert not list(out.glob("runs/*/training.json"))  # refused before any work
