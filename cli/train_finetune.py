@@ -64,11 +64,13 @@ def finetune(
     consent = dataset_consent(trained_on, without_consent) if trained_on is not None else None  # before any work
     from voicebank.train.finetune import finetune as run_finetune
 
-    def on_run_done(folder: Path) -> None:  # each of several runs gets its card before they are averaged
-        if consent is not None:
-            write_training_card(folder, consent, trained_on)
+    printer = _Printer()
 
-    printer = _Printer(on_run_done)
+    def on_event(event: Any) -> None:
+        if event.kind == "voice" and consent is not None:  # each of several runs gets its card before they are averaged
+            write_training_card(event.path, consent, trained_on)
+        printer(event)
+
     try:
         result = run_finetune(
             recipe,
@@ -81,7 +83,7 @@ def finetune(
             threads=threads,
             seed=seed,
             runs=runs,
-            on_event=printer,
+            on_event=on_event,
         )
     except KeyboardInterrupt:
         if consent is not None and (out / "model.pth").is_file():
@@ -125,8 +127,7 @@ def _print_result(result: Any, dataset: Optional[Path], out: Path) -> None:
 class _Printer:
     """Turns training events into short lines (a live step line on a terminal)."""
 
-    def __init__(self, on_run_done: Any = None) -> None:
-        self.on_run_done = on_run_done
+    def __init__(self) -> None:
         self.tty = sys.stdout.isatty()
         self.live = False
         self.last_print = 0.0
@@ -137,8 +138,6 @@ class _Printer:
             self._step(event)
             return
         self._end_live()
-        if kind == "voice" and self.on_run_done is not None:
-            self.on_run_done(event.path)
         if kind == "eval":
             loss = f"{event.loss_eval:.3f}" if event.loss_eval is not None else "?"
             spoken = ""

@@ -51,18 +51,22 @@ def is_runs_folder(out: Path) -> bool:
 
 def record_folder(out: Path) -> Path:
     """The folder whose record and card speak for ``out``: itself, or for a set of runs the first run that started."""
-    if not is_runs_folder(out):
-        return out
-    plan = read_json(out / RUNS_DIR / PLAN_FILE, None, what="plan of the runs")
-    seeds = plan.get("seeds") if isinstance(plan, dict) else None
-    started = [run_folder(out, int(s)) for s in seeds or [] if (run_folder(out, int(s)) / STATE_FILE).is_file()]
+    plan = _read_plan(out) or {}
+    started = [f for f in (run_folder(out, int(s)) for s in plan.get("seeds") or []) if (f / STATE_FILE).is_file()]
     return started[0] if started else out
 
 
 def planned_dataset(out: Path) -> str | None:
     """The dataset a set of runs in ``out`` was planned on (None: not a set of runs)."""
+    plan = _read_plan(out) or {}
+    return str(plan["dataset"]) if plan.get("dataset") else None
+
+
+def _read_plan(out: Path) -> dict[str, Any] | None:
+    """``out/runs/plan.json`` when it is there and readable as a plan, else None."""
     plan = read_json(out / RUNS_DIR / PLAN_FILE, None, what="plan of the runs") if is_runs_folder(out) else None
-    return str(plan["dataset"]) if isinstance(plan, dict) and plan.get("dataset") else None
+    ok = isinstance(plan, dict) and isinstance(plan.get("seeds"), list) and isinstance(plan.get("recipe"), dict)
+    return plan if ok else None
 
 
 def run_folder(out: Path, seed: int) -> Path:
@@ -89,7 +93,7 @@ def finetune_runs(
     from .soup import average_voices
 
     emit = on_event or (lambda e: None)
-    plan = _resumed_plan(out, runs, seed) if resume else _new_plan(recipe, dataset, out, runs, base, seed, max_steps)
+    plan = _resumed_plan(out, runs, seed) if resume else _new_plan(recipe, dataset, out, runs, base, max_steps)
     seeds = [int(s) for s in plan["seeds"]]
     results = []
     for i, s in enumerate(seeds, start=1):
@@ -114,26 +118,22 @@ def finetune_runs(
     return RunsResult(out, tuple(results), soup)
 
 
-def _new_plan(recipe: Recipe | None, dataset: Any, out: Path, runs: int | None, base: Any, seed: int | None,
+def _new_plan(recipe: Recipe | None, dataset: Any, out: Path, runs: int | None, base: Any,
               max_steps: int | None) -> dict[str, Any]:
     """Check a new set of runs can start, and record it in ``out/runs/plan.json`` before the first run."""
     from .finetune import check_new_run, recorded_base
 
-    if recipe is None:
-        raise UsageError("Choose a recipe: --recipe NAME or a .toml path.")
-    if recipe.model != "vits":
-        raise UsageError(f"Several runs averaged (--runs) are for VITS recipes; {recipe.name!r} is a {recipe.model} recipe.")
+    recipe = check_new_run(recipe, base)  # the recipe carries --seed already
     count = runs if runs is not None else recipe.training.runs
     if not 2 <= count <= MAX_RUNS:
         raise UsageError(f"--runs must be between 2 and {MAX_RUNS} to average runs, not {count}.")
     if dataset is None:
         raise UsageError("Give the dataset to train on: --dataset FOLDER (made by 'voicebank train prepare').")
-    check_new_run(recipe, base)
     if (out / MODEL_FILE).exists() or (out / STATE_FILE).exists():
         raise TrainingError(f"{out} already holds a voice or a training run; choose another --out folder.")
     if is_runs_folder(out) and any((p / STATE_FILE).exists() for p in (out / RUNS_DIR).iterdir() if p.is_dir()):
         raise TrainingError(f"{out} already holds runs that were started. Continue them with --resume, or choose another --out folder.")
-    first = recipe.training.seed if seed is None else seed
+    first = recipe.training.seed
     one = recipe.with_max_steps(max_steps).with_runs(1)
     plan = {
         "schema_version": _PLAN_SCHEMA,
@@ -150,8 +150,8 @@ def _new_plan(recipe: Recipe | None, dataset: Any, out: Path, runs: int | None, 
 
 def _resumed_plan(out: Path, runs: int | None, seed: int | None) -> dict[str, Any]:
     """The plan recorded in ``out``; a changed --runs or --seed, or an average already made, is refused."""
-    plan = read_json(out / RUNS_DIR / PLAN_FILE, what="plan of the runs")
-    if not isinstance(plan, dict) or not isinstance(plan.get("seeds"), list) or not isinstance(plan.get("recipe"), dict):
+    plan = _read_plan(out)
+    if plan is None:
         raise TrainingError(f"{out / RUNS_DIR / PLAN_FILE} is not a plan of runs this voicebank can read.")
     if runs is not None and runs != plan.get("runs"):
         raise UsageError(f"{out} was started with {plan.get('runs')} runs; a resumed set keeps its runs. Leave --runs out.")
