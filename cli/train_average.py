@@ -16,7 +16,7 @@ def average(
 ) -> None:
     """Average voices trained alike into one voice (a "model soup"), which can sound more like you than each of them.
 
-    Runs of one recipe from one start on one dataset, differing only in their random seed, learn the same voice with different noise, and the average of their weights keeps what they share. On 15 minutes of speech the average of vits-offline-more runs was more alike than each run alone, and as clear (docs/offline-voice.md), so that recipe trains two runs and averages them by itself (train finetune --runs). This command joins runs you trained yourself. Voices from different starts, datasets or recipes are refused: their weights do not line up.
+    Runs of one recipe from one start on one dataset, differing only in their random seed, learn the same voice with different noise, and the average of their weights keeps what they share. On 15 minutes of speech the average of two vits-offline-more runs was more alike than each run alone in one measured pair and as alike in another, and as clear (docs/offline-voice.md), so that recipe trains two runs and averages them by itself (train finetune --runs). This command joins runs you trained yourself. Voices from different starts, datasets or recipes are refused: their weights do not line up.
 
       voicebank train finetune --recipe vits-offline-more --runs 1 --base ~/voices/me --dataset DATA --out ~/voices/me-a
 

@@ -3,7 +3,8 @@
 ``[training] runs = N`` in a recipe (or ``train finetune --runs N``) trains the voice N times
 from the same start on the same data, with seeds S, S+1, …, one run after the other, and then
 averages their weights (:mod:`.soup`). For ``vits-offline-more`` two runs averaged were more
-alike than either run alone (``docs/offline-voice.md``), so that recipe asks for two.
+alike than either run alone in one measured pair and as alike in another, never less
+(``docs/offline-voice.md``), so that recipe asks for two.
 
 The folder ``OUT`` ends up holding the average, a voice like any other. The runs are kept in
 ``OUT/runs/seed-S`` (each a voice folder of its own), and ``OUT/runs/plan.json`` records what
