@@ -341,6 +341,7 @@ def test_repeats_pool_every_take_and_report_their_spread(dataset: Path, tmp_path
     assert all(len({t["similarity"] for t in r["takes"]}) > 1 for r in rows)
     assert takes["voice"]["sd"]["similarity"] > 0
     assert rows[0]["takes"][0]["similarity"] == rows[0]["similarity"]  # the row shown is the first take
+    assert "first take" in result["method"]["utterances"]  # and the result says so, for per-sentence comparisons
     page = (tmp_path / "joe" / "eval.html").read_text(encoding="utf-8")
     assert "spoken 3 times" in page and "Standard deviation of the WER between takes: this voice" in page
 

@@ -125,6 +125,10 @@ def _method() -> dict[str, str]:
         ),
         "rtf": "synthesis seconds / audio seconds, after one warm-up call",
         "repeats": "each held-out text spoken this many times with fresh noise; means pool every take",
+        "utterances": (
+            "each held-out sentence's row holds its first take's scores (the take the report plays); with repeats, "
+            "its takes list every take's: a per-sentence comparison of two voices should average those"
+        ),
         "gain": "positive means the voice is better than the baseline",
         "similarity_ecapa": (
             "ECAPA-TDNN (speechbrain/spkrec-ecapa-voxceleb, pinned weights) cosine between the take and the "
