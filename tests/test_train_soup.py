@@ -101,6 +101,45 @@ def test_average_is_the_mean_of_the_runs_and_exports_toward_their_start(runs: di
     assert recorded["base"] == str(runs["first"].resolve() / "model.pth")
 
 
+def test_an_average_trained_further_brings_the_mean_of_its_runs_discriminators(runs: dict[str, Path], tmp_path: Path) -> None:
+    """An averaged voice's model.pth holds only the generator; a run from it takes the discriminator
+    its runs left at their best steps, averaged as the generator was, not a fresh one."""
+    import torch
+
+    from voicebank.train.checkpoints import list_checkpoints
+    from voicebank.train.finetune import finetune
+    from voicebank.train.soup import average_voices
+
+    soup = average_voices([runs["a"], runs["b"]], tmp_path / "ab").voice_dir
+
+    def best_discriminator(voice: Path) -> dict[str, Any]:
+        record = json.loads((voice / "training.json").read_text())
+        checkpoint = dict(list_checkpoints(voice / record["run_dir"]))[record["best_step"]]
+        return {k: v for k, v in torch.load(checkpoint, weights_only=False)["model"].items() if k.startswith("disc.")}
+
+    a, b = best_discriminator(runs["a"]), best_discriminator(runs["b"])
+    assert a and any(not torch.equal(a[k], b[k]) for k in a)
+    events: list[Any] = []
+    finetune(runs["more"], runs["dataset"], tmp_path / "further", base=soup, max_steps=1, threads=1, device="cpu",
+             on_event=events.append)
+    (started,) = [e.message for e in events if e.message.startswith("Started from")]
+    assert "0 generator and 0 discriminator tensors start fresh" in started, started
+
+    # with one run's checkpoints gone there is no mean to take: the discriminator starts fresh, and says so
+    record = json.loads((runs["b"] / "training.json").read_text())
+    moved = tmp_path / "b-checkpoints"
+    shutil.move(runs["b"] / record["run_dir"], moved)
+    try:
+        events.clear()
+        finetune(runs["more"], runs["dataset"], tmp_path / "fresh", base=soup, max_steps=1, threads=1, device="cpu",
+                 on_event=events.append)
+    finally:
+        shutil.move(moved, runs["b"] / record["run_dir"])
+    (started,) = [e.message for e in events if e.message.startswith("Started from")]
+    fresh = int(started.split(" discriminator tensors start fresh")[0].rsplit(" ", 1)[1])
+    assert fresh == len(a), started
+
+
 def test_voices_that_were_not_trained_alike_are_refused_and_nothing_is_written(runs: dict[str, Path], tmp_path: Path) -> None:
     from voicebank.train.soup import average_voices
 

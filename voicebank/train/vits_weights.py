@@ -159,20 +159,40 @@ def _discriminator_of_voice(model_path: Path) -> dict[str, Any]:
 
     A voice's ``model.pth`` keeps only the generator; a run that starts from that voice should
     not pit it against a fresh, untrained discriminator, so it is taken from the checkpoint of
-    the step ``model.pth`` holds, when the run's checkpoints are still beside it.
+    the step ``model.pth`` holds, when the run's checkpoints are still beside it. An averaged
+    voice (:mod:`.soup`) brings the mean of its runs' discriminators, as its generator is theirs.
     """
-    import torch
-
     from ..voice.training_record import read_training_record
-    from .checkpoints import list_checkpoints
 
     try:
         record = read_training_record(model_path.parent)
     except CorruptFileError:
         return {}
-    if not record or not record.get("run_dir") or record.get("best_step") is None:
+    if not record:
         return {}
-    checkpoint = dict(list_checkpoints(model_path.parent / str(record["run_dir"]))).get(int(record["best_step"]))
+    if record.get("status") == "averaged":
+        parts = []
+        for ingredient in record.get("averaged_from") or []:
+            run = Path(str(ingredient.get("voice")))
+            try:
+                parts.append(_best_discriminator(run, read_training_record(run) or {}))
+            except CorruptFileError:
+                return {}
+        if not parts or not all(parts) or any(p.keys() != parts[0].keys() for p in parts):
+            return {}
+        return {k: sum(p[k].double() for p in parts).div(len(parts)).to(parts[0][k].dtype) for k in parts[0]}
+    return _best_discriminator(model_path.parent, record)
+
+
+def _best_discriminator(voice: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """The ``disc.`` tensors of the checkpoint of ``record``'s best step in ``voice`` (empty when gone)."""
+    import torch
+
+    from .checkpoints import list_checkpoints
+
+    if not record.get("run_dir") or record.get("best_step") is None:
+        return {}
+    checkpoint = dict(list_checkpoints(voice / str(record["run_dir"]))).get(int(record["best_step"]))
     if checkpoint is None:
         return {}
     try:
