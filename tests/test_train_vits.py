@@ -368,6 +368,37 @@ def test_resume_after_sigkill_continues_step_count_optimizer_and_lr(tmp_path: Pa
     assert state["steps"] == 12 and state["status"] == "finished"
 
 
+@pytest.mark.slow
+def test_decoder_ceiling_script_scores_the_three_ways_of_speaking_against_the_recordings(
+    tmp_path: Path, trained: dict[str, Any], dataset: Path
+) -> None:
+    """scripts/decoder_ceiling.py on a tiny voice: the recordings score as one speaker; the babbling
+    12-step voice, whichever way it speaks, is far from them; a checkpoint loads like the voice."""
+    import importlib.util
+
+    from tests.conftest import REPO
+    from voicebank.train.checkpoints import list_checkpoints
+    from voicebank.train.speaker_verify import ECAPA_THRESHOLD
+
+    spec = importlib.util.spec_from_file_location("decoder_ceiling", REPO / "scripts" / "decoder_ceiling.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    out = tmp_path / "ceiling.json"
+    assert script.main([str(trained["voice"]), str(dataset), "--takes", "1", "--threads", "1", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["held_out"] == 2 and result["takes"] == 1
+    assert result["real"]["mean"] > ECAPA_THRESHOLD  # two LJSpeech recordings: one speaker
+    for way in ("reconstructed", "real_timing", "spoken"):
+        low, high = result[way]["ci95"]
+        assert low <= result[way]["mean"] <= high and result[way]["mean"] < result["real"]["mean"] - 0.2, (way, result)
+
+    record = json.loads((trained["voice"] / "training.json").read_text())
+    (_, checkpoint), *_ = sorted(list_checkpoints(trained["voice"] / record["run_dir"]))
+    assert script.probe(checkpoint, dataset, takes=1, threads=1)["held_out"] == 2
+
+
 # ----------------------------------------------------------------------------- bad inputs
 
 
