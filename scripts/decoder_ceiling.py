@@ -61,13 +61,13 @@ def probe(voice: Path, dataset: Path, *, takes: int = 2, threads: int = 2) -> di
     from voicebank.train.speaker_verify import EcapaVerifier, cosine, mean_unit
 
     torch.set_num_threads(threads)
-    model, sample_rate = _load(voice)
+    model, sample_rate, espeak_voice = _load(voice)
     utts = load_dataset(dataset).eval
     if len(utts) < 2:
         raise SystemExit(f"{dataset} holds {len(utts)} held-out recording(s); the leave-one-out score needs 2 or more.")
     verifier = EcapaVerifier(threads=threads)
     real_embeddings, spoken = [], {way: [] for way in WAYS}
-    for i, (utt, ids) in enumerate(zip(utts, _phoneme_ids(utts))):
+    for i, (utt, ids) in enumerate(zip(utts, _phoneme_ids(utts, espeak_voice))):
         data, rate = read_audio(utt.wav)
         samples = to_mono(data).astype(np.float32)
         if rate != sample_rate:
@@ -92,7 +92,7 @@ def probe(voice: Path, dataset: Path, *, takes: int = 2, threads: int = 2) -> di
 
 
 def _load(voice: Path):
-    """The trainable model with ``voice``'s weights (eval mode, its recipe's noise settings) and its sample rate."""
+    """The trainable model with ``voice``'s weights (eval mode, its recipe's noise settings), its sample rate and espeak voice."""
     import torch
 
     from voicebank.train import vits
@@ -105,28 +105,29 @@ def _load(voice: Path):
     weights = {k: v for k, v in state["model"].items() if not k.startswith("disc.")}
     model.load_state_dict(weights, strict=True)
     model.eval()
-    inference = (state.get("voicebank") or {}).get("inference") or _recipe_inference(model_path)
+    recipe = _recipe(model_path)
+    inference = (state.get("voicebank") or {}).get("inference") or recipe.get("inference") or {}
     model.inference_noise_scale = float(inference.get("noise_scale", 0.667))
     model.inference_noise_scale_dp = float(inference.get("noise_w", 0.8))
     model.length_scale = float(inference.get("length_scale", 1.0))
-    return model, int(config.audio.sample_rate)
+    return model, int(config.audio.sample_rate), str(recipe.get("espeak_voice") or "en-us")
 
 
-def _recipe_inference(model_path: Path) -> dict:
-    """A checkpoint's inference settings: its run's recipe's (the checkpoint sits in VOICE/checkpoints/RUN/)."""
+def _recipe(model_path: Path) -> dict:
+    """The recipe the voice was trained with (a checkpoint sits in VOICE/checkpoints/RUN/)."""
     for folder in list(model_path.parents)[:3]:
         record = folder / "training.json"
         if record.is_file():
-            return json.loads(record.read_text(encoding="utf-8")).get("recipe", {}).get("inference") or {}
+            return json.loads(record.read_text(encoding="utf-8")).get("recipe") or {}
     return {}
 
 
-def _phoneme_ids(utts) -> list[list[int]]:
+def _phoneme_ids(utts, espeak_voice: str) -> list[list[int]]:
     from voicebank.train import vits
     from voicebank.voice.phonemes import phoneme_ids
 
     id_map = vits.piper_phoneme_id_map()
-    phonemes = vits.phonemize([u.normalized or u.text for u in utts], "en-us")
+    phonemes = vits.phonemize([u.normalized or u.text for u in utts], espeak_voice)
     return [phoneme_ids(list(unicodedata.normalize("NFD", p)), id_map)[0] for p in phonemes]
 
 

@@ -5,7 +5,8 @@ in one basin of the loss, and the average of their weights usually speaks better
 of them alone (Wortsman et al., 2022, "Model soups"). For ``vits-offline-more`` the
 measurements are in ``docs/offline-voice.md``. The average is a voice folder like any
 other: ``train export`` exports it (at its recipe's strength, part of the way back to the
-shared start), ``train eval`` scores it, and ``train finetune --base`` can train it further.
+shared start), ``train eval`` scores it, and ``train finetune --base`` can train it further
+(the run starts from the mean of the runs' discriminators too, while their checkpoints remain).
 
 Only voices that share their start, their dataset, their recipe (but for the seed) and
 their model layout are averaged; anything else is refused before anything is written,
