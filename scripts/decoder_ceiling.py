@@ -115,10 +115,12 @@ def _load(voice: Path):
 
 def _recipe(model_path: Path) -> dict:
     """The recipe the voice was trained with (a checkpoint sits in VOICE/checkpoints/RUN/)."""
+    from voicebank.voice.training_record import read_training_record
+
     for folder in list(model_path.parents)[:3]:
-        record = folder / "training.json"
-        if record.is_file():
-            return json.loads(record.read_text(encoding="utf-8")).get("recipe") or {}
+        record = read_training_record(folder)
+        if record is not None:
+            return record.get("recipe") or {}
     return {}
 
 

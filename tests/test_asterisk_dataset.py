@@ -4,32 +4,22 @@ bank import-audio, then train prepare holding out exactly the fixed list (--eval
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import subprocess
 import sys
 import wave
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.helpers.scripts import load_script
 from voicebank.errors import CorruptFileError, DatasetError, UsageError
 
 REPO = Path(__file__).resolve().parents[1]
 VOICEBANK = [sys.executable, "-m", "voicebank.cli.main"]
 
 
-def _load_script() -> Any:
-    spec = importlib.util.spec_from_file_location("asterisk_dataset", REPO / "scripts" / "asterisk_dataset.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["asterisk_dataset"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ast = _load_script()
+ast = load_script("asterisk_dataset")
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:

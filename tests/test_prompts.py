@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import random
 import re
@@ -16,6 +15,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from tests.helpers.scripts import load_script as load_dev_script
 from voicebank.bank.prompts import (
     CHECKPOINTS,
     Script,
@@ -34,17 +34,12 @@ from voicebank.bank.prompts import (
 from voicebank.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[1]
-BUILDER = REPO / "scripts" / "build_prompt_script.py"
 POOL = REPO / "scripts" / "data" / "prompt_pool_en.txt"
 CLEAN_TEXT = re.compile(r"[A-Z][A-Za-z ,.'?!;:-]*[.?!]")
 
 
 def _builder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_prompt_script", BUILDER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_dev_script("build_prompt_script")
 
 
 def _cli_app() -> typer.Typer:

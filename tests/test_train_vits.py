@@ -374,16 +374,11 @@ def test_decoder_ceiling_script_scores_the_three_ways_of_speaking_against_the_re
 ) -> None:
     """scripts/decoder_ceiling.py on a tiny voice: the recordings score as one speaker; the babbling
     12-step voice, whichever way it speaks, is far from them; a checkpoint loads like the voice."""
-    import importlib.util
-
-    from tests.conftest import REPO
+    from tests.helpers.scripts import load_script
     from voicebank.train.checkpoints import list_checkpoints
     from voicebank.train.speaker_verify import ECAPA_THRESHOLD
 
-    spec = importlib.util.spec_from_file_location("decoder_ceiling", REPO / "scripts" / "decoder_ceiling.py")
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("decoder_ceiling")
 
     out = tmp_path / "ceiling.json"
     assert script.main([str(trained["voice"]), str(dataset), "--takes", "1", "--threads", "1", "--json", str(out)]) == 0

@@ -56,7 +56,7 @@ def average_voices(voices: list[str | os.PathLike[str]], out: str | os.PathLike[
     cards = [card_for(f) for f in folders]
     _check_consent(folders, cards)
     states = [_load(f) for f in folders]
-    averaged, tensors = _average([s["model"] for s in states], folders)
+    averaged, tensors = mean_weights([s["model"] for s in states], folders)
 
     seeds = [_seed(r) for r in records]
     soup = {**states[0], "model": averaged, "voicebank": {**(states[0].get("voicebank") or {}), "averaged_from": len(folders)}}
@@ -169,7 +169,7 @@ def _load(folder: Path) -> dict[str, Any]:
     return state
 
 
-def _average(models: list[dict[str, Any]], folders: list[Path]) -> tuple[dict[str, Any], int]:
+def mean_weights(models: list[dict[str, Any]], folders: list[Path]) -> tuple[dict[str, Any], int]:
     """The mean of every float tensor (in float64, stored in its own dtype); other tensors must be equal."""
     import torch
 

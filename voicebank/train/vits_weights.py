@@ -17,7 +17,7 @@ from typing import Any
 from TTS.tts.configs.vits_config import VitsConfig
 from TTS.tts.utils.text.characters import BaseCharacters
 
-from ..errors import BaseModelError, BaseModelMissing, CorruptFileError
+from ..errors import BaseModelError, BaseModelMissing, CorruptFileError, UsageError
 from ..voice.phonemes import BOS, EOS, PAD, PIPER_SYMBOLS, piper_symbols
 from .vits_config import load_config
 
@@ -171,16 +171,14 @@ def _discriminator_of_voice(model_path: Path) -> dict[str, Any]:
     if not record:
         return {}
     if record.get("status") == "averaged":
-        parts = []
-        for ingredient in record.get("averaged_from") or []:
-            run = Path(str(ingredient.get("voice")))
-            try:
-                parts.append(_best_discriminator(run, read_training_record(run) or {}))
-            except CorruptFileError:
-                return {}
-        if not parts or not all(parts) or any(p.keys() != parts[0].keys() for p in parts):
+        from .soup import mean_weights
+
+        runs = [Path(str(ingredient.get("voice"))) for ingredient in record.get("averaged_from") or []]
+        try:
+            parts = [_best_discriminator(run, read_training_record(run) or {}) for run in runs]
+            return mean_weights(parts, runs)[0] if parts and all(parts) else {}
+        except (CorruptFileError, UsageError):  # a run's record damaged, or its discriminator another shape
             return {}
-        return {k: sum(p[k].double() for p in parts).div(len(parts)).to(parts[0][k].dtype) for k in parts[0]}
     return _best_discriminator(model_path.parent, record)
 
 
