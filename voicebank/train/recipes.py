@@ -95,6 +95,10 @@ class TrainingSettings:
     # way back to the base's value (0: off). Unlike the penalty above it acts outside Adam, whose
     # per-step move is about the learning rate whatever a loss term's size, as AdamW decouples decay.
     anchor_decay: float = 0.0
+    # Weight of a speaker-consistency loss (0: off): each generator step the decoder's output
+    # and the recording's segment are embedded by resemblyzer's speaker encoder and the loss is
+    # the weight times one minus their cosine (voicebank.train.speaker_loss; YourTTS used 9).
+    speaker_loss_weight: float = 0.0
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size", "eval_batch_size", "max_steps", "eval_every_steps", "keep_checkpoints")
@@ -111,6 +115,8 @@ class TrainingSettings:
             raise RecipeError(f"training.anchor_weight must be 0 (off) or more, not {self.anchor_weight}.")
         if not 0.0 <= self.anchor_decay < 1.0:
             raise RecipeError(f"training.anchor_decay must be in [0, 1) (a fraction per step), not {self.anchor_decay}.")
+        if not self.speaker_loss_weight >= 0:
+            raise RecipeError(f"training.speaker_loss_weight must be 0 (off) or more, not {self.speaker_loss_weight}.")
         if self.loader_workers < 0:
             raise RecipeError("training.loader_workers must be 0 or more.")
         if self.discriminator_width < 0:

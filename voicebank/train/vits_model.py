@@ -36,8 +36,15 @@ class VoicebankVits(Vits):
         prior_noise_scale: float = 0.667,
         anchor_weight: float = 0.0,
         anchor_decay: float = 0.0,
+        speaker_loss_weight: float = 0.0,
     ) -> None:
         super().__init__(config)
+        self.speaker_loss: Any = None
+        if speaker_loss_weight > 0:
+            from .speaker_loss import SpeakerConsistency
+
+            # kept out of the module tree, so it is neither trained nor saved with the voice
+            self.__dict__["speaker_loss"] = SpeakerConsistency(config.audio.sample_rate, speaker_loss_weight)
         self.anchor_weight = float(anchor_weight)
         self.anchor_decay = float(anchor_decay)
         self._anchor: dict[str, Any] = {}  # name -> the base's value, for the L2-SP penalty
@@ -126,8 +133,13 @@ class VoicebankVits(Vits):
 
     def train_step(self, batch: dict[str, Any], criterion: Any, optimizer_idx: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """Coqui's step; the generator's step adds the prior path's mel loss (``loss_prior_mel``) and
-        the L2-SP penalty (``loss_anchor``) when they are on."""
+        the L2-SP penalty (``loss_anchor``) and the speaker-consistency loss (``loss_speaker``)
+        when they are on."""
         outputs, loss_dict = super().train_step(batch, criterion, optimizer_idx)
+        if optimizer_idx == 1 and self.training and self.speaker_loss is not None:
+            loss = self.speaker_loss(outputs["waveform_seg"], outputs["model_outputs"])
+            loss_dict["loss_speaker"] = loss
+            loss_dict["loss"] = loss_dict["loss"] + loss
         if optimizer_idx == 1 and self.training and self.anchor_weight > 0 and self._anchor:
             loss = self.anchor_loss()
             loss_dict["loss_anchor"] = loss
@@ -178,6 +190,7 @@ def make_model(config: VitsConfig, recipe: Recipe | None = None) -> VoicebankVit
         prior_noise_scale=recipe.inference.noise_scale,
         anchor_weight=recipe.training.anchor_weight,
         anchor_decay=recipe.training.anchor_decay,
+        speaker_loss_weight=recipe.training.speaker_loss_weight,
     )
 
 
