@@ -154,7 +154,9 @@ SCORERS = {
         "What training optimises and selects with: the fine-tuner keeps the checkpoint with the lowest held-out "
         "loss (the recipe's early_stopping.metric, Coqui's loss_mel by default); with training.speak_held_out it "
         "also logs Resemblyzer similarity and PocketSphinx WER of the held-out texts (similarity, wer here), for "
-        "watching only. Those cheap scores may be what a run was tuned on."
+        "watching only. Those cheap scores may be what a run was tuned on, and a recipe with "
+        "training.speaker_loss_weight (vits-offline-more) trains the voice toward Resemblyzer's embeddings of its "
+        "training clips, so for such a voice Resemblyzer similarity is no independent check."
     ),
     "success": (
         "What reports success: similarity_ecapa, wer_whisper and cer_whisper, on held-out sentences never trained "
