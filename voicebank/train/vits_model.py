@@ -1,4 +1,4 @@
-"""The trainable VITS: Coqui's model with a prior-path loss, frozen parts and small discriminators.
+"""The trainable VITS: Coqui's model with a prior-path loss, a speaker-consistency loss, frozen parts and small discriminators.
 
 :class:`VoicebankVits` is what :mod:`.finetune` trains and :mod:`.export` exports;
 :func:`make_model` builds it from a config and a recipe, :func:`generator_state` keeps
