@@ -61,7 +61,7 @@ def probe(voice: Path, dataset: Path, *, takes: int = 2, threads: int = 2) -> di
     from voicebank.train.speaker_verify import EcapaVerifier, cosine, mean_unit
 
     torch.set_num_threads(threads)
-    model, sample_rate, espeak_voice = _load(voice)
+    model, sample_rate, espeak_voice, inference = _load(voice)
     utts = load_dataset(dataset).eval
     if len(utts) < 2:
         raise SystemExit(f"{dataset} holds {len(utts)} held-out recording(s); the leave-one-out score needs 2 or more.")
@@ -74,7 +74,7 @@ def probe(voice: Path, dataset: Path, *, takes: int = 2, threads: int = 2) -> di
             raise SystemExit(f"{utt.wav} is {rate} Hz; the voice speaks at {sample_rate} Hz (use the dataset it was trained on).")
         real_embeddings.append(verifier.embed(samples, rate))
         for way in WAYS:
-            audio = [_speak(model, way, ids, samples, seed=1000 * (t + 1) + i) for t in range(takes)]
+            audio = [_speak(model, way, ids, samples, inference, seed=1000 * (t + 1) + i) for t in range(takes)]
             spoken[way].append([verifier.embed(a, rate) for a in audio])
         print(f"{i + 1}/{len(utts)} {utt.id}", file=sys.stderr, flush=True)
     references = [mean_unit([e for j, e in enumerate(real_embeddings) if j != i]) for i in range(len(utts))]
@@ -92,7 +92,7 @@ def probe(voice: Path, dataset: Path, *, takes: int = 2, threads: int = 2) -> di
 
 
 def _load(voice: Path):
-    """The trainable model with ``voice``'s weights (eval mode, its recipe's noise settings), its sample rate and espeak voice."""
+    """The trainable model with ``voice``'s weights (eval mode), its sample rate, espeak voice and inference settings."""
     import torch
 
     from voicebank.train import vits
@@ -107,10 +107,7 @@ def _load(voice: Path):
     model.eval()
     recipe = _recipe(model_path)
     inference = (state.get("voicebank") or {}).get("inference") or recipe.get("inference") or {}
-    model.inference_noise_scale = float(inference.get("noise_scale", 0.667))
-    model.inference_noise_scale_dp = float(inference.get("noise_w", 0.8))
-    model.length_scale = float(inference.get("length_scale", 1.0))
-    return model, int(config.audio.sample_rate), str(recipe.get("espeak_voice") or "en-us")
+    return model, int(config.audio.sample_rate), str(recipe.get("espeak_voice") or "en-us"), inference
 
 
 def _recipe(model_path: Path) -> dict:
@@ -133,28 +130,30 @@ def _phoneme_ids(utts, espeak_voice: str) -> list[list[int]]:
     return [phoneme_ids(list(unicodedata.normalize("NFD", p)), id_map)[0] for p in phonemes]
 
 
-def _speak(model, way: str, ids: list[int], samples: np.ndarray, *, seed: int) -> np.ndarray:
+def _speak(model, way: str, ids: list[int], samples: np.ndarray, inference: dict, *, seed: int) -> np.ndarray:
     """One take of ``way`` (see the module docstring) as float samples at the model's rate."""
     import torch
     from TTS.tts.models.vits import wav_to_spec
 
-    ac = model.config.audio
+    from voicebank.train.piper_import import coqui_speak
+
+    noise_scale = float(inference.get("noise_scale", 0.667))
     torch.manual_seed(seed)
+    if way == "spoken":
+        return coqui_speak(model, ids, noise_scale=noise_scale, noise_scale_dp=float(inference.get("noise_w", 0.8)),
+                           length_scale=float(inference.get("length_scale", 1.0)))
+    ac = model.config.audio
     with torch.no_grad():
-        x = torch.LongTensor(ids)[None]
-        x_lengths = torch.LongTensor([x.shape[1]])
-        if way == "spoken":
-            out = model.inference(x, aux_input={"x_lengths": x_lengths})["model_outputs"]
-            return out.squeeze().numpy()
         spec = wav_to_spec(torch.from_numpy(samples)[None, None], ac.fft_size, ac.hop_length, ac.win_length, center=False)
         spec_lengths = torch.LongTensor([spec.shape[2]])
         z, _, _, y_mask = model.posterior_encoder(spec, spec_lengths, g=None)
         if way == "real_timing":
-            hidden, m_p, logs_p, x_mask = model.text_encoder(x, x_lengths)
+            x = torch.LongTensor(ids)[None]
+            hidden, m_p, logs_p, x_mask = model.text_encoder(x, torch.LongTensor([x.shape[1]]))
             _, attn = model.forward_mas({}, model.flow(z, y_mask, g=None), m_p, logs_p, hidden, x_mask, y_mask, g=None, lang_emb=None)
             m_p = torch.einsum("klmn, kjm -> kjn", [attn, m_p])
             logs_p = torch.einsum("klmn, kjm -> kjn", [attn, logs_p])
-            z_p = (m_p + torch.randn_like(m_p) * torch.exp(logs_p) * model.inference_noise_scale) * y_mask
+            z_p = (m_p + torch.randn_like(m_p) * torch.exp(logs_p) * noise_scale) * y_mask
             z = model.flow(z_p, y_mask, g=None, reverse=True)
         return model.waveform_decoder(z * y_mask).squeeze().numpy()
 
