@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +55,7 @@ def probe(voice: Path, dataset: Path, *, takes: int = 2, threads: int = 2) -> di
     import torch
 
     from voicebank.audio import read_audio, to_mono
+    from voicebank.train import vits
     from voicebank.train.bootstrap import mean_interval
     from voicebank.train.dataset_files import load_dataset
     from voicebank.train.speaker_verify import EcapaVerifier, cosine, mean_unit
@@ -67,7 +67,7 @@ def probe(voice: Path, dataset: Path, *, takes: int = 2, threads: int = 2) -> di
         raise SystemExit(f"{dataset} holds {len(utts)} held-out recording(s); the leave-one-out score needs 2 or more.")
     verifier = EcapaVerifier(threads=threads)
     real_embeddings, spoken = [], {way: [] for way in WAYS}
-    for i, (utt, ids) in enumerate(zip(utts, _phoneme_ids(utts, espeak_voice))):
+    for i, (utt, ids) in enumerate(zip(utts, vits.text_ids([u.normalized or u.text for u in utts], espeak_voice))):
         data, rate = read_audio(utt.wav)
         samples = to_mono(data).astype(np.float32)
         if rate != sample_rate:
@@ -119,15 +119,6 @@ def _recipe(model_path: Path) -> dict:
         if record is not None:
             return record.get("recipe") or {}
     return {}
-
-
-def _phoneme_ids(utts, espeak_voice: str) -> list[list[int]]:
-    from voicebank.train import vits
-    from voicebank.voice.phonemes import phoneme_ids
-
-    id_map = vits.piper_phoneme_id_map()
-    phonemes = vits.phonemize([u.normalized or u.text for u in utts], espeak_voice)
-    return [phoneme_ids(list(unicodedata.normalize("NFD", p)), id_map)[0] for p in phonemes]
 
 
 def _speak(model, way: str, ids: list[int], samples: np.ndarray, inference: dict, *, seed: int) -> np.ndarray:

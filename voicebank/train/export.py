@@ -227,11 +227,10 @@ def _pace_clips(voice: Path, dataset: Any, espeak_voice: str) -> tuple[list[tupl
         raise ExportError(f"Cannot measure the speaking rate: {exc}. Name the dataset with --dataset.") from exc
     utts = list(ds.train)
     texts = [u.normalized or u.text for u in utts]
-    id_map = piper_phoneme_id_map()
     clips = []
-    for utt, phonemes in zip(utts, vits.phonemize(texts, espeak_voice)):
+    for utt, ids in zip(utts, vits.text_ids(texts, espeak_voice)):
         samples, rate = read_audio(utt.wav)
-        clips.append((phoneme_ids(list(phonemes), id_map)[0], speech_seconds(to_mono(samples), rate)))
+        clips.append((ids, speech_seconds(to_mono(samples), rate)))
     if not clips:
         raise ExportError(f"{ds.root} has no training clips to measure the speaking rate on.")
     return clips, str(ds.root)

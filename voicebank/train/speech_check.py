@@ -41,18 +41,13 @@ class SpeechCheck:
     def __init__(
         self, dataset_dir: Path, espeak_voice: str, sample_rate: int, inference: InferenceSettings = InferenceSettings()
     ) -> None:
-        from piper.phoneme_ids import phonemes_to_ids
-
-        from .vits import phonemize, piper_phoneme_id_map
+        from .vits import text_ids
 
         self.scorer = HeldOutScorer(dataset_dir)
         self.sample_rate = int(sample_rate)
         self.inference = inference
         texts = [r.utt.normalized for r in self.scorer.reals]
-        id_map = piper_phoneme_id_map()
-        self._ids = {
-            text: phonemes_to_ids(list(phonemes), id_map) for text, phonemes in zip(texts, phonemize(texts, espeak_voice))
-        }
+        self._ids = dict(zip(texts, text_ids(texts, espeak_voice)))
         self._seeds = {text: SEED + i for i, text in enumerate(texts)}
 
     def __call__(self, model: Any) -> dict[str, float | None]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..voice.phonemes import PIPER_SYMBOLS, piper_phoneme_id_map, piper_symbols
+from ..voice.phonemes import PIPER_SYMBOLS, phoneme_ids, piper_phoneme_id_map, piper_symbols
 from ..voice.transcripts import transcript_problem
 from .dataset import DatasetError, Utterance
 from .vits_config import PiperCharacters, build_config, load_config
@@ -36,7 +36,7 @@ SPEAKER = "speaker"
 __all__ = [
     "SPEAKER", "PiperCharacters", "TrainingItem", "VoicebankVits", "base_config", "base_weights_in_layout",
     "build_config", "check_splits", "generator_state", "load_base_weights", "load_config", "make_model",
-    "offline_base", "phonemize", "piper_phoneme_id_map", "piper_symbols", "resolve_base",
+    "offline_base", "phonemize", "piper_phoneme_id_map", "piper_symbols", "resolve_base", "text_ids",
 ]
 
 
@@ -50,6 +50,12 @@ def phonemize(texts: Sequence[str], espeak_voice: str) -> list[str]:
         sentences = phonemizer.phonemize(espeak_voice, text)
         out.append(" ".join("".join(s).strip() for s in sentences if s).strip())
     return out
+
+
+def text_ids(texts: Sequence[str], espeak_voice: str) -> list[list[int]]:
+    """Piper's ids of each text (``^ _ p1 _ … pn _ $``), as an exported voice reads it."""
+    id_map = piper_phoneme_id_map()
+    return [phoneme_ids(list(phonemes), id_map)[0] for phonemes in phonemize(texts, espeak_voice)]
 
 
 @dataclass(frozen=True)
