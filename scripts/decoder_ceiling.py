@@ -96,6 +96,7 @@ def _load(voice: Path):
     import torch
 
     from voicebank.train import vits
+    from voicebank.train.recipes import InferenceSettings
 
     model_path = voice if voice.suffix == ".pth" else voice / "model.pth"
     config = vits.load_config(model_path.parent / "config.json")
@@ -106,7 +107,8 @@ def _load(voice: Path):
     model.load_state_dict(weights, strict=True)
     model.eval()
     recipe = _recipe(model_path)
-    inference = (state.get("voicebank") or {}).get("inference") or recipe.get("inference") or {}
+    given = (state.get("voicebank") or {}).get("inference") or recipe.get("inference") or {}
+    inference = {k: float(given.get(k, v)) for k, v in InferenceSettings().scales().items()}  # Piper's where not given
     return model, int(config.audio.sample_rate), str(recipe.get("espeak_voice") or "en-us"), inference
 
 
@@ -121,18 +123,18 @@ def _recipe(model_path: Path) -> dict:
     return {}
 
 
-def _speak(model, way: str, ids: list[int], samples: np.ndarray, inference: dict, *, seed: int) -> np.ndarray:
+def _speak(model, way: str, ids: list[int], samples: np.ndarray, inference: dict[str, float], *, seed: int) -> np.ndarray:
     """One take of ``way`` (see the module docstring) as float samples at the model's rate."""
     import torch
     from TTS.tts.models.vits import wav_to_spec
 
     from voicebank.train.piper_import import coqui_speak
 
-    noise_scale = float(inference.get("noise_scale", 0.667))
+    noise_scale = inference["noise_scale"]
     torch.manual_seed(seed)
     if way == "spoken":
-        return coqui_speak(model, ids, noise_scale=noise_scale, noise_scale_dp=float(inference.get("noise_w", 0.8)),
-                           length_scale=float(inference.get("length_scale", 1.0)))
+        return coqui_speak(model, ids, noise_scale=noise_scale, noise_scale_dp=inference["noise_w"],
+                           length_scale=inference["length_scale"])
     ac = model.config.audio
     with torch.no_grad():
         spec = wav_to_spec(torch.from_numpy(samples)[None, None], ac.fft_size, ac.hop_length, ac.win_length, center=False)
