@@ -18,7 +18,8 @@ def instant(
         "or a folder of the person's recordings (wav files; no transcripts needed).", show_default=False,
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the new voice (new, or an instant voice to replace).", show_default=False),
-    minutes: float = typer.Option(25.0, "--minutes", "-m", help="Time budget. The shipped-voice screen always completes; "
+    minutes: float = typer.Option(25.0, "--minutes", "-m", help="Time budget. The shipped-voice screen and the walk's first "
+                                  "model steps always complete (on a slow machine that can take longer; it says so); "
                                   "the search stops earlier when validation stops improving."),
     seed: int = typer.Option(0, "--seed", help="Seed of the search: the same seed takes the same path."),
     name: Optional[str] = typer.Option(None, "--name", help="The voice's name (default: the folder's name)."),
@@ -38,7 +39,7 @@ def instant(
 ) -> None:
     """Make an instant voice: Kokoro-82M with a voice searched to sound like the person.
 
-    No training: Kokoro's shipped English voices are scored against the person's recordings with a speaker verifier (ECAPA), the best are blended, and a search moves the blend closer, checked on other recordings so it does not overfit. About 15-25 minutes on 2 cores.
+    No training: Kokoro's shipped English voices are scored against the person's recordings with a speaker verifier (ECAPA), the best are blended, and a search moves the blend closer, checked on other recordings so it does not overfit. About 15-35 minutes on one CPU core.
 
     Use it as a first voice while the trained one is made; compare both with 'voicebank train eval'.
 
@@ -73,6 +74,8 @@ def _progress(event: "InstantEvent") -> None:
         typer.echo(f"{clock} shipped voice {event.done}/{event.total} {event.message}: {event.score:.3f}", err=True)
     elif event.kind == "blend":
         typer.echo(f"{clock} {event.message}: {event.score:.3f}", err=True)
+    elif event.kind == "walk":
+        typer.echo(f"{clock} {event.message}", err=True)
     elif event.kind == "step":
         best = "–" if event.validation is None else f"{event.validation:.3f}"
         typer.echo(f"{clock} step {event.done}: guide {event.score:.3f}, best validation {best}", err=True)

@@ -127,3 +127,20 @@ def test_bad_data_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     assert not (tmp_path / "v").exists()
     help_text = subprocess.run([*cli, "--help"], capture_output=True, text=True, env=env).stdout
     assert "--minutes" in help_text and "--seed" in help_text
+
+
+@pytest.mark.slow
+def test_a_spent_budget_still_lets_the_walk_fit_its_model_and_step(made, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """On a slow machine the budget runs out among the probes; the walk still takes its first model step, and says so."""
+    from voicebank.cli.train_instant import _progress
+    from voicebank.train.instant import InstantSettings, make_instant_voice
+
+    data, _, card, _ = made
+    slow = card["search"]["settings"] | {"voices": ("af_heart", "bm_george"), "minutes": 0.01, "max_steps": None, "min_model_steps": 1}
+    events: list = []
+    search = make_instant_voice(data, tmp_path / "slow", InstantSettings(**slow), on_event=events.append)["search"]
+    assert search["steps"] == 3 and search["stopped"] == "time budget spent"  # 2 probes, then the one owed model step
+    walk = [e for e in events if e.kind == "walk"]
+    assert len(walk) == 1 and "2 probes" in walk[0].message and "past the 0.01-minute budget" in walk[0].message
+    _progress(walk[0])
+    assert "past the 0.01-minute budget" in capsys.readouterr().err

@@ -23,7 +23,8 @@ How (``voicebank train instant``):
    where it did not. It is *guided* by the guide sentences; each step that helps there is
    checked on the validation sentences, and the style that scores best *there* is kept.
    The search stops when validation has not improved for a while, when no better step is
-   found in the smallest region, when the time budget is spent, or at ``max_steps`` — a
+   found in the smallest region, when the time budget is spent (never among the first
+   probes, which only fit the model, nor before its first model steps), or at ``max_steps`` — a
    search overfits the sentences it hears, and the validation curve (kept in the card)
    shows when.
 6. **Guard.** A second verifier (Resemblyzer) hears the validation sentences too; a style
@@ -58,9 +59,9 @@ STYLE_SHAPE = (kokoro_card.STYLE_ROWS, kokoro_card.STYLE_DIM)
 
 @dataclass(frozen=True)
 class InstantSettings:
-    """How long and how widely the search looks (the defaults fit ~20 minutes on 2 cores)."""
+    """How long and how widely the search looks (the defaults take 15-35 minutes on one core)."""
 
-    minutes: float = 25.0  # time budget for the whole command (the shipped-voice screen always completes)
+    minutes: float = 25.0  # time budget for the whole command (the shipped-voice screen and the walk's first model steps always complete)
     seed: int = 0  # the same seed takes the same path; the budget decides how far along it
     guide_count: int = 12  # sentences the search hears (more hear less of each sentence's own quirks)
     validation_count: int = 6  # other sentences (and recordings) that stop it
@@ -77,6 +78,9 @@ class InstantSettings:
     guard: bool = True
     guard_slack: float = 0.0  # how far below the start the second verifier may go
     max_steps: int | None = None  # cap on walk steps (None: until patience or budget)
+    # The budget cannot stop the walk before this many model steps: its probes only fit the
+    # model, so a walk cut among them (a slow machine) would keep the start and waste them.
+    min_model_steps: int = 4
     max_symbols: int = 70  # each sentence cut to about this many phonemes (~2-3 s of speech: ECAPA needs no more)
     threads: int = 1
 
@@ -85,6 +89,8 @@ class InstantSettings:
             raise UsageError(f"--minutes must be above 0 and at most a day, not {self.minutes}.")
         if self.guide_count < 1 or self.validation_count < 1 or self.screen_count < 1 or self.keep < 1:
             raise UsageError("guide_count, validation_count, screen_count and keep must be at least 1.")
+        if self.min_model_steps < 0:
+            raise UsageError(f"min_model_steps must be 0 or more, not {self.min_model_steps}.")
         if not 0 < self.min_step <= self.step <= self.radius:
             raise UsageError(f"The walk needs 0 < min_step <= step <= radius (got {self.min_step}, {self.step}, {self.radius}).")
 
@@ -102,7 +108,8 @@ class Clip:
 class InstantEvent:
     """Progress of the search (what ``on_event`` / the iterator gives; the library never prints).
 
-    ``kind``: ``target``, ``screen``, ``blend``, ``step``, ``done``. ``elapsed`` and ``budget``
+    ``kind``: ``target``, ``screen``, ``blend``, ``walk`` (the walk will outlast the budget),
+    ``step``, ``done``. ``elapsed`` and ``budget``
     are seconds; ``score`` is the guide score of what was just tried, ``validation`` the best
     validation score so far.
     """
@@ -349,11 +356,17 @@ class InstantSearch:
         thetas, rows = [centre], [start_rows]
         best_style, since, step, misses = start, 0, 0, 0
         self.log.stopped = "only one shipped voice: nothing to search" if not dims else ""
+        owed = dims + s.min_model_steps  # steps the budget cannot cut short
+        need = dims * guide.seconds_per_call + s.min_model_steps * (guide.seconds_per_call + val.seconds_per_call)
+        if dims and not self.clock.has(need):
+            yield self._event("walk", message=(
+                f"the walk fits its model on {dims} probes, then takes {s.min_model_steps} model steps before the budget "
+                f"can stop it: about {need / 60:.1f} min on this machine, past the {s.minutes:g}-minute budget"))
         while dims:
             if s.max_steps is not None and step >= s.max_steps:
                 self.log.stopped = f"reached {s.max_steps} steps"
                 break
-            if not self.clock.has(guide.seconds_per_call + val.seconds_per_call):
+            if step >= owed and not self.clock.has(guide.seconds_per_call + val.seconds_per_call):
                 self.log.stopped = "time budget spent"
                 break
             step += 1
