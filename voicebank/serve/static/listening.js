@@ -2,6 +2,7 @@
 // server before the next trial shows (docs/listening-test.md). The page never knows which
 // side is the real recording; the session's id in the address lets a reload carry on.
 
+import { playElement } from "./player.js";
 import { fetchJson } from "./recorder-session.js";
 
 const $ = (id) => document.getElementById(id);
@@ -111,7 +112,7 @@ function playSide(side) {
   el.currentTime = 0;
   play[side].classList.add("playing", "heard");
   if (side === "x") heardX = true;
-  el.play().catch(() => say("The browser did not play the sound; press the button again."));
+  playElement(el, () => say("The browser did not play the sound; press the button again."));
 }
 
 for (const side of SIDES) {

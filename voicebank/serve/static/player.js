@@ -82,3 +82,12 @@ export class Player {
     return this.context ? this.context.currentTime : null;
   }
 }
+
+// Start an <audio> element; a real failure goes to `onFailure(error)`. A pause or a new source
+// before playback began (another button, the next trial or take) rejects play() on purpose: ignored.
+export function playElement(el, onFailure) {
+  el.play().catch((error) => {
+    if (error && error.name === "AbortError") return;
+    onFailure(error);
+  });
+}

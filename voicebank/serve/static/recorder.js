@@ -7,6 +7,7 @@ import { LevelMeter } from "./recorder-meter.js";
 import { UploadQueue } from "./recorder-uploads.js";
 import { Session, fetchJson } from "./recorder-session.js";
 import { ConsentStep } from "./recorder-consent.js";
+import { playElement } from "./player.js";
 
 const COUNT_MS = 450; // each of 3, 2, 1: short, so the breath taken stays natural
 const MIN_TAKE_S = 0.3;
@@ -284,7 +285,7 @@ function play() {
   if (!ui.take.hidden && ui.playback.src) {
     mic.open().catch(() => {}); // a tap on Safari unlocks audio for the recording too
     ui.playback.currentTime = 0;
-    ui.playback.play().catch((error) => say(`Could not play the take: ${error.message}`));
+    playElement(ui.playback, (error) => say(`Could not play the take: ${error.message}`));
   }
 }
 
