@@ -68,14 +68,12 @@ def instant(
 def _progress(event: "InstantEvent") -> None:
     left = max(0.0, event.budget - event.elapsed)
     clock = f"[{event.elapsed / 60:4.1f} min, at most {left / 60:.1f} left]"
-    if event.kind == "target":
+    if event.kind in ("target", "walk"):
         typer.echo(f"{clock} {event.message}", err=True)
     elif event.kind == "screen":
         typer.echo(f"{clock} shipped voice {event.done}/{event.total} {event.message}: {event.score:.3f}", err=True)
     elif event.kind == "blend":
         typer.echo(f"{clock} {event.message}: {event.score:.3f}", err=True)
-    elif event.kind == "walk":
-        typer.echo(f"{clock} {event.message}", err=True)
     elif event.kind == "step":
         best = "–" if event.validation is None else f"{event.validation:.3f}"
         typer.echo(f"{clock} step {event.done}: guide {event.score:.3f}, best validation {best}", err=True)
